@@ -1,0 +1,171 @@
+"""Pydantic models at the executor boundary: what the sandbox returns to the chat side."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+CheckKind = Literal["compile", "test", "degradation"]
+Outcome = Literal["passed", "failed", "ignored"]
+
+
+class FileEntry(BaseModel):
+    """A tracked project file and its stable numeric id."""
+
+    file_id: int
+    path: str
+    size: int = 0
+
+
+class CodeFile(BaseModel):
+    """One file's text as read from the workspace."""
+
+    file_id: int
+    path: str
+    text: str
+
+
+class Sandwich(BaseModel):
+    """Several files bundled with headers for an assistant's context."""
+
+    file_ids: list[int]
+    paths: list[str]
+    text: str
+    saved_to: str | None = None
+
+
+class FileChange(BaseModel):
+    """One file's content before and after an edit; None means absent."""
+
+    path: str
+    before: str | None = None
+    after: str | None = None
+
+    @property
+    def action(self) -> Literal["create", "modify", "delete"]:
+        if self.before is None:
+            return "create"
+        if self.after is None:
+            return "delete"
+        return "modify"
+
+
+class ApplyResult(BaseModel):
+    """The outcome of applying a chat payload: all files changed, or none."""
+
+    ok: bool
+    changed: list[str] = Field(default_factory=list)
+    created: list[str] = Field(default_factory=list)
+    deleted: list[str] = Field(default_factory=list)
+    build_sensitive: list[str] = Field(default_factory=list, description="edited files that run code at build time")
+    error: str | None = None
+    hunk: str | None = Field(default=None, description="the hunk that could not be placed")
+    closest: str | None = Field(default=None, description="the closest place found for it, with line numbers")
+    formats: list[str] = Field(default_factory=list, description="payload carriers recognised")
+
+
+class Diagnostic(BaseModel):
+    """One compiler message with its primary location."""
+
+    level: str
+    code: str | None = None
+    message: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    rendered: str | None = None
+
+    @property
+    def location(self) -> str:
+        if self.file is None:
+            return "?"
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class TestCase(BaseModel):
+    """One libtest test and how it ended."""
+
+    __test__ = False
+    name: str
+    binary: str = ""
+    outcome: Outcome
+    message: str | None = None
+    location: str | None = None
+
+
+class TestBinary(BaseModel):
+    """One test executable (unit tests, an integration test file, doc-tests)."""
+
+    __test__ = False
+    name: str
+    passed: int = 0
+    failed: int = 0
+    ignored: int = 0
+    ok: bool = True
+    crashed: bool = False
+
+
+class CheckResult(BaseModel):
+    """A cargo check's structured result; the full log lives in `log_path`."""
+
+    kind: CheckKind
+    ok: bool
+    diagnostics: list[Diagnostic] = Field(default_factory=list)
+    tests: list[TestCase] = Field(default_factory=list)
+    binaries: list[TestBinary] = Field(default_factory=list)
+    duration: float = 0.0
+    log_path: str | None = None
+    timed_out: bool = False
+    output_truncated: bool = False
+    error: str | None = Field(default=None, description="why the check could not run or complete")
+    filter: str | None = None
+    regressions: list[str] = Field(default_factory=list, description="tests that passed at the base and now fail or are missing")
+    new_warnings: list[Diagnostic] = Field(default_factory=list)
+    base_commit: str | None = None
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.level in ("error", "error: internal compiler error")]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.level == "warning"]
+
+    @property
+    def failed_tests(self) -> list[TestCase]:
+        return [t for t in self.tests if t.outcome == "failed"]
+
+
+class ChatLink(BaseModel):
+    """Where in the chat a commit was asked for."""
+
+    chat_id: str
+    message_id: str | None = None
+    url: str | None = None
+
+
+class CommitResult(BaseModel):
+    sha: str
+    message: str
+    author: str
+    files: list[str] = Field(default_factory=list)
+
+
+class UndoResult(BaseModel):
+    undone: Literal["patch", "commit"]
+    detail: str
+    files: list[str] = Field(default_factory=list)
+    sha: str | None = None
+
+
+class WorkspaceStatus(BaseModel):
+    project: str
+    workspace: str
+    branch: str
+    head: str
+    base_commit: str
+    pending: list[str] = Field(default_factory=list, description="files changed and not committed")
+    patches: int = Field(default=0, description="applied, uncommitted patches that undo can drop")
+    mcp_commits: int = 0
+    isolation: str = "none"
