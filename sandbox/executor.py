@@ -11,6 +11,7 @@ from sandbox.models import (
     CodeFile,
     CommitResult,
     FileEntry,
+    Identity,
     Sandwich,
     UndoResult,
     WorkspaceStatus,
@@ -35,7 +36,7 @@ class Executor(Protocol):
 
     def check_degradation(self) -> CheckResult: ...
 
-    def commit(self, message: str, actor: str, chat: ChatLink | None = None) -> CommitResult: ...
+    def commit(self, message: str, author: Identity, chat: ChatLink | None = None) -> CommitResult: ...
 
     def undo(self) -> UndoResult: ...
 

@@ -63,6 +63,9 @@ class ApplyResult(BaseModel):
     hunk: str | None = Field(default=None, description="the hunk that could not be placed")
     closest: str | None = Field(default=None, description="the closest place found for it, with line numbers")
     formats: list[str] = Field(default_factory=list, description="payload carriers recognised")
+    regions: dict[str, tuple[int, int]] = Field(
+        default_factory=dict, description="per changed file, the first and last changed line of the new text (1-based)"
+    )
 
 
 class Diagnostic(BaseModel):
@@ -135,6 +138,16 @@ class CheckResult(BaseModel):
     @property
     def failed_tests(self) -> list[TestCase]:
         return [t for t in self.tests if t.outcome == "failed"]
+
+
+class Identity(BaseModel):
+    """A git identity; `name` also labels commit messages ("From Grok: …")."""
+
+    name: str
+    email: str
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
 
 
 class ChatLink(BaseModel):

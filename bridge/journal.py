@@ -1,0 +1,273 @@
+"""The durable ledger (SQLite, WAL): messages seen, commands, tasks, the outbox, per-chat state.
+
+Crash safety rule: every step is written before it is done. A message and its commands are
+recorded in one transaction; a command is marked with its stage before each effect; its result
+and its replies are recorded together in one transaction; a reply is marked posted only after
+the chat shows it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from bridge.models import ChatMessage, Command, ReplyKind
+
+CommandStatus = Literal["pending", "running", "done", "refused"]
+TaskStatus = Literal["open", "succeeded", "escalated", "abandoned"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    chat_id TEXT NOT NULL, msg_id TEXT NOT NULL, role TEXT NOT NULL, hash TEXT NOT NULL,
+    seen_at REAL NOT NULL, PRIMARY KEY (chat_id, msg_id)
+);
+CREATE TABLE IF NOT EXISTS commands (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    chat_id TEXT NOT NULL, msg_id TEXT NOT NULL, idx INTEGER NOT NULL,
+    role TEXT NOT NULL, verb TEXT NOT NULL, command TEXT NOT NULL,
+    status TEXT NOT NULL, stage TEXT NOT NULL DEFAULT '', task_id INTEGER,
+    created REAL NOT NULL, started REAL, finished REAL,
+    UNIQUE (chat_id, msg_id, idx)
+);
+CREATE TABLE IF NOT EXISTS tasks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    chat_id TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, request TEXT NOT NULL,
+    target TEXT, file_id INTEGER, filter TEXT,
+    last_summary TEXT NOT NULL DEFAULT '', waiting_since REAL,
+    created REAL NOT NULL, updated REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    chat_id TEXT NOT NULL, in_reply_to TEXT, kind TEXT NOT NULL, text TEXT NOT NULL,
+    hash TEXT NOT NULL, status TEXT NOT NULL, created REAL NOT NULL,
+    posted_at REAL, posted_id TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (chat_id, status, id);
+CREATE TABLE IF NOT EXISTS chat_state (
+    chat_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (chat_id, key)
+);
+"""
+
+
+def text_hash(text: str) -> str:
+    """Hash of a text with whitespace normalised, to recognise our own posts when read back."""
+    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
+
+
+class CommandRow(BaseModel):
+    id: int
+    chat_id: str
+    msg_id: str
+    idx: int
+    role: str
+    verb: str
+    command: Command
+    status: CommandStatus
+    stage: str
+    task_id: int | None
+
+
+class TaskRow(BaseModel):
+    id: int
+    chat_id: str
+    kind: str
+    status: TaskStatus
+    attempts: int
+    request: str
+    target: str | None
+    file_id: int | None
+    filter: str | None
+    last_summary: str
+    waiting_since: float | None
+
+
+class OutboxRow(BaseModel):
+    id: int
+    chat_id: str
+    in_reply_to: str | None
+    kind: ReplyKind
+    text: str
+    status: Literal["pending", "posted"]
+
+
+class Journal:
+    """One SQLite file shared by every chat the bridge serves."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One atomic step; nested use joins the outer transaction."""
+        with self._lock:
+            if self._db.in_transaction:
+                yield self._db
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
+        with self._lock:
+            return self._db.execute(sql, args).fetchone()
+
+    def _all(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # messages and commands ----------------------------------------------------------
+    def seen(self, chat_id: str, msg_id: str) -> bool:
+        return self._one("SELECT 1 FROM messages WHERE chat_id = ? AND msg_id = ?", chat_id, msg_id) is not None
+
+    def record_message(self, message: ChatMessage, commands: list[Command]) -> bool:
+        """Record a message and its commands at once; False when it was already recorded."""
+        now = time.time()
+        with self.tx() as db:
+            if self.seen(message.chat_id, message.id):
+                return False
+            db.execute(
+                "INSERT INTO messages (chat_id, msg_id, role, hash, seen_at) VALUES (?, ?, ?, ?, ?)",
+                (message.chat_id, message.id, message.role, text_hash(message.text), now),
+            )
+            for cmd in commands:
+                db.execute(
+                    "INSERT INTO commands (chat_id, msg_id, idx, role, verb, command, status, created) "
+                    "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
+                    (message.chat_id, message.id, cmd.index, message.role, cmd.verb, cmd.model_dump_json(), now),
+                )
+        return True
+
+    def _command(self, row: sqlite3.Row) -> CommandRow:
+        data = dict(row)
+        data["command"] = Command.model_validate_json(data["command"])
+        return CommandRow.model_validate(data)
+
+    def unfinished_commands(self, chat_id: str) -> list[CommandRow]:
+        rows = self._all("SELECT * FROM commands WHERE chat_id = ? AND status IN ('pending', 'running') ORDER BY id", chat_id)
+        return [self._command(r) for r in rows]
+
+    def set_stage(self, command_id: int, stage: str, task_id: int | None = None) -> None:
+        with self.tx() as db:
+            db.execute(
+                "UPDATE commands SET status = 'running', stage = ?, started = COALESCE(started, ?), "
+                "task_id = COALESCE(?, task_id) WHERE id = ?",
+                (stage, time.time(), task_id, command_id),
+            )
+
+    def finish_command(self, command_id: int, status: CommandStatus, replies: list[tuple[str, ReplyKind, str]]) -> None:
+        """Mark a command finished and queue its replies (chat_id-less tuples: in_reply_to, kind, text)."""
+        with self.tx() as db:
+            row = db.execute("SELECT chat_id FROM commands WHERE id = ?", (command_id,)).fetchone()
+            db.execute("UPDATE commands SET status = ?, finished = ? WHERE id = ?", (status, time.time(), command_id))
+            for in_reply_to, kind, text in replies:
+                self._queue(db, row["chat_id"], in_reply_to, kind, text)
+
+    def executions_since(self, chat_id: str, since: float) -> int:
+        row = self._one(
+            "SELECT COUNT(*) FROM commands WHERE chat_id = ? AND started IS NOT NULL AND started >= ?", chat_id, since
+        )
+        return int(row[0]) if row else 0
+
+    # outbox ------------------------------------------------------------------------
+    def _queue(self, db: sqlite3.Connection, chat_id: str, in_reply_to: str | None, kind: str, text: str) -> None:
+        db.execute(
+            "INSERT INTO outbox (chat_id, in_reply_to, kind, text, hash, status, created) VALUES (?, ?, ?, ?, ?, 'pending', ?)",
+            (chat_id, in_reply_to, kind, text, text_hash(text), time.time()),
+        )
+
+    def queue_reply(self, chat_id: str, in_reply_to: str | None, kind: ReplyKind, text: str) -> None:
+        with self.tx() as db:
+            self._queue(db, chat_id, in_reply_to, kind, text)
+
+    def pending_replies(self, chat_id: str) -> list[OutboxRow]:
+        rows = self._all("SELECT * FROM outbox WHERE chat_id = ? AND status = 'pending' ORDER BY id", chat_id)
+        return [OutboxRow.model_validate(dict(r)) for r in rows]
+
+    def mark_posted(self, outbox_id: int, posted_id: str | None = None) -> None:
+        with self.tx() as db:
+            db.execute(
+                "UPDATE outbox SET status = 'posted', posted_at = ?, posted_id = ? WHERE id = ?",
+                (time.time(), posted_id, outbox_id),
+            )
+
+    def is_our_post(self, chat_id: str, text: str) -> bool:
+        """True when a chat message's text is one of our outbox entries (posted or pending)."""
+        return self._one("SELECT 1 FROM outbox WHERE chat_id = ? AND hash = ?", chat_id, text_hash(text)) is not None
+
+    def all_replies(self, chat_id: str) -> list[OutboxRow]:
+        return [OutboxRow.model_validate(dict(r)) for r in self._all("SELECT * FROM outbox WHERE chat_id = ? ORDER BY id", chat_id)]
+
+    # tasks -------------------------------------------------------------------------
+    def _task(self, row: sqlite3.Row | None) -> TaskRow | None:
+        return TaskRow.model_validate(dict(row)) if row is not None else None
+
+    def open_task(self, chat_id: str) -> TaskRow | None:
+        return self._task(self._one("SELECT * FROM tasks WHERE chat_id = ? AND status = 'open' ORDER BY id DESC LIMIT 1", chat_id))
+
+    def task(self, task_id: int) -> TaskRow | None:
+        return self._task(self._one("SELECT * FROM tasks WHERE id = ?", task_id))
+
+    def start_task(self, chat_id: str, kind: str, request: str, *, target: str | None = None,
+                   file_id: int | None = None, filter: str | None = None) -> TaskRow:
+        """Open a task; any task still open in this chat is abandoned (one at a time)."""
+        now = time.time()
+        with self.tx() as db:
+            db.execute("UPDATE tasks SET status = 'abandoned', updated = ? WHERE chat_id = ? AND status = 'open'", (now, chat_id))
+            cur = db.execute(
+                "INSERT INTO tasks (chat_id, kind, status, request, target, file_id, filter, created, updated) "
+                "VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?)",
+                (chat_id, kind, request, target, file_id, filter, now, now),
+            )
+            task_id = int(cur.lastrowid or 0)
+        task = self.task(task_id)
+        assert task is not None
+        return task
+
+    def update_task(self, task_id: int, **fields: Any) -> None:
+        allowed = {"status", "attempts", "last_summary", "waiting_since", "target", "file_id"}
+        if not fields or not set(fields) <= allowed:
+            raise ValueError(f"bad task fields: {sorted(fields)}")
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self.tx() as db:
+            db.execute(f"UPDATE tasks SET {sets}, updated = ? WHERE id = ?", (*fields.values(), time.time(), task_id))
+
+    def waiting_tasks(self) -> list[TaskRow]:
+        rows = self._all("SELECT * FROM tasks WHERE status = 'open' AND waiting_since IS NOT NULL ORDER BY id")
+        return [TaskRow.model_validate(dict(r)) for r in rows]
+
+    # per-chat state ------------------------------------------------------------------
+    def get(self, chat_id: str, key: str, default: Any = None) -> Any:
+        row = self._one("SELECT value FROM chat_state WHERE chat_id = ? AND key = ?", chat_id, key)
+        return json.loads(row[0]) if row else default
+
+    def put(self, chat_id: str, key: str, value: Any) -> None:
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO chat_state (chat_id, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT (chat_id, key) DO UPDATE SET value = excluded.value",
+                (chat_id, key, json.dumps(value)),
+            )

@@ -1,0 +1,104 @@
+"""Chat texts for executor results that are not check summaries: tables, files, updates, status."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from sandbox.models import CodeFile, CommitResult, FileEntry, Sandwich, UndoResult, WorkspaceStatus
+
+LANGS = {".rs": "rust", ".toml": "toml", ".md": "markdown", ".py": "python", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
+CONTEXT_LINES = 6
+
+
+def lang_of(path: str) -> str:
+    return LANGS.get(PurePosixPath(path).suffix, "")
+
+
+def fence(text: str, info: str = "") -> str:
+    """A fenced block whose fence is longer than any backtick run inside the text."""
+    ticks = "`" * max(3, _longest_backticks(text) + 1)
+    return f"{ticks}{info}\n{text.rstrip(chr(10))}\n{ticks}"
+
+
+def _longest_backticks(text: str) -> int:
+    best = run = 0
+    for ch in text:
+        run = run + 1 if ch == "`" else 0
+        best = max(best, run)
+    return best
+
+
+def files_table(entries: list[FileEntry], cap: int = 200) -> str:
+    if not entries:
+        return "No files match."
+    rows = [f"| {e.file_id} | {e.path} | {e.size} |" for e in entries[:cap]]
+    more = f"\n… +{len(entries) - cap} more (narrow with `@agent code files #glob`)" if len(entries) > cap else ""
+    return f"{len(entries)} file(s):\n\n| file_id | path | bytes |\n|---:|---|---:|\n" + "\n".join(rows) + more
+
+
+def code_file(code: CodeFile, max_chars: int) -> str:
+    header = f"file_id={code.file_id} `{code.path}`"
+    text = code.text
+    if len(text) <= max_chars:
+        return f"{header}:\n{fence(text, lang_of(code.path))}"
+    lines = text.splitlines()
+    kept: list[str] = []
+    used = 0
+    for line in lines:
+        if used + len(line) + 1 > max_chars:
+            break
+        kept.append(line)
+        used += len(line) + 1
+    note = f"[… {len(lines) - len(kept)} more lines; ask for a region or a sandwich]"
+    return f"{header} (first {len(kept)} of {len(lines)} lines):\n{fence(chr(10).join(kept), lang_of(code.path))}\n{note}"
+
+
+def updated_module(code: CodeFile, region: tuple[int, int] | None, max_chars: int) -> str:
+    """The new module, whole when it fits, else the changed region with line numbers."""
+    if len(code.text) <= max_chars or region is None:
+        return code_file(code, max_chars)
+    lines = code.text.splitlines()
+    first = max(1, region[0] - CONTEXT_LINES)
+    last = min(len(lines), region[1] + CONTEXT_LINES)
+    width = len(str(last))
+    body: list[str] = []
+    used = 0
+    for number in range(first, last + 1):
+        line = f"{number:>{width}}| {lines[number - 1]}"
+        if used + len(line) + 1 > max_chars:
+            last = number - 1
+            break
+        body.append(line)
+        used += len(line) + 1
+    header = f"file_id={code.file_id} `{code.path}`, lines {first}-{last} of {len(lines)} (changed region)"
+    return f"{header}:\n{fence(chr(10).join(body), lang_of(code.path))}\nFull file: `@agent code get file_id={code.file_id}`"
+
+
+def sandwich_text(sandwich: Sandwich, max_chars: int) -> str:
+    saved = f" (saved as {PurePosixPath(sandwich.saved_to).name})" if sandwich.saved_to else ""
+    head = f"Sandwich of {len(sandwich.paths)} file(s){saved}: " + ", ".join(sandwich.paths)
+    body = sandwich.text
+    if len(body) > max_chars:
+        body = body[:max_chars].rsplit("\n", 1)[0] + f"\n[… {len(sandwich.text) - max_chars} more characters trimmed]"
+    return f"{head}\n{fence(body)}"
+
+
+def commit_text(result: CommitResult) -> str:
+    subject = result.message.splitlines()[0]
+    return f"Committed {result.sha[:10]}: {subject} ({len(result.files)} file(s): {', '.join(result.files[:8])})"
+
+
+def undo_text(result: UndoResult) -> str:
+    files = f": {', '.join(result.files[:8])}" if result.files else ""
+    return f"Undone ({result.undone}): {result.detail}{files}"
+
+
+def status_text(status: WorkspaceStatus, task: str | None) -> str:
+    pending = ", ".join(status.pending[:10]) or "none"
+    lines = [
+        f"Workspace of {status.project} on branch {status.branch} at {status.head[:10]} (isolation: {status.isolation})",
+        f"Pending changes: {pending}" + (f" (+{len(status.pending) - 10} more)" if len(status.pending) > 10 else ""),
+        f"Undoable patches: {status.patches}; MCP commits: {status.mcp_commits}",
+        f"Task: {task or 'none'}",
+    ]
+    return "\n".join(lines)

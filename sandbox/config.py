@@ -1,0 +1,26 @@
+"""What a LocalExecutor needs to know: where its state lives and how cargo may run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from sandbox.cargo import RunLimits
+from sandbox.models import Identity
+from sandbox.workspace import DEFAULT_BRANCH
+
+MCP_IDENTITY = Identity(name="Colloqium MCP", email="mcp@devspace.local")
+
+
+class SandboxConfig(BaseModel):
+    home: Path
+    sandwiches: Path | None = Field(default=None, description="default: <home>/sandwiches")
+    branch: str = DEFAULT_BRANCH
+    limits: RunLimits = Field(default_factory=RunLimits)
+    committer: Identity = MCP_IDENTITY
+    keep_logs: int = 200
+
+    @property
+    def sandwich_dir(self) -> Path:
+        return self.sandwiches or self.home / "sandwiches"

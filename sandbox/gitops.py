@@ -1,0 +1,61 @@
+"""Commits with attribution (GitPython): the actor is the author, MCP the committer."""
+
+from __future__ import annotations
+
+import git
+
+from sandbox.errors import NothingToCommit, WorkspaceError
+from sandbox.models import ChatLink, CommitResult, Identity
+
+MAX_SUBJECT = 200
+
+
+def commit_message(message: str, author: Identity, chat: ChatLink | None) -> str:
+    """`From Grok: <msg> (chat_id=<id>)` plus trailers naming the chat and message."""
+    subject = " ".join(message.split())[:MAX_SUBJECT] or "update"
+    head = f"From {author.name}: {subject}"
+    if chat is None:
+        return head + "\n"
+    trailers = [f"Chat-Id: {chat.chat_id}"]
+    if chat.message_id:
+        trailers.append(f"Chat-Message-Id: {chat.message_id}")
+    if chat.url:
+        trailers.append(f"Chat-Url: {chat.url}")
+    return f"{head} (chat_id={chat.chat_id})\n\n" + "\n".join(trailers) + "\n"
+
+
+def _actor(identity: Identity) -> git.Actor:
+    return git.Actor(identity.name, identity.email)
+
+
+def commit_all(repo: git.Repo, message: str, author: Identity, committer: Identity, chat: ChatLink | None) -> CommitResult:
+    """Stage every change in the worktree and commit it; refuse an empty commit."""
+    repo.git.add("--all")
+    staged = repo.git.diff("--cached", "--name-only", "-z").split("\0")
+    files = sorted(f for f in staged if f)
+    if not files:
+        raise NothingToCommit("nothing to commit: the workspace has no pending changes")
+    text = commit_message(message, author, chat)
+    commit = repo.index.commit(text, author=_actor(author), committer=_actor(committer))
+    return CommitResult(sha=commit.hexsha, message=text, author=str(author), files=files)
+
+
+def revert_commit(repo: git.Repo, sha: str, committer: Identity) -> CommitResult:
+    """Add a commit that undoes `sha` (history is never rewritten)."""
+    if repo.is_dirty(untracked_files=True):
+        raise WorkspaceError("cannot revert a commit while patches are pending; undo or commit them first")
+    target = repo.commit(sha)
+    files = sorted(str(p) for p in target.stats.files)
+    env = {
+        "GIT_COMMITTER_NAME": committer.name,
+        "GIT_COMMITTER_EMAIL": committer.email,
+        "GIT_AUTHOR_NAME": committer.name,
+        "GIT_AUTHOR_EMAIL": committer.email,
+    }
+    try:
+        repo.git.revert("--no-edit", sha, env=env)
+    except git.GitCommandError as exc:
+        repo.git.revert("--abort")
+        raise WorkspaceError(f"cannot revert {sha[:10]}: {exc.stderr.strip()[:300]}") from exc
+    head = repo.head.commit
+    return CommitResult(sha=head.hexsha, message=str(head.message), author=str(committer), files=files)

@@ -1,0 +1,243 @@
+"""The in-process Executor: a persistent git worktree, the applier, cargo and git."""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+from loguru import logger
+
+from sandbox import cargo, degradation, gitops
+from sandbox.config import SandboxConfig
+from sandbox.errors import NotFound, NothingToUndo, PatchRefused, PathRefused, SandboxError, WorkspaceError
+from sandbox.isolation import isolation_available
+from sandbox.models import (
+    ApplyResult,
+    ChatLink,
+    CheckResult,
+    CodeFile,
+    CommitResult,
+    FileChange,
+    FileEntry,
+    Identity,
+    Sandwich,
+    UndoResult,
+    WorkspaceStatus,
+)
+from sandbox.patch import apply_result, plan_payload, write_changes
+from sandbox.paths import confine
+from sandbox.state import WorkspaceState
+from sandbox.workspace import Workspace
+
+T = TypeVar("T")
+MAX_FILE_BYTES = 2_000_000
+
+
+class LocalExecutor:
+    """Runs every request against the project's workspace, one at a time."""
+
+    def __init__(self, project: Path, config: SandboxConfig) -> None:
+        self.config = config
+        self.ws = Workspace(project, config.home, config.branch)
+        self.state = WorkspaceState(self.ws.state_path)
+
+    def close(self) -> None:
+        self.state.close()
+
+    def _locked(self, fn: Callable[[], T]) -> T:
+        with self.ws.locked():
+            return fn()
+
+    # files ------------------------------------------------------------------------
+    def _sync_ids(self) -> dict[str, int]:
+        return self.state.sync_file_ids(self.ws.tracked_files())
+
+    def files(self, glob: str | None = None) -> list[FileEntry]:
+        def run() -> list[FileEntry]:
+            ids = self._sync_ids()
+            pattern = glob if glob is None or any(c in glob for c in "*?[") else f"*{glob}*"
+            return [
+                FileEntry(file_id=i, path=p, size=(self.ws.tree / p).stat().st_size)
+                for p, i in ids.items()
+                if pattern is None or fnmatch.fnmatch(p, pattern)
+            ]
+
+        return self._locked(run)
+
+    def _resolve(self, file_id: int | None, path: str | None) -> tuple[int, str]:
+        ids = self._sync_ids()
+        if file_id is not None:
+            for p, i in ids.items():
+                if i == file_id:
+                    return i, p
+            raise NotFound(f"no file with file_id={file_id}")
+        if path is None:
+            raise NotFound("give a file_id or a path")
+        rel = confine(self.ws.tree, path).relative_to(self.ws.tree).as_posix()
+        if rel not in ids:
+            raise NotFound(f"no tracked file at {rel}")
+        return ids[rel], rel
+
+    def _read(self, rel: str) -> str:
+        data = (self.ws.tree / rel).read_bytes()
+        if len(data) > MAX_FILE_BYTES or b"\0" in data:
+            raise SandboxError(f"{rel} is binary or larger than {MAX_FILE_BYTES} bytes")
+        return data.decode("utf-8", errors="replace")
+
+    def get_code(self, file_id: int | None = None, path: str | None = None) -> CodeFile:
+        def run() -> CodeFile:
+            fid, rel = self._resolve(file_id, path)
+            return CodeFile(file_id=fid, path=rel, text=self._read(rel))
+
+        return self._locked(run)
+
+    def sandwich(self, file_ids: list[int]) -> Sandwich:
+        def run() -> Sandwich:
+            if not file_ids:
+                raise NotFound("give at least one file_id")
+            parts: list[str] = []
+            paths: list[str] = []
+            for fid in file_ids:
+                _, rel = self._resolve(fid, None)
+                text = self._read(rel)
+                paths.append(rel)
+                parts.append(f"=== file_id={fid} path={rel} lines={text.count(chr(10)) + 1} ===\n{text.rstrip()}\n")
+            bundle = "\n".join(parts)
+            folder = self.config.sandwich_dir
+            folder.mkdir(parents=True, exist_ok=True)
+            name = f"sandwich-{datetime.now():%Y%m%d-%H%M%S-%f}-{'-'.join(map(str, file_ids))[:80]}.txt"
+            (folder / name).write_text(bundle, encoding="utf-8")
+            return Sandwich(file_ids=file_ids, paths=paths, text=bundle, saved_to=str(folder / name))
+
+        return self._locked(run)
+
+    # edits --------------------------------------------------------------------------
+    def apply(self, payload: str, file_id: int | None = None) -> ApplyResult:
+        def run() -> ApplyResult:
+            ids = self._sync_ids()
+            default_path = None
+            if file_id is not None:
+                default_path = next((p for p, i in ids.items() if i == file_id), None)
+                if default_path is None:
+                    return ApplyResult(ok=False, error=f"no file with file_id={file_id}")
+            try:
+                changes = plan_payload(self.ws.tree, payload, resolve_id=self.state.path_of, default_path=default_path)
+            except PatchRefused as exc:
+                return ApplyResult(ok=False, error=str(exc), hunk=exc.hunk, closest=exc.closest)
+            except PathRefused as exc:
+                return ApplyResult(ok=False, error=str(exc))
+            seq = self.state.push_patch(changes)
+            try:
+                write_changes(self.ws.tree, changes)
+            except BaseException:
+                self.state.drop_patch(seq)
+                raise
+            self._sync_ids()
+            result = apply_result(changes)
+            logger.info(f"applied patch #{seq}: {', '.join(result.changed + result.created + result.deleted)}")
+            return result
+
+        return self._locked(run)
+
+    def undo(self) -> UndoResult:
+        def run() -> UndoResult:
+            last = self.state.last_patch()
+            if last is not None:
+                return self._drop_patch(*last)
+            sha = self.state.last_revertible_commit()
+            if sha is None or not self.ws.repo.is_ancestor(sha, self.ws.head):
+                raise NothingToUndo("nothing to undo: no applied patch and no MCP commit to revert")
+            result = gitops.revert_commit(self.ws.repo, sha, self.config.committer)
+            self.state.record_commit(result.sha, reverts=sha)
+            return UndoResult(undone="commit", detail=f"reverted {sha[:10]} with {result.sha[:10]}", files=result.files, sha=result.sha)
+
+        return self._locked(run)
+
+    def _drop_patch(self, seq: int, changes: list[FileChange]) -> UndoResult:
+        for change in changes:
+            target = self.ws.tree / change.path
+            current = target.read_bytes().decode("utf-8") if target.exists() else None
+            if current != change.after:
+                raise WorkspaceError(f"cannot undo: {change.path} changed since the patch was applied")
+        write_changes(self.ws.tree, [FileChange(path=c.path, before=c.after, after=c.before) for c in changes])
+        self.state.drop_patch(seq)
+        files = [c.path for c in changes]
+        return UndoResult(undone="patch", detail=f"dropped the last applied patch ({len(files)} file(s))", files=files)
+
+    def commit(self, message: str, author: Identity, chat: ChatLink | None = None) -> CommitResult:
+        def run() -> CommitResult:
+            result = gitops.commit_all(self.ws.repo, message, author, self.config.committer, chat)
+            self.state.record_commit(result.sha)
+            self.state.clear_patches()
+            logger.info(f"committed {result.sha[:10]} by {author.name}: {len(result.files)} file(s)")
+            return result
+
+        return self._locked(run)
+
+    # checks ---------------------------------------------------------------------------
+    def _log_path(self, kind: str) -> Path:
+        logs = sorted(self.ws.logs.glob("*.log"))
+        for old in logs[: max(0, len(logs) - self.config.keep_logs + 1)]:
+            old.unlink(missing_ok=True)
+        return self.ws.logs / f"{datetime.now():%Y%m%d-%H%M%S-%f}-{kind}.log"
+
+    def check_compile(self) -> CheckResult:
+        return self._locked(lambda: self._compile(self.ws.tree, self.ws.target))
+
+    def check_logic(self, filter: str | None = None) -> CheckResult:
+        return self._locked(lambda: self._tests(self.ws.tree, self.ws.target, filter))
+
+    def _compile(self, tree: Path, target: Path) -> CheckResult:
+        return cargo.check_compile(tree, target_dir=target, limits=self.config.limits, log_path=self._log_path("compile"))
+
+    def _tests(self, tree: Path, target: Path, filter: str | None = None) -> CheckResult:
+        return cargo.check_logic(tree, filter, target_dir=target, limits=self.config.limits, log_path=self._log_path("test"))
+
+    def check_degradation(self) -> CheckResult:
+        def run() -> CheckResult:
+            sha = self.ws.head
+            base_build, base_tests = self._base_results(sha)
+            started = time.monotonic()
+            result = degradation.compare(
+                base_build, base_tests, self._compile(self.ws.tree, self.ws.target), self._tests(self.ws.tree, self.ws.target), sha
+            )
+            logger.info(f"degradation vs {sha[:10]}: ok={result.ok} in {time.monotonic() - started:.1f}s")
+            return result
+
+        return self._locked(run)
+
+    def _base_results(self, sha: str) -> tuple[CheckResult, CheckResult]:
+        """The base commit's build and tests, computed once per commit and cached."""
+        build = self.state.base_result(sha, "compile")
+        tests = self.state.base_result(sha, "test")
+        if build is None or tests is None:
+            logger.info(f"building base {sha[:10]} for degradation checks")
+            tree = self.ws.checkout_base(sha)
+            build = self._compile(tree, self.ws.base_target)
+            tests = self._tests(tree, self.ws.base_target)
+            if not (build.timed_out or tests.timed_out):
+                self.state.save_base_result(sha, "compile", build)
+                self.state.save_base_result(sha, "test", tests)
+        return build, tests
+
+    def status(self) -> WorkspaceStatus:
+        def run() -> WorkspaceStatus:
+            limits = self.config.limits
+            isolated = limits.isolation != "none" and isolation_available()
+            return WorkspaceStatus(
+                project=self.ws.project.name,
+                workspace=str(self.ws.tree),
+                branch=self.ws.branch,
+                head=self.ws.head,
+                base_commit=self.ws.head,
+                pending=self.ws.pending(),
+                patches=self.state.patch_count(),
+                mcp_commits=self.state.commit_count(),
+                isolation="bwrap" if isolated else "none",
+            )
+
+        return self._locked(run)
