@@ -1,0 +1,58 @@
+"""One try of a patch for a task: apply, check, and roll back when the checks fail."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from sandbox.errors import SandboxError
+from sandbox.executor import Executor
+from sandbox.models import ApplyResult, CheckResult
+from sandbox.summary import summarize_apply, summarize_check
+
+
+class Attempt(BaseModel):
+    """What one patch did: applied and checked, or refused, with its chat summary."""
+
+    ok: bool
+    applied: ApplyResult
+    check: CheckResult | None = None
+    summary: str
+
+
+def filter_failures(check: CheckResult, test_filter: str) -> tuple[int, list[str]]:
+    """Tests matching a libtest filter: how many ran, and which failed."""
+    matching = [t for t in check.tests if test_filter in t.name]
+    return len(matching), [t.name for t in matching if t.outcome == "failed"]
+
+
+def try_patch(
+    executor: Executor,
+    payload: str,
+    *,
+    file_id: int | None,
+    test_filter: str | None,
+    budget: int,
+    already_applied: bool = False,
+) -> Attempt:
+    """Apply a payload and check degradation (and the task's test filter); undo it on failure."""
+    if already_applied:
+        applied = ApplyResult(ok=True)
+    else:
+        applied = executor.apply(payload, file_id=file_id)
+        if not applied.ok:
+            return Attempt(ok=False, applied=applied, summary=summarize_apply(applied, budget=budget))
+    check = executor.check_degradation()
+    ok = check.ok
+    summary = summarize_check(check, budget=budget)
+    if ok and test_filter:
+        ran, failed = filter_failures(check, test_filter)
+        if failed or not ran:
+            ok = False
+            summary = f"tests matching '{test_filter}': {ran} ran, {len(failed)} failed\n{summary}"
+    if not ok:
+        try:
+            executor.undo()
+            summary += "\nThe patch was rolled back; the workspace is as before it."
+        except SandboxError as exc:
+            summary += f"\nRolling the patch back failed: {exc}"
+    return Attempt(ok=ok, applied=applied, check=check, summary=summary)

@@ -1,0 +1,69 @@
+"""Who may run what, how often, and when an assistant-driven chain must stop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bridge.journal import Journal
+from bridge.models import Command, Role
+
+STREAK_KEY = "assistant_streak"
+
+
+def carries_patch(cmd: Command) -> bool:
+    """An improvement carries a patch unless its data is only a vibe (a request to the assistant)."""
+    if cmd.code_blocks:
+        return True
+    data = (cmd.data or "").strip()
+    return bool(data) and "vibe" not in cmd.params
+
+
+class Policy:
+    """Access rules, the flood limit and the loop guard, backed by the journal."""
+
+    def __init__(
+        self,
+        permissions: dict[str, list[Role]],
+        defaults: dict[str, list[Role]],
+        journal: Journal,
+        *,
+        flood_per_minute: int,
+        loop_limit: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self.permissions = permissions
+        self.defaults = defaults
+        self.journal = journal
+        self.flood_per_minute = flood_per_minute
+        self.loop_limit = loop_limit
+        self.clock = clock
+
+    def allowed_roles(self, cmd: Command) -> list[Role]:
+        if cmd.verb == "code improvement" and not carries_patch(cmd):
+            return ["developer", "assistant", "mcp"]
+        return list(self.permissions.get(cmd.verb, self.defaults.get(cmd.verb, ["developer"])))
+
+    def refusal(self, chat_id: str, role: Role, cmd: Command) -> str | None:
+        """Why this command must not run now, or None."""
+        roles = self.allowed_roles(cmd)
+        if role not in roles:
+            return f"`{cmd.verb}` is not allowed for the {role}; allowed: {', '.join(roles)}"
+        recent = self.journal.executions_since(chat_id, self.clock() - 60.0)
+        if recent >= self.flood_per_minute:
+            return f"flood limit: {recent} commands ran in the last minute (limit {self.flood_per_minute}); try again shortly"
+        if role == "assistant" and self.streak(chat_id) >= self.loop_limit:
+            return (
+                f"loop guard: the assistant has run {self.streak(chat_id)} commands in a row without the developer; "
+                "paused until the developer writes in the chat"
+            )
+        return None
+
+    def streak(self, chat_id: str) -> int:
+        return int(self.journal.get(chat_id, STREAK_KEY, 0))
+
+    def note_execution(self, chat_id: str, role: Role) -> None:
+        if role == "assistant":
+            self.journal.put(chat_id, STREAK_KEY, self.streak(chat_id) + 1)
+
+    def note_developer(self, chat_id: str) -> None:
+        self.journal.put(chat_id, STREAK_KEY, 0)
