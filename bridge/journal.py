@@ -214,6 +214,18 @@ class Journal:
                 (time.time(), posted_id, outbox_id),
             )
 
+    def mark_posted_by_text(self, chat_id: str, text: str, posted_id: str) -> bool:
+        """A post of ours seen in the chat: mark its oldest pending outbox entry posted (crash recovery)."""
+        with self.tx() as db:
+            row = db.execute(
+                "SELECT id FROM outbox WHERE chat_id = ? AND hash = ? AND status = 'pending' ORDER BY id LIMIT 1",
+                (chat_id, text_hash(text)),
+            ).fetchone()
+            if row is None:
+                return False
+            self.mark_posted(int(row["id"]), posted_id)
+        return True
+
     def is_our_post(self, chat_id: str, text: str) -> bool:
         """True when a chat message's text is one of our outbox entries (posted or pending)."""
         return self._one("SELECT 1 FROM outbox WHERE chat_id = ? AND hash = ?", chat_id, text_hash(text)) is not None

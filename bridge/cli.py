@@ -1,0 +1,187 @@
+"""The `devspace` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+from rich.console import Console
+
+from bridge.config import ConfigError, Settings, load_settings
+from bridge.models import ChatMessage, Role
+from bridge.wiring import make_executor, make_orchestrator
+from sandbox.errors import SandboxError
+from sandbox.logs import setup_logging
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Colloqium DevSpace: a chat UI, an LLM and a Rust project.")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+ProjectOpt = Annotated[Path | None, typer.Option("--project", help="the Rust project's git checkout")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="a devspace.yaml file")]
+
+
+def settings_for(config: Path | None = None, **overrides: Any) -> Settings:
+    """Load settings (CLI flags override env and file) and set up logging; exit 2 on a bad value."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        settings = load_settings(config, **given)
+    except ConfigError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    setup_logging(settings.log_level, settings.log_file)
+    return settings
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+@app.command()
+def files(
+    glob: Annotated[str | None, typer.Argument(help="a glob such as '*.rs'")] = None,
+    project: ProjectOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """List the project's files with their stable file_ids."""
+    settings = settings_for(config, project=project)
+    try:
+        entries = make_executor(settings).files(glob)
+    except (SandboxError, ConfigError) as exc:
+        raise fail(str(exc)) from None
+    for entry in entries:
+        out.print(f"{entry.file_id:>5}  {entry.path}")
+
+
+@app.command()
+def apply(
+    payload_file: Annotated[str, typer.Argument(help="the chat payload; '-' reads stdin")],
+    root: Annotated[Path, typer.Option("--root", help="the directory tree to edit")],
+) -> None:
+    """Apply a chat payload (diffs, SEARCH/REPLACE, whole files) to a tree: all of it or nothing."""
+    from sandbox.patch import apply_payload
+    from sandbox.summary import summarize_apply
+
+    setup_logging("WARNING")
+    if not root.is_dir():
+        raise fail(f"{root} is not a directory", 2)
+    try:
+        payload = sys.stdin.read() if payload_file == "-" else Path(payload_file).read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise fail(f"cannot read {payload_file}: {exc.strerror}", 2) from None
+    result = apply_payload(root, payload)
+    if not result.ok:
+        err.print(summarize_apply(result))
+        raise typer.Exit(1)
+    for path in result.changed:
+        out.print(f"modified {path}")
+    for path in result.created:
+        out.print(f"created  {path}")
+    for path in result.deleted:
+        out.print(f"deleted  {path}")
+    for path in result.build_sensitive:
+        err.print(f"[yellow]note:[/yellow] {path} runs code at build time")
+
+
+@app.command()
+def check(
+    kind: Annotated[Literal["compile", "test", "degradation"], typer.Argument(help="compile | test | degradation")],
+    project: ProjectOpt = None,
+    filter: Annotated[str | None, typer.Option("--filter", help="a cargo test name filter")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Run one check in the project's workspace and print its summary."""
+    from sandbox.summary import summarize_check
+
+    settings = settings_for(config, project=project)
+    try:
+        executor = make_executor(settings)
+        if kind == "compile":
+            result = executor.check_compile()
+        elif kind == "test":
+            result = executor.check_logic(filter)
+        else:
+            result = executor.check_degradation()
+    except (SandboxError, ConfigError) as exc:
+        raise fail(str(exc)) from None
+    out.print(summarize_check(result, budget=settings.replies.summary_budget))
+    raise typer.Exit(0 if result.ok else 1)
+
+
+def _print_replies(orchestrator: Any, chat_id: str) -> None:
+    """Print the outbox's pending replies as posts and mark them posted."""
+    journal = orchestrator.journal
+    for row in journal.pending_replies(chat_id):
+        out.rule(f"MCP ({row.kind})")
+        out.print(row.text, markup=False)
+        journal.mark_posted(row.id, None)
+
+
+@app.command("exec")
+def exec_(
+    message: Annotated[str, typer.Argument(help="the chat message, e.g. '@agent code test #aggr_trades'")],
+    project: ProjectOpt = None,
+    actor: Annotated[str, typer.Option("--actor", help="developer | assistant")] = "developer",
+    chat_id: Annotated[str, typer.Option("--chat-id", help="the conversation this message belongs to")] = "local",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="never commit")] = False,
+    sandbox_url: Annotated[str | None, typer.Option("--sandbox-url", help="a remote executor")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Run one message through the whole pipeline and print the replies MCP would post."""
+    if actor not in ("developer", "assistant"):
+        raise fail("--actor must be developer or assistant", 2)
+    settings = settings_for(config, project=project, sandbox={"url": sandbox_url} if sandbox_url else None)
+    try:
+        orchestrator = make_orchestrator(settings, dry_run=dry_run)
+    except (SandboxError, ConfigError) as exc:
+        raise fail(str(exc)) from None
+    role: Role = "developer" if actor == "developer" else "assistant"
+    msg = ChatMessage(id=f"exec-{uuid.uuid4().hex[:12]}", role=role, text=message, chat_id=chat_id)
+    orchestrator.run_pending(chat_id)
+    orchestrator.handle(msg)
+    _print_replies(orchestrator, chat_id)
+
+
+@app.command()
+def replay(
+    transcript: Annotated[Path, typer.Argument(help="JSON lines of {role, text[, id]}")],
+    project: ProjectOpt = None,
+    chat_id: Annotated[str | None, typer.Option("--chat-id", help="default: a fresh id per run")] = None,
+    execute: Annotated[bool, typer.Option("--execute", help="allow commits (dry by default)")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Feed a chat transcript in order and print MCP's replies; dry (no commits) by default."""
+    settings = settings_for(config, project=project)
+    try:
+        lines = transcript.read_text(encoding="utf-8").splitlines()
+        orchestrator = make_orchestrator(settings, dry_run=not execute)
+    except OSError as exc:
+        raise fail(f"cannot read {transcript}: {exc.strerror}", 2) from None
+    except (SandboxError, ConfigError) as exc:
+        raise fail(str(exc)) from None
+    chat = chat_id or f"replay-{uuid.uuid4().hex[:8]}"
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            msg = ChatMessage(id=str(item.get("id", f"line-{number}")), role=item["role"], text=item["text"], chat_id=chat)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise fail(f"{transcript}:{number}: not a {{role, text}} JSON object ({exc})", 2) from None
+        out.rule(f"{msg.role} ({msg.id})")
+        out.print(msg.text, markup=False)
+        orchestrator.handle(msg)
+        _print_replies(orchestrator, chat)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
