@@ -1,0 +1,424 @@
+"""Cargo runs under limits and isolation, parsed into structured check results."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+from pathlib import Path
+from typing import Any, Literal
+
+from loguru import logger
+from pydantic import BaseModel, Field
+
+from sandbox import proc
+from sandbox.errors import SandboxError
+from sandbox.isolation import bwrap_argv, bwrap_path, isolation_available
+from sandbox.models import CheckResult, Diagnostic, TestBinary, TestCase
+from sandbox.redact import redact
+
+ENV_KEEP = ("PATH", "HOME", "USER", "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN", "LANG", "LC_ALL", "TERM")
+"""The only parent variables a cargo run sees; API keys, tokens and cookies never reach it."""
+MESSAGE_CAP = 2000
+"""Characters kept of one test's failure text."""
+
+
+class RunLimits(BaseModel):
+    """Bounds for one cargo check."""
+
+    timeout: float = Field(default=600.0, gt=0, description="seconds for the whole check")
+    output_cap: int = Field(
+        default=4_000_000, ge=4096, description="bytes kept from stdout+stderr; the rest is dropped and counted"
+    )
+    memory_mb: int | None = Field(default=4096, ge=64, description="address-space limit per process (RLIMIT_AS)")
+    isolation: Literal["auto", "bwrap", "none"] = "auto"
+
+
+class CargoRun(BaseModel):
+    """One cargo invocation: its exit, its (capped) output and how it was run."""
+
+    command: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+    truncated: bool = False
+    dropped: int = 0
+    duration: float = 0.0
+    isolated: bool = False
+
+
+# running -------------------------------------------------------------------------------------
+def cargo_home() -> Path:
+    return Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo")
+
+
+def cargo_env(target_dir: Path) -> dict[str, str]:
+    """A clean environment for cargo: the toolchain's variables, offline, no colour, short panics."""
+    extra = {
+        "CARGO_TARGET_DIR": str(target_dir),
+        "CARGO_TERM_COLOR": "never",
+        "CARGO_TERM_PROGRESS_WHEN": "never",
+        "CARGO_NET_OFFLINE": "true",
+        "RUST_BACKTRACE": "0",
+    }
+    env = proc.clean_env(ENV_KEEP, extra)
+    env.setdefault("LANG", "C.UTF-8")
+    env.setdefault("TERM", "dumb")
+    return env
+
+
+def _isolate(mode: str) -> bool:
+    if mode == "none":
+        return False
+    if isolation_available():
+        return True
+    if mode == "bwrap":
+        raise SandboxError("isolation=bwrap is configured but bubblewrap cannot run here")
+    return False
+
+
+def _writable(cwd: Path, target_dir: Path) -> list[Path]:
+    """The workspace, the target dir and cargo's caches; everything else stays read-only."""
+    home = cargo_home()
+    caches = [home / name for name in ("registry", "git", ".package-cache", ".package-cache-mutate", ".global-cache")]
+    return [cwd, target_dir, *(p for p in caches if p.exists())]
+
+
+def _readable(stdout: str) -> str:
+    """JSON message output as a person reads it: rendered diagnostics, artifact records left out."""
+    out: list[str] = []
+    for line in stdout.splitlines():
+        try:
+            record = json.loads(line) if line.startswith("{") else None
+        except json.JSONDecodeError:
+            record = None
+        if record is None:
+            out.append(line)
+        elif record.get("reason") == "compiler-message":
+            out.append((record.get("message") or {}).get("rendered") or "")
+        elif record.get("reason") == "build-finished":
+            out.append(f"build finished: success={record.get('success')}")
+    return "\n".join(out)
+
+
+def _append_log(log_path: Path, run: CargoRun) -> None:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    status = (
+        f"exit {run.returncode}"
+        + (", TIMED OUT" if run.timed_out else "")
+        + (f", {run.dropped} bytes dropped" if run.truncated else "")
+    )
+    stdout = _readable(run.stdout) if "--message-format=json" in run.command else run.stdout
+    parts = [f"$ {shlex.join(run.command)}  (isolated={run.isolated})\n", stdout]
+    if run.stderr:
+        parts += ["\n--- stderr ---\n", run.stderr]
+    parts.append(f"\n--- {status} in {run.duration:.1f}s ---\n\n")
+    with log_path.open("a", encoding="utf-8") as fh:
+        fh.write(redact("".join(parts)))
+
+
+def run_cargo(
+    args: list[str],
+    *,
+    cwd: Path,
+    target_dir: Path,
+    limits: RunLimits,
+    log_path: Path,
+    merge_stderr: bool = False,
+) -> CargoRun:
+    """Run `cargo --offline <args>` in `cwd` under `limits`; the output is also appended to `log_path`."""
+    cwd, target_dir = cwd.resolve(), target_dir.resolve()
+    target_dir.mkdir(parents=True, exist_ok=True)
+    command = ["cargo", "--offline", *args]
+    isolated = _isolate(limits.isolation)
+    argv = (
+        bwrap_argv(command, cwd=cwd, writable=_writable(cwd, target_dir), bwrap=bwrap_path() or "bwrap") if isolated else command
+    )
+    result = proc.run(
+        argv,
+        cwd=cwd,
+        env=cargo_env(target_dir),
+        timeout=limits.timeout,
+        output_cap=limits.output_cap,
+        memory_mb=limits.memory_mb,
+        merge_stderr=merge_stderr,
+    )
+    run = CargoRun(
+        command=command,
+        returncode=result.returncode,
+        stdout=redact(result.stdout),
+        stderr=redact(result.stderr),
+        timed_out=result.timed_out,
+        truncated=result.truncated,
+        dropped=result.dropped,
+        duration=result.duration,
+        isolated=isolated,
+    )
+    _append_log(log_path, run)
+    level = "WARNING" if run.timed_out else "INFO"
+    logger.log(
+        level, f"cargo {' '.join(args)}: exit {run.returncode} in {run.duration:.1f}s" + (" (timed out)" if run.timed_out else "")
+    )
+    return run
+
+
+# compiler diagnostics --------------------------------------------------------------------------
+_LEVELS = ("error", "warning", "error: internal compiler error")
+_TALLY = re.compile(r"^(aborting due to|\d+ warnings? emitted|.* generated \d+ warnings?)")
+
+
+def _primary_span(spans: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The primary span, followed out of macro expansions into the project's own files."""
+    span = next((s for s in spans if s.get("is_primary")), spans[0] if spans else None)
+    while span is not None and span.get("expansion") and (span["file_name"].startswith(("/", "<"))):
+        span = span["expansion"]["span"]
+    return span
+
+
+def _diagnostic(msg: dict[str, Any]) -> Diagnostic | None:
+    level, text, spans = msg.get("level"), msg.get("message", ""), msg.get("spans") or []
+    if level not in _LEVELS or (not spans and _TALLY.match(text)):
+        return None
+    span = _primary_span(spans)
+    return Diagnostic(
+        level=level,
+        code=(msg.get("code") or {}).get("code"),
+        message=text,
+        file=span["file_name"] if span else None,
+        line=span["line_start"] if span else None,
+        column=span["column_start"] if span else None,
+        rendered=(msg.get("rendered") or "").rstrip() or None,
+    )
+
+
+def parse_diagnostics(json_lines: str) -> list[Diagnostic]:
+    """Compiler messages from `--message-format=json` output, identical ones once, in order."""
+    seen: set[tuple[Any, ...]] = set()
+    out: list[Diagnostic] = []
+    for line in json_lines.splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by the output cap
+        if record.get("reason") != "compiler-message":
+            continue
+        diag = _diagnostic(record.get("message") or {})
+        if diag is None:
+            continue
+        key = (diag.level, diag.code, diag.message, diag.file, diag.line, diag.column)
+        if key not in seen:
+            seen.add(key)
+            out.append(diag)
+    return out
+
+
+_CARGO_ERROR = re.compile(r"^error(?:\[\w+\])?: ")
+_CARGO_NOISE = re.compile(r"^error: (test failed, to rerun|doctest failed, to rerun|\d+ targets? failed)")
+
+
+def cargo_errors(text: str) -> list[Diagnostic]:
+    """Cargo's own `error:` blocks (manifest problems, build scripts, crashed test binaries)."""
+    out: list[Diagnostic] = []
+    block: list[str] | None = None
+    for line in [*text.splitlines(), "<end>"]:
+        if block is not None and (not line or line[0].isspace() or line == "Caused by:"):
+            block.append(line)
+            continue
+        if block is not None:
+            rendered = "\n".join(block).rstrip()
+            out.append(Diagnostic(level="error", message=block[0].split(": ", 1)[1], rendered=rendered))
+            block = None
+        if _CARGO_ERROR.match(line) and not _CARGO_NOISE.match(line):
+            block = [line]
+    return out
+
+
+def _compile_diagnostics(run: CargoRun) -> list[Diagnostic]:
+    """JSON compiler messages, plus cargo's errors when the compiler's do not explain a failure."""
+    diags = parse_diagnostics(run.stdout)
+    if run.returncode == 0 or run.timed_out:
+        return diags
+    compiler_failed = any(d.level.startswith("error") for d in diags)
+    extra = [d for d in cargo_errors(run.stderr) if not (compiler_failed and d.message.startswith("could not compile"))]
+    return diags + extra
+
+
+# libtest output ---------------------------------------------------------------------------------
+_RUNNING = re.compile(r"^\s*Running (.+?)(?: \([^()]*\))?\s*$")
+_DOCTESTS = re.compile(r"^\s*Doc-tests (\S+)\s*$")
+_TEST_LINE = re.compile(r"^test (.+?) \.\.\. (ok|FAILED|ignored)(?:, .*)?$")
+_RESULT = re.compile(r"^test result: (?:ok|FAILED)\. (\d+) passed; (\d+) failed; (\d+) ignored;")
+_SECTION = re.compile(r"^---- (.+?) std(?:out|err) ----$")
+_EXIT = re.compile(r"process didn't exit successfully: `[^`]*` \((.+)\)\s*$")
+_PANIC_NEW = re.compile(r"panicked at (?P<loc>[^\s']+?:\d+:\d+):\n(?P<msg>.*)", re.S)
+_PANIC_OLD = re.compile(r"panicked at '(?P<msg>.*?)', (?P<loc>\S+?:\d+:\d+)", re.S)
+_PANIC_END = re.compile(r"^(note: run with `RUST_BACKTRACE|stack backtrace:)", re.M)
+_OUTCOME = {"ok": "passed", "FAILED": "failed", "ignored": "ignored"}
+
+
+class LibtestReport(BaseModel):
+    """What a `cargo test` run printed, per binary and per test."""
+
+    binaries: list[TestBinary] = Field(default_factory=list)
+    tests: list[TestCase] = Field(default_factory=list)
+    crashes: list[str] = Field(default_factory=list, description="binaries that ended without a result line, and why")
+
+
+def panic_of(section: str) -> tuple[str, str | None]:
+    """(message, location) of a failed test's output, in both the old and the new rustc panic format."""
+    match = _PANIC_NEW.search(section)
+    if match:
+        msg = _PANIC_END.split(match["msg"], maxsplit=1)[0]
+        return msg.strip()[:MESSAGE_CAP], match["loc"]
+    match = _PANIC_OLD.search(section)
+    if match:
+        return match["msg"].strip()[:MESSAGE_CAP], match["loc"]
+    lines = [ln for ln in section.splitlines() if ln.strip()]
+    return "\n".join(lines[:8])[:MESSAGE_CAP], None
+
+
+class _LibtestParser:
+    """A line-by-line reader of cargo test's merged stdout and stderr."""
+
+    def __init__(self) -> None:
+        self.report = LibtestReport()
+        self.binary: TestBinary | None = None
+        self.finished = False
+        self.exit_reason: str | None = None
+        self.sections: dict[tuple[str, str], list[str]] = {}
+        self.section: list[str] | None = None
+
+    def _close_binary(self) -> None:
+        if self.binary is not None and not self.finished:
+            self.binary.ok = False
+            self.binary.crashed = True
+            self.report.crashes.append(f"{self.binary.name}: {self.exit_reason or 'ended without a test result'}")
+        self.binary, self.finished, self.exit_reason, self.section = None, False, None, None
+
+    def _open_binary(self, name: str) -> None:
+        self._close_binary()
+        self.binary = TestBinary(name=name)
+        self.report.binaries.append(self.binary)
+
+    def feed(self, line: str) -> None:
+        if (m := _RUNNING.match(line)) or (m := _DOCTESTS.match(line)):
+            self._open_binary(m[1] if m.re is _RUNNING else f"doc-tests {m[1]}")
+            return
+        if self.binary is None:
+            return
+        if m := _SECTION.match(line):
+            self.section = self.sections.setdefault((self.binary.name, m[1]), [])
+        elif m := _RESULT.match(line):
+            self.binary.passed, self.binary.failed, self.binary.ignored = (int(m[i]) for i in (1, 2, 3))
+            self.binary.ok = self.binary.failed == 0
+            self.finished, self.section = True, None
+        elif line == "failures:":
+            self.section = None
+        elif self.section is not None:  # a failed test's captured output: nothing in it is a verdict
+            self.section.append(line)
+        elif m := _TEST_LINE.match(line):
+            name = m[1].removesuffix(" - should panic")
+            self.report.tests.append(TestCase(name=name, binary=self.binary.name, outcome=_OUTCOME[m[2]]))  # type: ignore[arg-type]
+        elif m := _EXIT.search(line):
+            self.exit_reason = m[1]
+
+    def finish(self, timed_out: bool) -> LibtestReport:
+        if timed_out and self.binary is not None and not self.finished:
+            self.exit_reason = "killed at the timeout"
+        self._close_binary()
+        for test in self.report.tests:
+            lines = self.sections.get((test.binary, test.name))
+            if test.outcome == "failed" and lines:
+                test.message, test.location = panic_of("\n".join(lines))
+        return self.report
+
+
+def parse_libtest(text: str, *, timed_out: bool = False) -> LibtestReport:
+    """Binaries, tests, panic messages and crashes from `cargo test` output (stdout and stderr merged)."""
+    parser = _LibtestParser()
+    for line in text.splitlines():
+        parser.feed(line)
+    return parser.finish(timed_out)
+
+
+# checks -------------------------------------------------------------------------------------------
+_FILTER = re.compile(r"[^-\s][^\x00-\x1f]{0,199}")
+
+
+def _timeout_note(limits: RunLimits, stage: str) -> str:
+    return f"timed out after {limits.timeout:.0f}s while {stage}"
+
+
+def check_compile(workspace: Path, *, target_dir: Path, limits: RunLimits, log_path: Path) -> CheckResult:
+    """`cargo build --all-targets`: every target, tests included, so test-only warnings count too."""
+    run = run_cargo(
+        ["build", "--all-targets", "--message-format=json"],
+        cwd=workspace,
+        target_dir=target_dir,
+        limits=limits,
+        log_path=log_path,
+    )
+    return CheckResult(
+        kind="compile",
+        ok=run.returncode == 0 and not run.timed_out,
+        diagnostics=_compile_diagnostics(run),
+        duration=run.duration,
+        log_path=str(log_path),
+        timed_out=run.timed_out,
+        output_truncated=run.truncated,
+        error=_timeout_note(limits, "building") if run.timed_out else None,
+    )
+
+
+def check_logic(
+    workspace: Path, filter: str | None = None, *, target_dir: Path, limits: RunLimits, log_path: Path
+) -> CheckResult:
+    """Compile the tests (JSON diagnostics), then `cargo test --no-fail-fast [filter]` parsed per binary."""
+    base = CheckResult(kind="test", ok=False, log_path=str(log_path), filter=filter)
+    if filter is not None and not _FILTER.fullmatch(filter):
+        return base.model_copy(
+            update={"error": f"refused test filter {filter[:40]!r}: it must not start with '-' or hold control characters"}
+        )
+    build = run_cargo(
+        ["test", "--no-run", "--message-format=json"], cwd=workspace, target_dir=target_dir, limits=limits, log_path=log_path
+    )
+    base = base.model_copy(
+        update={
+            "diagnostics": _compile_diagnostics(build),
+            "duration": build.duration,
+            "timed_out": build.timed_out,
+            "output_truncated": build.truncated,
+        }
+    )
+    if build.timed_out:
+        return base.model_copy(update={"error": _timeout_note(limits, "compiling the tests")})
+    if build.returncode != 0:
+        return base.model_copy(update={"error": "the tests do not compile"})
+    remaining = limits.model_copy(update={"timeout": max(1.0, limits.timeout - build.duration)})
+    args = ["test", "--no-fail-fast", *([filter] if filter else [])]
+    run = run_cargo(args, cwd=workspace, target_dir=target_dir, limits=remaining, log_path=log_path, merge_stderr=True)
+    report = parse_libtest(run.stdout, timed_out=run.timed_out)
+    ok = run.returncode == 0 and not run.timed_out
+    error = None
+    if run.timed_out:
+        error = _timeout_note(limits, "running the tests")
+    elif report.crashes:
+        error = "crashed: " + "; ".join(report.crashes)
+    elif not ok and not any(t.outcome == "failed" for t in report.tests):
+        causes = cargo_errors(run.stdout)
+        error = causes[0].rendered if causes else f"cargo test exited with {run.returncode}"
+    return base.model_copy(
+        update={
+            "ok": ok,
+            "tests": report.tests,
+            "binaries": report.binaries,
+            "duration": build.duration + run.duration,
+            "timed_out": run.timed_out,
+            "output_truncated": build.truncated or run.truncated,
+            "error": error,
+        }
+    )

@@ -1,0 +1,357 @@
+"""Results as bounded chat text: every error code and failing test accounted for, within a budget."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sandbox.models import ApplyResult, CheckResult, Diagnostic, TestBinary, TestCase
+from sandbox.redact import redact
+
+DEFAULT_BUDGET = 1500
+"""Characters per summary; only the list of distinct error codes may push past it."""
+NAME_CAP = 40
+"""Most failing-test names ever listed, however large the budget."""
+LOCATION_CAP = 3
+"""Locations listed per error code at the richest level."""
+FEW_NAMES = 10
+"""Test names listed before the first failure's text gets its room."""
+_FAILING_BINARIES = 1
+"""The level of the binaries section that lists only failed and crashed binaries."""
+_LOCATED = 2
+"""The level of a diagnostics section that gives every code one location (see `_group_levels`)."""
+
+
+# layout engine --------------------------------------------------------------------------------
+@dataclass
+class _Section:
+    """One block of the summary: its renderings from richest to leanest; the leanest is always kept."""
+
+    levels: list[str]
+    chosen: int = -1
+
+    @property
+    def text(self) -> str:
+        return self.levels[self.chosen]
+
+
+def _compose(sections: Sequence[_Section]) -> str:
+    return "\n".join(s.text for s in sections if s.text)
+
+
+def _fit(budget: int, sections: Sequence[_Section], plan: Sequence[tuple[_Section, int]] = ()) -> str:
+    """Start every section (given in display order) at its leanest rendering, then enrich step by step while the text fits.
+
+    Each plan step names a section and the richest level (0 = richest) it may reach in that step;
+    without a plan, the sections are enriched fully, in the order given.
+    """
+    for section in sections:
+        section.chosen = len(section.levels) - 1
+    for section, richest in plan or [(s, 0) for s in sections]:
+        for index in range(richest, section.chosen):
+            previous, section.chosen = section.chosen, index
+            if len(_compose(sections)) <= budget:
+                break
+            section.chosen = previous
+    return _compose(sections)
+
+
+# text helpers ----------------------------------------------------------------------------------
+def _clip(text: str, limit: int) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + "…"
+
+
+def _one_line(text: str, limit: int) -> str:
+    return _clip(" ".join(text.split()), limit)
+
+
+def _excerpt(text: str, lines: int, width: int = 160) -> str:
+    rows = [_clip(row, width) if len(row) > width else row.rstrip() for row in redact(text).strip("\n").splitlines()]
+    cut = rows[:lines] + (["…"] if len(rows) > lines else [])
+    return "\n".join(cut)
+
+
+def _fenced(text: str, lang: str = "text") -> str:
+    body = text.replace("```", "'''")  # a fence inside would end the block early
+    return f"```{lang}\n{body}\n```"
+
+
+def _excerpt_levels(title: str, text: str | None, sizes: Sequence[int] = (14, 8, 5, 3), lang: str = "text") -> list[str]:
+    if not text or not text.strip():
+        return [""]
+    return [f"{title}\n{_fenced(_excerpt(text, n), lang)}" for n in sizes] + [""]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def _count(n: int) -> str:
+    return f" ×{n}" if n > 1 else ""
+
+
+def _capped_names(title: str, names: Sequence[str]) -> list[str]:
+    """`title (N): a, b, c +K more`, from NAME_CAP names down to one."""
+    levels = []
+    for shown in range(min(len(names), NAME_CAP), 0, -1):
+        more = len(names) - shown
+        listed = ", ".join(f"`{n}`" for n in names[:shown])
+        levels.append(f"{title} ({len(names)}): {listed}" + (f" +{more} more" if more else ""))
+    return levels or [""]
+
+
+def _names_index(section: _Section, names: int) -> int:
+    """The level of a `_capped_names` section that lists `names` names."""
+    return max(0, len(section.levels) - names)
+
+
+def _log_line(result: CheckResult) -> str:
+    return f"Full log: `{result.log_path}`" if result.log_path else ""
+
+
+# diagnostics -----------------------------------------------------------------------------------
+@dataclass
+class _Group:
+    """Diagnostics sharing a code (or, without a code, a message)."""
+
+    label: str
+    coded: bool
+    message: str
+    locations: list[str]
+    count: int = 0
+
+
+def _groups(diags: Sequence[Diagnostic]) -> list[_Group]:
+    groups: dict[str, _Group] = {}
+    for diag in diags:
+        key = diag.code or f"msg:{diag.message}"
+        group = groups.get(key)
+        if group is None:
+            label = diag.code or _one_line(diag.message, 60)
+            group = groups[key] = _Group(label=label, coded=diag.code is not None, message=diag.message, locations=[])
+        group.count += 1
+        if diag.file is not None and diag.location not in group.locations:
+            group.locations.append(diag.location)
+    return list(groups.values())
+
+
+def _group_line(group: _Group, *, message: bool, locations: int) -> str:
+    text = f"- `{group.label}`{_count(group.count)}"
+    if message and group.coded:
+        text += f" {_one_line(redact(group.message), 70)}"
+    if locations and group.locations:
+        shown = group.locations[:locations]
+        extra = len(group.locations) - len(shown)
+        text += " at " + ", ".join(shown) + (f" +{extra} more" if extra else "")
+    return text
+
+
+def _compact(groups: Sequence[_Group]) -> str:
+    coded = [f"{g.label}{_count(g.count)}" for g in groups if g.coded]
+    uncoded = sum(g.count for g in groups if not g.coded)
+    return ", ".join(coded + ([f"uncoded{_count(uncoded)}" if uncoded > 1 else "uncoded"] if uncoded else []))
+
+
+def _group_levels(title: str, diags: Sequence[Diagnostic], *, keep: bool) -> list[str]:
+    """Every group with message and locations, then fewer details, then codes only (kept if `keep`)."""
+    groups = _groups(diags)
+    if not groups:
+        return [""]
+    head = f"{title} ({len(diags)}):"
+    full = [_group_line(g, message=True, locations=LOCATION_CAP) for g in groups]
+    described = [_group_line(g, message=True, locations=1) for g in groups]
+    located = [_group_line(g, message=False, locations=1) for g in groups]
+    levels = ["\n".join([head, *rows]) for rows in (full, described, located)]
+    for shown in range(len(groups) - 1, 0, -1):  # the first groups keep a location, the rest only their code
+        levels.append("\n".join([head, *located[:shown], f"- also: {_compact(groups[shown:])}"]))
+    levels.append(f"{head} {_compact(groups)}")
+    return levels if keep else [*levels, ""]
+
+
+def _first_error(result: CheckResult) -> list[str]:
+    errors = result.errors
+    if not errors:
+        return [""]
+    first = errors[0]
+    return _excerpt_levels(f"First error at {first.location}:", first.rendered or first.message)
+
+
+# tests -------------------------------------------------------------------------------------------
+def _binary_counts(result: CheckResult) -> tuple[int, int, int]:
+    """Totals from libtest's result lines, or from the test lines for binaries that crashed."""
+    passed = failed = ignored = 0
+    for binary in result.binaries:
+        if binary.crashed:
+            own = [t.outcome for t in result.tests if t.binary == binary.name]
+            passed, failed, ignored = passed + own.count("passed"), failed + own.count("failed"), ignored + own.count("ignored")
+        else:
+            passed, failed, ignored = passed + binary.passed, failed + binary.failed, ignored + binary.ignored
+    if not result.binaries:
+        outcomes = [t.outcome for t in result.tests]
+        return outcomes.count("passed"), outcomes.count("failed"), outcomes.count("ignored")
+    return passed, failed, ignored
+
+
+def _binary_line(binary: TestBinary) -> str:
+    if binary.crashed:
+        return f"- {binary.name}: CRASHED"
+    parts = [f"{binary.passed} passed"] + [f"{n} {w}" for n, w in ((binary.failed, "failed"), (binary.ignored, "ignored")) if n]
+    return f"- {binary.name}: {', '.join(parts)}"
+
+
+def _binary_levels(result: CheckResult) -> list[str]:
+    """Every binary that ran, then only those that failed or crashed, then nothing."""
+    ran = [b for b in result.binaries if b.crashed or b.passed + b.failed + b.ignored]
+    bad = "\n".join(_binary_line(b) for b in ran if not b.ok)
+    return ["\n".join(_binary_line(b) for b in ran) if len(ran) > 1 else bad, bad, ""]
+
+
+def _failures(result: CheckResult) -> list[TestCase]:
+    """Failed tests in a stable order: each binary's first failure, then the rest, by binary and name."""
+    rank = {b.name: i for i, b in enumerate(result.binaries)}
+    ordered = sorted(result.failed_tests, key=lambda t: (rank.get(t.binary, len(rank)), t.name))
+    firsts = list({t.binary: t for t in reversed(ordered)}.values())[::-1]
+    return firsts + [t for t in ordered if t not in firsts]
+
+
+def _first_failure(failures: Sequence[TestCase]) -> list[str]:
+    if not failures:
+        return [""]
+    first = failures[0]
+    where = f" at {first.location}" if first.location else ""
+    return _excerpt_levels(f"First failure `{first.name}`{where}:", first.message, sizes=(10, 6, 3, 1))
+
+
+def _tests_phrase(result: CheckResult) -> str:
+    passed, failed, ignored = _binary_counts(result)
+    text = f"{passed} passed, {failed} failed"
+    return text + (f", {ignored} ignored" if ignored else "")
+
+
+# checks ------------------------------------------------------------------------------------------
+def _verdict(result: CheckResult) -> str:
+    if result.timed_out:
+        return "TIMED OUT"
+    return "OK" if result.ok else "FAILED"
+
+
+def _notes(result: CheckResult) -> list[str]:
+    """The why-it-stopped line(s), from full to one short line; always kept."""
+    notes = []
+    if result.error:
+        notes.append(redact(result.error))
+    if result.output_truncated:
+        notes.append("Output was over the cap: the middle was dropped (the log keeps the start and the end).")
+    if not notes:
+        return [""]
+    return ["\n".join(_clip(n, width) for n in notes) for width in (600, 240, 100)]
+
+
+def _header(result: CheckResult) -> str:
+    errors, warnings = len(result.errors), len(result.warnings)
+    codes = len({d.code for d in result.errors if d.code})
+    if result.kind == "compile":
+        title = "check compile"
+        parts = [_plural(errors, "error") + (f" ({codes} codes)" if codes > 1 else ""), _plural(warnings, "warning")]
+    elif result.kind == "test":
+        title = "check logic" + (f" #{result.filter}" if result.filter else "")
+        parts = [_tests_phrase(result)] if result.binaries or result.tests else []
+        parts += [_plural(errors, "compile error")] if errors else []
+        parts += [_plural(warnings, "warning")] if warnings else []
+    else:
+        title = "check degradation" + (f" vs {result.base_commit[:10]}" if result.base_commit else "")
+        parts = [_plural(len(result.regressions), "regression"), _plural(len(result.new_warnings), "new warning")]
+        parts += [_plural(errors, "build error")] if errors else []
+        parts += [_tests_phrase(result)] if result.tests else []
+    return f"**{title}: {_verdict(result)}** · " + " · ".join([*parts, f"{result.duration:.1f}s"])
+
+
+def _no_match(result: CheckResult) -> str:
+    if result.kind == "test" and result.filter and result.ok and not result.tests:
+        return f"No test matched `{result.filter}`."
+    return ""
+
+
+def summarize_check(result: CheckResult, budget: int = DEFAULT_BUDGET) -> str:
+    """A compile, test or degradation result as chat text of at most `budget` characters.
+
+    Every distinct error code survives; if the codes alone do not fit, the text runs over the budget.
+    """
+    header = _Section([_header(result)])
+    notes = _Section(_notes(result))
+    nomatch = _Section([_no_match(result)])
+    errors = _Section(_group_levels("Errors", result.errors, keep=True))
+    regressions = _Section(_capped_names("Regressions", result.regressions))
+    new_warnings = _Section(_group_levels("New warnings", result.new_warnings, keep=result.kind == "degradation"))
+    binaries = _Section(_binary_levels(result))
+    failures = _failures(result)
+    failed = _Section(_capped_names("Failed", [t.name for t in failures]))
+    first_error = _Section(_first_error(result))
+    first_failure = _Section(_first_failure(failures))
+    warnings = _Section(_group_levels("Warnings", result.warnings if result.kind != "degradation" else [], keep=False))
+    log = _Section([_log_line(result)])
+    sections = [header, notes, nomatch, errors, regressions, new_warnings, binaries, failed, first_error, first_failure]
+    sections += [warnings, log]
+    plan = [
+        (notes, 0),
+        (errors, _LOCATED),
+        (regressions, _names_index(regressions, FEW_NAMES)),
+        (new_warnings, _LOCATED),
+        (failed, _names_index(failed, FEW_NAMES)),
+        (first_error, 0),
+        (first_failure, 0),
+        (binaries, _FAILING_BINARIES),
+        (errors, 0),
+        (regressions, 0),
+        (failed, 0),
+        (binaries, 0),
+        (new_warnings, 0),
+        (warnings, 0),
+    ]
+    return _fit(budget, sections, plan)
+
+
+# apply ---------------------------------------------------------------------------------------------
+def _change_levels(result: ApplyResult) -> list[str]:
+    """Every changed file with its changed lines, then without, then the first few, then counts."""
+    changes = [
+        (verb, path)
+        for verb, paths in (("modified", result.changed), ("created", result.created), ("deleted", result.deleted))
+        for path in paths
+    ]
+    if not changes:
+        return ["No file changed."]
+
+    def row(verb: str, path: str, with_lines: bool) -> str:
+        span = result.regions.get(path) if with_lines else None
+        if span is None:
+            return f"- {verb} `{path}`"
+        return f"- {verb} `{path}` " + (f"(line {span[0]})" if span[0] == span[1] else f"(lines {span[0]}–{span[1]})")
+
+    levels = ["\n".join(row(v, p, True) for v, p in changes)]
+    for shown in range(min(len(changes), NAME_CAP), 0, -1):
+        more = len(changes) - shown
+        levels.append("\n".join([row(v, p, False) for v, p in changes[:shown]] + ([f"- +{more} more"] if more else [])))
+    counts = ", ".join(
+        f"{sum(v == verb for v, _ in changes)} {verb}"
+        for verb in ("modified", "created", "deleted")
+        if any(v == verb for v, _ in changes)
+    )
+    return [*levels, f"Files: {counts}"]
+
+
+def summarize_apply(result: ApplyResult, budget: int = DEFAULT_BUDGET) -> str:
+    """An applied patch (files, changed lines, build-sensitive warning) or a refusal with its hunk and closest place."""
+    carriers = f" ({', '.join(result.formats)})" if result.formats else ""
+    if result.ok:
+        sections = [_Section([f"**Patch applied**{carriers}"]), _Section(_change_levels(result))]
+        if result.build_sensitive:
+            files = ", ".join(f"`{p}`" for p in result.build_sensitive)
+            sections.append(_Section([f"Build-sensitive (runs code at build time, review before building): {files}"]))
+        return _fit(budget, sections)
+    reason = redact(result.error or "unknown reason")
+    title = _Section([f"**Patch refused**{carriers}: {_one_line(reason, n)}\nNothing was changed." for n in (500, 200, 80)])
+    hunk = _Section(_excerpt_levels("Hunk that could not be placed:", result.hunk, sizes=(16, 8, 4), lang="diff"))
+    closest = _Section(_excerpt_levels("Closest place in the file:", result.closest, sizes=(12, 6, 3)))
+    return _fit(budget, [title, hunk, closest])
