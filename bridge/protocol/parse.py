@@ -1,0 +1,266 @@
+"""Message text -> `@agent` commands, and what was not executed and why."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+
+from loguru import logger
+from pydantic import BaseModel, Field
+
+from bridge.models import ChatMessage, CodeBlock, Command
+from bridge.protocol.lookalike import AT_SIGNS, INVISIBLE, mimics_agent, skeleton
+from bridge.protocol.markdown import Kind, Layout, in_code_spans, line_numbers, scan
+from bridge.protocol.posts import is_mcp_post
+from bridge.protocol.verbs import VerbSpec, lookup, suggest
+
+AGENT = "@agent"
+KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+DATA_KEYS = ("msg", "vibe")
+ITEM = re.compile(r"(msg|vibe)[ \t]*:", re.IGNORECASE)
+FILE_ID = re.compile(r"\d+")
+FILE_IDS = re.compile(r"\d+(?:,\d+)*")
+MAX_ISSUES = 10
+MAX_COMMAND_LINES = 100
+# Lines that may address MCP: an at sign (or a look-alike of one) after blanks and invisible characters.
+ADDRESSED = re.compile(rf"^(?:[^\S\n]|[{INVISIBLE}])*[{AT_SIGNS}]", re.MULTILINE)
+QUOTE_CAP = 60
+TEXT_CAP = 200
+LOOKALIKE = "looks like @agent but contains look-alike characters; not executed"
+HELP_HINT = "write `@agent help` for the list"
+
+
+class ParseIssue(BaseModel):
+    """A line that addresses MCP but is not executed, with the reason to tell the writer."""
+
+    line: int = Field(description="1-based line number in the message; 0 for the message as a whole")
+    text: str = ""
+    reason: str
+    suggestions: list[str] = Field(default_factory=list)
+
+
+class ParseResult(BaseModel):
+    """The commands of one message in order, the issues to report, and notes on how code was read."""
+
+    commands: list[Command] = Field(default_factory=list)
+    issues: list[ParseIssue] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+
+
+class _Refusal(Exception):
+    """A command line that cannot run; carries the reason and suggestions."""
+
+    def __init__(self, reason: str, suggestions: list[str] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.suggestions = suggestions or []
+
+
+@dataclass(slots=True)
+class _Head:
+    """The tokens of a command line before its data."""
+
+    words: list[str] = field(default_factory=list)
+    meta: list[str] = field(default_factory=list)
+    params: dict[str, str] = field(default_factory=dict)
+    stray: list[str] = field(default_factory=list)
+
+
+def parse(message: ChatMessage | str) -> ParseResult:
+    """Find the `@agent` commands of a message. Never raises."""
+    try:
+        if isinstance(message, ChatMessage):
+            if message.role == "mcp":
+                return ParseResult()
+            return _parse(message.text, message.code_blocks)
+        return _parse(message, [])
+    except Exception as exc:  # a parser bug must not stop the bridge; nothing is executed
+        logger.exception(f"protocol parser failed: {exc}")
+        return ParseResult(issues=[ParseIssue(line=0, reason="the message could not be read as commands (internal error); not executed")])
+
+
+def agent_at(line: str) -> int | None:
+    """Where the command text starts when the line is an `@agent` command line."""
+    rest = line.lstrip()
+    head = rest[: len(AGENT)]
+    if not (head.isascii() and head.lower() == AGENT):
+        return None
+    after = rest[len(AGENT) : len(AGENT) + 1]
+    if after and not after.isspace() and after != "[":
+        return None
+    return len(line) - len(rest) + len(AGENT)
+
+
+def data_items(data: str) -> dict[str, str]:
+    """`msg: …` / `vibe: …` items of a data text that starts with one; each runs to the next item (empty ones dropped)."""
+    if not ITEM.match(data.lstrip()):
+        return {}
+    items: dict[str, str] = {}
+    key, value = "", list[str]()
+    for line in data.lstrip().split("\n"):
+        found = ITEM.match(line.lstrip())
+        if found:
+            if key:
+                items[key] = "\n".join(value).strip()
+            key, value = found.group(1).lower(), [line.lstrip()[found.end() :]]
+        else:
+            value.append(line)
+    items[key] = "\n".join(value).strip()
+    return {k: v for k, v in items.items() if v}
+
+
+def _parse(text: str, exact: list[CodeBlock]) -> ParseResult:
+    if is_mcp_post(text):
+        return ParseResult()
+    layout = scan(text)
+    blocks, warnings = _code_blocks(layout, exact)
+    starts, looks = _addressed_lines(text, layout)
+    issues = [ParseIssue(line=i + 1, text=_cap(layout.lines[i]), reason=LOOKALIKE) for i in looks]
+    if len(starts) > MAX_COMMAND_LINES:
+        skipped = len(starts) - MAX_COMMAND_LINES
+        reason = f"{skipped} more @agent lines were not read (at most {MAX_COMMAND_LINES} per message)"
+        issues.append(ParseIssue(line=starts[MAX_COMMAND_LINES] + 1, reason=reason))
+    commands: list[Command] = []
+    for k, first in enumerate(starts[:MAX_COMMAND_LINES]):
+        stop = starts[k + 1] if k + 1 < len(starts) else len(layout.lines)
+        try:
+            commands.append(_command(layout, blocks, first, stop, len(commands)))
+        except _Refusal as refusal:
+            line = _cap(layout.lines[first])
+            issues.append(ParseIssue(line=first + 1, text=line, reason=refusal.reason, suggestions=refusal.suggestions))
+    return ParseResult(commands=commands, issues=_bounded(issues), warnings=warnings)
+
+
+def _addressed_lines(text: str, layout: Layout) -> tuple[list[int], list[int]]:
+    """The command lines and the look-alike lines, outside fenced code and inline code spans."""
+    starts: list[int] = []
+    looks: list[int] = []
+    for i in line_numbers(text, ADDRESSED):
+        if layout.kinds[i] != Kind.PLAIN:
+            continue
+        if agent_at(layout.lines[i]) is not None:
+            starts.append(i)
+        elif mimics_agent(layout.lines[i]):
+            looks.append(i)
+    hidden = in_code_spans(layout, sorted(starts + looks))
+    return [i for i in starts if i not in hidden], [i for i in looks if i not in hidden]
+
+
+def _bounded(issues: list[ParseIssue]) -> list[ParseIssue]:
+    """Issues in line order, at most MAX_ISSUES of them (the last one then counts the rest)."""
+    issues = sorted(issues, key=lambda issue: issue.line)
+    if len(issues) <= MAX_ISSUES:
+        return issues
+    more = len(issues) - MAX_ISSUES + 1
+    return [*issues[: MAX_ISSUES - 1], ParseIssue(line=0, reason=f"{more} more lines addressed to @agent were not executed")]
+
+
+def _code_blocks(layout: Layout, exact: list[CodeBlock]) -> tuple[list[CodeBlock], list[str]]:
+    """Every fenced block's exact text: from the message's code blocks when they match the fences one to one."""
+    own = [CodeBlock(text=f.body(layout.lines), info=f.opener.info) for f in layout.fences]
+    if not exact:
+        return own, []
+    if len(exact) != len(own):
+        note = (
+            f"the message text has {len(own)} fenced block(s) but {len(exact)} exact code block(s) came with it; "
+            "code was read from the text"
+        )
+        logger.warning(note)
+        return own, [note]
+    return [CodeBlock(text=e.text, info=e.info or o.info) for e, o in zip(exact, own, strict=True)], []
+
+
+def _command(layout: Layout, blocks: list[CodeBlock], first: int, stop: int, index: int) -> Command:
+    line = layout.lines[first]
+    start = agent_at(line)
+    assert start is not None, "a region starts at a command line"
+    bracket = line.find("[", start)
+    head = _tokens(line[start : bracket if bracket >= 0 else len(line)].split())
+    data = _data(layout, first, stop, bracket) if bracket >= 0 else None
+    spec, params = _verb(head), dict(head.params)
+    code = [blocks[i] for i in layout.fences_between(first + 1, stop)]
+    _validate(spec, params, data, code)
+    if data is not None:
+        params.update(data_items(data))
+    return Command(
+        verb=spec.name, words=head.words, meta=head.meta, params=params, data=data,
+        code_blocks=code, line=line.strip(), index=index,
+    )
+
+
+def _tokens(tokens: list[str]) -> _Head:
+    head = _Head()
+    for token in tokens:
+        key, eq, value = token.removeprefix("#").partition("=")
+        if eq and value and KEY.fullmatch(key):
+            head.params[key.lower()] = value
+        elif token.startswith("#") and len(token) > 1:
+            head.meta.append(token[1:])
+        elif head.meta or head.params or head.stray:
+            head.stray.append(token)
+        else:
+            head.words.append(token)
+    return head
+
+
+def _verb(head: _Head) -> VerbSpec:
+    if not head.words:
+        raise _Refusal(f"@agent without a command; {HELP_HINT}", ["help"])
+    found = lookup(head.words)
+    if found is None:
+        written = _cap(" ".join(head.words[:4]), QUOTE_CAP)
+        lookalike = lookup(skeleton(written).split())
+        if lookalike is not None and lookalike[1] == len(written.split()):
+            name = lookalike[0].name
+            raise _Refusal(f"'{written}' looks like '{name}' but contains look-alike characters; not executed", [name])
+        options = suggest(written)
+        tail = f"did you mean: {', '.join(options)}?" if options else HELP_HINT
+        raise _Refusal(f"unknown command '{written}'; {tail}", options)
+    spec, used = found
+    stray = head.words[used:] + head.stray
+    head.words = head.words[:used]
+    if stray:
+        raise _Refusal(f"unexpected '{_cap(' '.join(stray), QUOTE_CAP)}' after '{spec.name}': use #meta, key=value or [data]; {HELP_HINT}")
+    return spec
+
+
+def _validate(spec: VerbSpec, params: dict[str, str], data: str | None, code: list[CodeBlock]) -> None:
+    for key, value in params.items():
+        if key not in spec.keys:
+            takes = f"it takes: {', '.join(spec.keys)}" if spec.keys else "it takes none"
+            raise _Refusal(f"`{spec.name}` has no parameter '{key}'; {takes}", difflib.get_close_matches(key, spec.keys, n=1))
+        if key == "file_id" and not (FILE_IDS if spec.file_id_list else FILE_ID).fullmatch(value):
+            raise _Refusal(f"file_id must be {'numbers like 1,2,3' if spec.file_id_list else 'a number'}, not '{_cap(value, QUOTE_CAP)}'")
+    if spec.needs_one_of and not any(k in params for k in spec.needs_one_of):
+        raise _Refusal(f"`{spec.name}` needs {' or '.join(spec.needs_one_of)}; usage: {spec.usage}")
+    if spec.needs_data and not (data or code):
+        raise _Refusal(f"`{spec.name}` needs data: [vibe: …], [patch] or a fenced patch block after the line")
+
+
+def _data(layout: Layout, first: int, stop: int, bracket: int) -> str:
+    """The text inside `[ … ]`: on the command line when its brackets close there, else up to the
+    last `]` that ends a line of the command's region outside fenced code."""
+    lines, kinds = layout.lines, layout.kinds
+    tail = lines[first][bracket + 1 :]
+    if 1 + tail.count("[") - tail.count("]") > 0:
+        for k in range(stop - 1, first, -1):
+            end = len(lines[k].rstrip()) - 1
+            if kinds[k] == Kind.PLAIN and lines[k][end : end + 1] == "]":
+                return _between(lines, first, bracket, k, end)
+    end = lines[first].rfind("]", bracket + 1)
+    if end < 0:
+        raise _Refusal("unclosed '[': the data has no closing ']'; not executed")
+    return _between(lines, first, bracket, first, end)
+
+
+def _between(lines: list[str], first: int, bracket: int, last: int, end: int) -> str:
+    if first == last:
+        return lines[first][bracket + 1 : end].strip()
+    middle = lines[first + 1 : last]
+    return "\n".join([lines[first][bracket + 1 :], *middle, lines[last][:end]]).strip()
+
+
+def _cap(text: str, limit: int = TEXT_CAP) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,76 @@
+"""Commands back to text: the canonical command line, and the payload an edit command carries."""
+
+from __future__ import annotations
+
+import re
+
+from bridge.models import CodeBlock, Command
+from bridge.protocol.markdown import Layout, scan
+from bridge.protocol.parse import DATA_KEYS, data_items
+
+
+def fenced(block: CodeBlock) -> str:
+    """A fenced block that no line of the code can close: longer than any run of the fence character inside."""
+    char = "~" if "`" in block.info else "`"
+    longest = max((len(run) for run in re.findall(re.escape(char) + "+", block.text)), default=0)
+    run = char * max(3, longest + 1)
+    info = f" {block.info}" if block.info.startswith(char) else block.info
+    return f"{run}{info}\n{block.text}\n{run}" if block.text else f"{run}{info}\n{run}"
+
+
+def render(cmd: Command) -> str:
+    """The canonical text of a command: `parse(render(cmd))` gives `cmd` back, with `line` its first line and index 0.
+
+    The round trip holds for commands that `parse` can produce: meta and key=value values without whitespace or `[`.
+    """
+    data, rest = _with_exact_code(cmd)
+    items = data_items(data) if data is not None else {}
+    head = ["@agent", *(cmd.words or cmd.verb.split()), *(f"#{m}" for m in cmd.meta)]
+    loose: list[str] = []
+    for key, value in cmd.params.items():
+        if items.get(key) == value:
+            continue
+        if key in DATA_KEYS and data is None and not _token(value):
+            loose.append(f"{key}: {value}")
+        else:
+            head.append(f"{key}={value}")
+    if loose:
+        data = "\n".join(loose)
+    text = " ".join(head)
+    if data is not None:
+        text += f" [{data}]" if "\n" not in data else f" [\n{data}\n]"
+    return "\n".join([text, *(fenced(block) for block in rest)])
+
+
+def payload_of(cmd: Command) -> str:
+    """What an edit command carries, with each code block's exact text: its data, then its fenced blocks after the data."""
+    data, rest = _with_exact_code(cmd)
+    return "\n".join(([data] if data is not None else []) + [fenced(block) for block in rest])
+
+
+def _token(value: str) -> bool:
+    return bool(value) and "[" not in value and not any(ch.isspace() for ch in value)
+
+
+def _with_exact_code(cmd: Command) -> tuple[str | None, list[CodeBlock]]:
+    """The data with its fenced blocks' text replaced by the exact code blocks, and the blocks that follow the data."""
+    if cmd.data is None:
+        return None, list(cmd.code_blocks)
+    layout = scan(cmd.data)
+    inside = min(len(layout.fences), len(cmd.code_blocks))
+    if not inside:
+        return cmd.data, list(cmd.code_blocks)
+    return _replace_bodies(layout, cmd.code_blocks[:inside]), list(cmd.code_blocks[inside:])
+
+
+def _replace_bodies(layout: Layout, blocks: list[CodeBlock]) -> str:
+    out: list[str] = []
+    line = 0
+    for fence, block in zip(layout.fences, blocks, strict=False):
+        end = fence.closer + 1 if fence.closer is not None else fence.stop
+        out += layout.lines[line : fence.start]
+        same = fence.body(layout.lines) == block.text and fence.opener.info == block.info and fence.closer is not None
+        out += layout.lines[fence.start : end] if same else [fenced(block)]
+        line = end
+    out += layout.lines[line:]
+    return "\n".join(out)
