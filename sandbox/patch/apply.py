@@ -1,0 +1,64 @@
+"""The all-or-nothing driver: plan every file, then write them all, and report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from loguru import logger
+
+from sandbox.errors import PatchRefused, PathRefused
+from sandbox.models import ApplyResult, FileChange
+from sandbox.patch.plan import ResolveId, make_plan
+from sandbox.patch.sensitive import is_build_sensitive
+from sandbox.patch.text import Lines
+from sandbox.patch.write import write_changes
+
+
+def apply_payload(root: Path, payload: str, *, resolve_id: ResolveId | None = None, default_path: str | None = None) -> ApplyResult:
+    """Plan and write; a refusal comes back as ApplyResult(ok=False, error, hunk, closest), never raised."""
+    try:
+        plan = make_plan(root, payload, resolve_id=resolve_id, default_path=default_path)
+        write_changes(root, plan.changes)
+    except PatchRefused as exc:
+        logger.info(f"patch refused: {str(exc).splitlines()[0]}")
+        return ApplyResult(ok=False, error=str(exc), hunk=exc.hunk, closest=exc.closest)
+    except PathRefused as exc:
+        logger.warning(f"patch refused: {exc}")
+        return ApplyResult(ok=False, error=str(exc))
+    result = apply_result(plan.changes, plan.formats)
+    logger.info(f"patch applied ({', '.join(plan.formats)}): {', '.join(c.path for c in plan.changes)}")
+    return result
+
+
+def apply_result(changes: Sequence[FileChange], formats: Sequence[str] = ()) -> ApplyResult:
+    """Describe written changes: which files changed, were created or deleted, and where."""
+    regions: dict[str, tuple[int, int]] = {}
+    for change in changes:
+        region = _region(change.before or "", change.after) if change.after is not None else None
+        if region is not None:
+            regions[change.path] = region
+    return ApplyResult(
+        ok=True,
+        changed=[c.path for c in changes if c.action == "modify"],
+        created=[c.path for c in changes if c.action == "create"],
+        deleted=[c.path for c in changes if c.action == "delete"],
+        build_sensitive=[c.path for c in changes if is_build_sensitive(c.path)],
+        formats=list(formats),
+        regions=regions,
+    )
+
+
+def _region(before: str, after: str) -> tuple[int, int] | None:
+    """The first and last line (1-based) of `after` that differ from `before`; a pure removal names the line after it."""
+    old, new = Lines.parse(before).texts, Lines.parse(after).texts
+    if not new:
+        return None
+    prefix = 0
+    while prefix < min(len(old), len(new)) and old[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < min(len(old), len(new)) - prefix and old[-1 - suffix] == new[-1 - suffix]:
+        suffix += 1
+    first = min(prefix + 1, len(new))
+    return first, max(first, len(new) - suffix)

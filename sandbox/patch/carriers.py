@@ -1,0 +1,143 @@
+"""Finding the edit carriers in a chat payload.
+
+Recognised, several per payload: unified diffs (fenced or in prose), SEARCH/REPLACE blocks,
+whole files in fenced blocks whose path is named (fence info string, the line before the fence,
+or a path comment on the block's first line), and the `<code_file>` / `<code_patch>` tags
+(opening at the start of a line).
+A fenced block that names no file is taken as the whole of `default_path` only when the payload
+carries no other edit and exactly one such block fits that file's language.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from sandbox.errors import PatchRefused
+from sandbox.patch.diffs import looks_like_diff, parse_diff
+from sandbox.patch.edits import Edit, Found, Target, WholeFile
+from sandbox.patch.fences import Block, Prose, comment_path, info_path, segments, writes
+from sandbox.patch.searchreplace import has_blocks, parse_blocks
+
+# A tag opens at the start of a line, so one quoted inside a diff line (" <code_file …") is text.
+_TAG = re.compile(
+    r"^<(?P<tag>code_file|code_patch)\b(?P<attrs>[^>\n]*)>(?P<body>.*?)</(?P=tag)\s*>", re.DOTALL | re.IGNORECASE | re.MULTILINE
+)
+_OPEN_TAG = re.compile(r"^<(code_file|code_patch)\b[^>\n]*>", re.IGNORECASE | re.MULTILINE)
+_ATTR = re.compile(r"""(?P<key>[\w-]+)\s*=\s*(?:"(?P<d>[^"]*)"|'(?P<s>[^']*)'|(?P<b>[^\s>]+))""")
+_DIFF_LANGS = {"diff", "patch", "udiff"}
+
+
+def normalize(payload: str) -> str:
+    """Line endings as LF; a payload copied from a CRLF source reads like any other."""
+    return payload.replace("\r\n", "\n")
+
+
+def find_edits(payload: str, default_path: str | None = None) -> list[Edit]:
+    """Every edit in the payload, in payload order; identical repeats count once."""
+    found = Found()
+    text = _take_tags(normalize(payload), found)
+    loose_blocks: list[Block] = []
+    for segment in segments(text.split("\n")):
+        if isinstance(segment, Prose):
+            _prose(segment, found)
+        elif not _block(segment, found):
+            loose_blocks.append(segment)
+    if not found.edits and default_path is not None:
+        _default_whole(loose_blocks, default_path, found)
+    return found.ordered()
+
+
+def _take_tags(text: str, found: Found) -> str:
+    """Collect the tag carriers and blank them out (keeping line numbers) for the other readers."""
+
+    def take(m: re.Match[str]) -> str:
+        line = text.count("\n", 0, m.start())
+        target = _tag_target(m["attrs"], m["tag"])
+        body = _unwrap(m["body"])
+        if m["tag"].lower() == "code_file":
+            found.add(line, WholeFile(target, "\n".join(body), carrier="code_file"))
+        else:
+            for offset, edit in parse_diff(body, default=target, implicit=True, tagged=True, strict=True):
+                found.add(line + offset, replace(edit, carrier="code_patch"))
+        return "\n" * m.group(0).count("\n")
+
+    rest = _TAG.sub(take, text)
+    unclosed = _OPEN_TAG.search(rest)
+    if unclosed:
+        raise PatchRefused(f"unterminated <{unclosed[1]}> tag: no closing </{unclosed[1]}>")
+    return rest
+
+
+def _tag_target(attrs: str, tag: str) -> Target:
+    values = {m["key"].lower(): next(v for v in (m["d"], m["s"], m["b"]) if v is not None) for m in _ATTR.finditer(attrs)}
+    path = values.get("name") or values.get("path") or values.get("file")
+    raw_id = values.get("file_id") or values.get("id")
+    if raw_id is not None and not raw_id.strip().isdigit():
+        raise PatchRefused(f"<{tag}> has a file_id that is not a number: {raw_id!r}")
+    if path is None and raw_id is None:
+        raise PatchRefused(f"<{tag}> names no file: give name=\"path\" or file_id=\"N\"")
+    return Target(path, int(raw_id) if raw_id is not None else None)
+
+
+def _unwrap(body: str) -> list[str]:
+    """A tag's content lines, without the newlines that hug the tags or one fence around everything."""
+    if body.startswith("\n"):
+        body = body[1:]
+    if body.endswith("\n"):
+        body = body[:-1]
+    lines = body.split("\n")
+    parts = segments(lines)
+    blocks = [p for p in parts if isinstance(p, Block)]
+    outside = [line for p in parts if isinstance(p, Prose) for line in p.lines]
+    if len(blocks) == 1 and not any(line.strip() for line in outside):
+        return list(blocks[0].lines)
+    return lines
+
+
+def _prose(segment: Prose, found: Found) -> None:
+    lines = list(segment.lines)
+    if has_blocks(lines):
+        for offset, replacement in parse_blocks(lines, None):
+            found.add(segment.start + offset, replacement)
+        return
+    for offset, diff in parse_diff(lines, default=Target(), implicit=False, tagged=False, strict=False):
+        found.add(segment.start + offset, diff)
+
+
+def _block(block: Block, found: Found) -> bool:
+    """Read a fenced block; False when it carries no edit by itself."""
+    lines = list(block.lines)
+    start = block.start + 1
+    path = block.path
+    if has_blocks(lines):
+        for offset, replacement in parse_blocks(lines, path):
+            found.add(start + offset, replacement)
+        return True
+    if not any(line.strip() for line in lines):
+        return True
+    comment = comment_path(lines[0])
+    if block.language in _DIFF_LANGS or looks_like_diff(lines):
+        body = lines[1:] if comment is not None else lines
+        for offset, diff in parse_diff(body, default=Target(path or comment), implicit=True, tagged=False, strict=True):
+            found.add(start + offset, diff)
+        return True
+    named_by_info = info_path(block.info)
+    path = named_by_info or block.label_file or comment
+    if path is None or (named_by_info is None and not writes(block.language, path)):
+        return False
+    label = lines[0] if comment is not None and path == comment else None
+    found.add(block.start, WholeFile(Target(path), "\n".join(lines), label=label))
+    return True
+
+
+def _default_whole(blocks: list[Block], default_path: str, found: Found) -> None:
+    """The one fenced block that can be the command's file, when nothing else names a file."""
+    fitting = [b for b in blocks if writes(b.language, default_path)]
+    if len(fitting) > 1:
+        lines = ", ".join(str(b.start + 1) for b in fitting)
+        raise PatchRefused(
+            f"{len(fitting)} code blocks (at lines {lines}) could each be the new {default_path}; name the file on the one to use"
+        )
+    if fitting:
+        found.add(fitting[0].start, WholeFile(Target(), "\n".join(fitting[0].lines)))
