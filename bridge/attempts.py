@@ -32,15 +32,19 @@ def try_patch(
     file_id: int | None,
     test_filter: str | None,
     budget: int,
-    already_applied: bool = False,
+    skip_apply: bool = False,
+    accept_applied: bool = False,
 ) -> Attempt:
-    """Apply a payload and check degradation (and the task's test filter); undo it on failure."""
-    if already_applied:
+    """Apply a payload and check degradation (and the task's test filter); undo it on failure.
+
+    After a restart, `skip_apply` says the patch is known to be in the workspace and
+    `accept_applied` takes an "already applied" refusal as the patch being there.
+    """
+    applied = ApplyResult(ok=True) if skip_apply else executor.apply(payload, file_id=file_id)
+    if not applied.ok and accept_applied and applied.already_applied:
         applied = ApplyResult(ok=True)
-    else:
-        applied = executor.apply(payload, file_id=file_id)
-        if not applied.ok:
-            return Attempt(ok=False, applied=applied, summary=summarize_apply(applied, budget=budget))
+    if not applied.ok:
+        return Attempt(ok=False, applied=applied, summary=summarize_apply(applied, budget=budget))
     check = executor.check_degradation()
     ok = check.ok
     summary = summarize_check(check, budget=budget)

@@ -6,6 +6,7 @@ the command finished, and a poster (the bridge or the CLI) delivers them.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -21,11 +22,12 @@ from bridge.policy import Policy, carries_patch
 from bridge.prompts import fix_prompt
 from sandbox.errors import NothingToCommit, SandboxError
 from sandbox.executor import Executor
-from sandbox.models import ChatLink, CodeFile
+from sandbox.models import ApplyResult, ChatLink, CodeFile
 from sandbox.redact import redact
 from sandbox.summary import summarize_check
 
 AUTHORS_KEY = "pending_authors"
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MUTATING = {"code improvement", "commit", "undo"}
 
 
@@ -51,7 +53,6 @@ class Orchestrator:
         rules = settings.rules
         self.policy = Policy(
             dict(rules.permissions),
-            protocol.default_permissions(),
             journal,
             flood_per_minute=rules.flood_per_minute,
             loop_limit=rules.loop_limit,
@@ -141,7 +142,7 @@ class Orchestrator:
 
     def _render(self, reply: Reply, in_reply_to: str | None) -> list[str]:
         reply = reply.model_copy(update={"in_reply_to": in_reply_to, "text": redact(reply.text)})
-        return [redact(p) for p in protocol.format_post(reply, limit=self.settings.replies.max_chars)]
+        return protocol.format_post(reply, limit=self.settings.replies.max_chars)
 
     def _queue(self, chat_id: str, in_reply_to: str | None, reply: Reply) -> None:
         for part in self._render(reply, in_reply_to):
@@ -188,7 +189,7 @@ class Orchestrator:
     # commit -----------------------------------------------------------------------------
     def _commit(self, row: CommandRow, resumed: bool) -> list[Reply]:
         cmd, chat = row.command, row.chat_id
-        message = cmd.params.get("msg") or (cmd.data or "").strip() or "update from the chat"
+        message = cmd.params.get("msg") or _plain_data(cmd) or "update from the chat"
         authors = self.journal.get(chat, AUTHORS_KEY, [])
         role: Role = "assistant" if "assistant" in authors else "developer"
         author = self.settings.identities.identity(role)
@@ -216,17 +217,28 @@ class Orchestrator:
         file_id = _int(cmd.params.get("file_id"))
         task = self.journal.open_task(chat)
         answering = task is not None and task.waiting_since is not None and row.role == "assistant"
-        already = resumed and row.stage == "applied"
-        self.journal.set_stage(row.id, "applying", task.id if answering and task else None)
-        attempt = self._attempt(payload, file_id if file_id is not None else (task.file_id if answering and task else None),
-                                task.filter if answering and task else None, already)
+        if not (answering and task is not None):
+            task = None
+        self.journal.set_stage(row.id, "applying", task.id if task else None)
+        attempt = try_patch(
+            self.executor,
+            payload,
+            file_id=file_id if file_id is not None or task is None else task.file_id,
+            test_filter=task.filter if task else None,
+            budget=self.settings.replies.summary_budget,
+            skip_apply=resumed and row.stage == "applied",
+            accept_applied=resumed,
+        )
         if attempt.applied.ok:
             self.journal.set_stage(row.id, "applied")
-        if answering and task is not None:
+        if task is not None:
             return self._after_chat_attempt(task, attempt, row.role)
         if attempt.ok:
             return self._success(chat, attempt, row.role, note="")
-        request = cmd.params.get("vibe") or f"patch {protocol.render(cmd).splitlines()[0][:200]}"
+        if attempt.applied.already_applied:
+            return [Reply(text="Nothing to do: " + attempt.summary)]
+        target = f" file_id={file_id}" if file_id is not None else ""
+        request = f"the patch{target} from the {row.role}"
         new = self.journal.start_task(chat, "patch", request, file_id=file_id, target=_first(attempt.applied))
         return self._fix(new, attempt.summary, payload)
 
@@ -237,16 +249,9 @@ class Orchestrator:
         summary = summarize_check(result, budget=self.settings.replies.summary_budget)
         if result.ok:
             return [Reply(text=summary)]
-        task = self.journal.start_task(chat, "test", f"make `cargo test {test_filter or ''}` pass".replace(" `", "`").strip(), filter=test_filter)
-        task = self.journal.task(task.id) or task
-        out = [Reply(text=summary)]
-        return out + self._fix(task, summary, None)
-
-    def _attempt(self, payload: str, file_id: int | None, test_filter: str | None, already: bool) -> Attempt:
-        return try_patch(
-            self.executor, payload, file_id=file_id, test_filter=test_filter,
-            budget=self.settings.replies.summary_budget, already_applied=already,
-        )
+        request = f"make `cargo test {test_filter}` pass" if test_filter else "make `cargo test` pass"
+        task = self.journal.start_task(chat, "test", request, filter=test_filter)
+        return [Reply(text=summary)] + self._fix(task, summary, None)
 
     def _success(self, chat: str, attempt: Attempt, role: str, note: str) -> list[Reply]:
         authors = self.journal.get(chat, AUTHORS_KEY, [])
@@ -278,7 +283,9 @@ class Orchestrator:
             except LLMError as exc:
                 self.journal.update_task(task.id, status="escalated", attempts=attempt_no)
                 return [Reply(text=f"{task.request}: the LLM could not be reached ({exc}).\nLast failure:\n{last}", kind="escalation")]
-            attempt = self._attempt(answer, task.file_id, task.filter, False)
+            attempt = try_patch(
+                self.executor, answer, file_id=task.file_id, test_filter=task.filter, budget=self.settings.replies.summary_budget
+            )
             self.journal.update_task(task.id, attempts=attempt_no, last_summary=attempt.summary)
             logger.info(f"task #{task.id} fix attempt {attempt_no}: {'ok' if attempt.ok else 'failed'}")
             if attempt.ok:
@@ -332,11 +339,18 @@ def _int(value: str | None) -> int | None:
 
 
 def _filter(cmd: Command) -> str | None:
-    return cmd.params.get("filter") or next((m for m in cmd.meta if "=" not in m), None)
+    """The test filter: `filter=` or the first #word that is not a date or a key=value."""
+    return cmd.params.get("filter") or next((m for m in cmd.meta if "=" not in m and not DATE.fullmatch(m)), None)
 
 
-def _first(applied: object) -> str | None:
-    paths = getattr(applied, "changed", []) + getattr(applied, "created", [])
+def _plain_data(cmd: Command) -> str:
+    """Data that is not a `key:` item (an empty `[msg:]` gives nothing)."""
+    data = (cmd.data or "").strip()
+    return "" if re.fullmatch(r"(?i)(msg|vibe)\s*:\s*", data) else data
+
+
+def _first(applied: ApplyResult) -> str | None:
+    paths = applied.changed + applied.created
     return paths[0] if paths else None
 
 

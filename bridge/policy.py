@@ -24,7 +24,6 @@ class Policy:
     def __init__(
         self,
         permissions: dict[str, list[Role]],
-        defaults: dict[str, list[Role]],
         journal: Journal,
         *,
         flood_per_minute: int,
@@ -32,7 +31,6 @@ class Policy:
         clock: Callable[[], float],
     ) -> None:
         self.permissions = permissions
-        self.defaults = defaults
         self.journal = journal
         self.flood_per_minute = flood_per_minute
         self.loop_limit = loop_limit
@@ -41,7 +39,7 @@ class Policy:
     def allowed_roles(self, cmd: Command) -> list[Role]:
         if cmd.verb == "code improvement" and not carries_patch(cmd):
             return ["developer", "assistant", "mcp"]
-        return list(self.permissions.get(cmd.verb, self.defaults.get(cmd.verb, ["developer"])))
+        return list(self.permissions.get(cmd.verb, ["developer"]))
 
     def refusal(self, chat_id: str, role: Role, cmd: Command) -> str | None:
         """Why this command must not run now, or None."""

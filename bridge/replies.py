@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+from bridge.models import CodeBlock
+from bridge.protocol import fenced
 from sandbox.models import CodeFile, CommitResult, FileEntry, Sandwich, UndoResult, WorkspaceStatus
 
 LANGS = {".rs": "rust", ".toml": "toml", ".md": "markdown", ".py": "python", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
@@ -16,16 +18,7 @@ def lang_of(path: str) -> str:
 
 def fence(text: str, info: str = "") -> str:
     """A fenced block whose fence is longer than any backtick run inside the text."""
-    ticks = "`" * max(3, _longest_backticks(text) + 1)
-    return f"{ticks}{info}\n{text.rstrip(chr(10))}\n{ticks}"
-
-
-def _longest_backticks(text: str) -> int:
-    best = run = 0
-    for ch in text:
-        run = run + 1 if ch == "`" else 0
-        best = max(best, run)
-    return best
+    return fenced(CodeBlock(text=text.rstrip("\n"), info=info))
 
 
 def files_table(entries: list[FileEntry], cap: int = 200) -> str:

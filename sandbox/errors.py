@@ -26,10 +26,11 @@ class PatchRefused(SandboxError):
 
     code = "patch_refused"
 
-    def __init__(self, message: str, hunk: str | None = None, closest: str | None = None) -> None:
+    def __init__(self, message: str, hunk: str | None = None, closest: str | None = None, already_applied: bool = False) -> None:
         super().__init__(message)
         self.hunk = hunk
         self.closest = closest
+        self.already_applied = already_applied
 
 
 class NothingToCommit(SandboxError):

@@ -13,7 +13,7 @@ from loguru import logger
 
 from sandbox import cargo, degradation, gitops
 from sandbox.config import SandboxConfig
-from sandbox.errors import NotFound, NothingToUndo, PatchRefused, PathRefused, SandboxError, WorkspaceError
+from sandbox.errors import NotFound, NothingToUndo, SandboxError, WorkspaceError
 from sandbox.isolation import isolation_available
 from sandbox.models import (
     ApplyResult,
@@ -28,8 +28,8 @@ from sandbox.models import (
     UndoResult,
     WorkspaceStatus,
 )
-from sandbox.patch import apply_result, plan_payload, write_changes
-from sandbox.paths import confine
+from sandbox.patch import apply_result, plan_or_refusal, write_changes
+from sandbox.paths import relative
 from sandbox.state import WorkspaceState
 from sandbox.workspace import Workspace
 
@@ -77,7 +77,7 @@ class LocalExecutor:
             raise NotFound(f"no file with file_id={file_id}")
         if path is None:
             raise NotFound("give a file_id or a path")
-        rel = confine(self.ws.tree, path).relative_to(self.ws.tree).as_posix()
+        rel = relative(self.ws.tree, path)
         if rel not in ids:
             raise NotFound(f"no tracked file at {rel}")
         return ids[rel], rel
@@ -124,20 +124,17 @@ class LocalExecutor:
                 default_path = next((p for p, i in ids.items() if i == file_id), None)
                 if default_path is None:
                     return ApplyResult(ok=False, error=f"no file with file_id={file_id}")
+            plan = plan_or_refusal(self.ws.tree, payload, resolve_id=self.state.path_of, default_path=default_path)
+            if isinstance(plan, ApplyResult):
+                return plan
+            seq = self.state.push_patch(plan.changes)  # recorded before writing, so undo knows it
             try:
-                changes = plan_payload(self.ws.tree, payload, resolve_id=self.state.path_of, default_path=default_path)
-            except PatchRefused as exc:
-                return ApplyResult(ok=False, error=str(exc), hunk=exc.hunk, closest=exc.closest)
-            except PathRefused as exc:
-                return ApplyResult(ok=False, error=str(exc))
-            seq = self.state.push_patch(changes)
-            try:
-                write_changes(self.ws.tree, changes)
+                write_changes(self.ws.tree, plan.changes)
             except BaseException:
                 self.state.drop_patch(seq)
                 raise
             self._sync_ids()
-            result = apply_result(changes)
+            result = apply_result(plan.changes, plan.formats)
             logger.info(f"applied patch #{seq}: {', '.join(result.changed + result.created + result.deleted)}")
             return result
 

@@ -63,6 +63,7 @@ class ApplyResult(BaseModel):
     hunk: str | None = Field(default=None, description="the hunk that could not be placed")
     closest: str | None = Field(default=None, description="the closest place found for it, with line numbers")
     formats: list[str] = Field(default_factory=list, description="payload carriers recognised")
+    already_applied: bool = Field(default=False, description="refused because the workspace already has this change")
     regions: dict[str, tuple[int, int]] = Field(
         default_factory=dict, description="per changed file, the first and last changed line of the new text (1-based)"
     )

@@ -9,26 +9,39 @@ from loguru import logger
 
 from sandbox.errors import PatchRefused, PathRefused
 from sandbox.models import ApplyResult, FileChange
-from sandbox.patch.plan import ResolveId, make_plan
+from sandbox.patch.plan import Plan, ResolveId, make_plan
 from sandbox.patch.sensitive import is_build_sensitive
 from sandbox.patch.text import Lines
 from sandbox.patch.write import write_changes
 
 
+def refusal(exc: PatchRefused | PathRefused) -> ApplyResult:
+    """A refusal as a result: the reason, the hunk and the closest place found."""
+    logger.info(f"patch refused: {str(exc).splitlines()[0]}")
+    if isinstance(exc, PathRefused):
+        return ApplyResult(ok=False, error=str(exc))
+    return ApplyResult(ok=False, error=str(exc), hunk=exc.hunk, closest=exc.closest, already_applied=exc.already_applied)
+
+
+def plan_or_refusal(root: Path, payload: str, *, resolve_id: ResolveId | None = None, default_path: str | None = None) -> Plan | ApplyResult:
+    """The plan of a payload, or the refusal (never raised) when it cannot be applied exactly."""
+    try:
+        return make_plan(root, payload, resolve_id=resolve_id, default_path=default_path)
+    except (PatchRefused, PathRefused) as exc:
+        return refusal(exc)
+
+
 def apply_payload(root: Path, payload: str, *, resolve_id: ResolveId | None = None, default_path: str | None = None) -> ApplyResult:
     """Plan and write; a refusal comes back as ApplyResult(ok=False, error, hunk, closest), never raised."""
+    plan = plan_or_refusal(root, payload, resolve_id=resolve_id, default_path=default_path)
+    if isinstance(plan, ApplyResult):
+        return plan
     try:
-        plan = make_plan(root, payload, resolve_id=resolve_id, default_path=default_path)
         write_changes(root, plan.changes)
     except PatchRefused as exc:
-        logger.info(f"patch refused: {str(exc).splitlines()[0]}")
-        return ApplyResult(ok=False, error=str(exc), hunk=exc.hunk, closest=exc.closest)
-    except PathRefused as exc:
-        logger.warning(f"patch refused: {exc}")
-        return ApplyResult(ok=False, error=str(exc))
-    result = apply_result(plan.changes, plan.formats)
+        return refusal(exc)
     logger.info(f"patch applied ({', '.join(plan.formats)}): {', '.join(c.path for c in plan.changes)}")
-    return result
+    return apply_result(plan.changes, plan.formats)
 
 
 def apply_result(changes: Sequence[FileChange], formats: Sequence[str] = ()) -> ApplyResult:

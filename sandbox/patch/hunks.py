@@ -80,8 +80,8 @@ class _Context:
     number: int
     lines: Lines
 
-    def refuse(self, why: str, hunk: Hunk, closest: str | None = None) -> PatchRefused:
-        return PatchRefused(f"hunk {self.number} of {self.path} {why}", hunk=hunk.text(), closest=closest)
+    def refuse(self, why: str, hunk: Hunk, closest: str | None = None, already_applied: bool = False) -> PatchRefused:
+        return PatchRefused(f"hunk {self.number} of {self.path} {why}", hunk=hunk.text(), closest=closest, already_applied=already_applied)
 
     def show(self, first: int, count: int) -> list[str]:
         texts = self.lines.texts
@@ -135,12 +135,12 @@ def _locate(views: tuple[_View, _View], hunk: Hunk, lo: int, expected: int | Non
         else:
             raise ctx.refuse(_ambiguity(view, found, hunk), hunk, "\n".join(_candidates(ctx, found)))
         if len(new) > len(old) and view.holds(new, pos):
-            raise ctx.refuse(f"is already applied: its new lines are already at line {pos + 1}", hunk)
+            raise ctx.refuse(f"is already applied: its new lines are already at line {pos + 1}", hunk, already_applied=True)
         return pos
     for view in views:
         done = view.find(new, 0) if new else []
         if done:
-            raise ctx.refuse(f"is already applied: its new lines are at line {done[0] + 1} and its old lines are gone", hunk)
+            raise ctx.refuse(f"is already applied: its new lines are at line {done[0] + 1} and its old lines are gone", hunk, already_applied=True)
     earlier = views[1].find(old, 0)
     if earlier:
         why = f"matches only at line {earlier[0] + 1}, before the end of the previous hunk: hunks must be in file order without overlap"

@@ -114,7 +114,7 @@ def make_plan(root: Path, payload: str, *, resolve_id: ResolveId | None = None, 
         _apply(files, edit)
     changes = files.changes()
     if not changes:
-        raise PatchRefused("the payload changes nothing: every file already has the given content")
+        raise PatchRefused("the payload changes nothing: every file already has the given content", already_applied=True)
     formats: list[str] = list(dict.fromkeys(e.carrier for e in edits))
     logger.debug(f"planned {len(changes)} file change(s) from {len(edits)} edit(s): {', '.join(formats)}")
     return Plan(changes, formats)
@@ -186,7 +186,7 @@ def _diff(files: _Files, edit: DiffEdit) -> None:
         current = files.get(path)
         if current is not None:
             state = "already has this content (already applied)" if current == created else "already exists"
-            raise PatchRefused(f"cannot create {path}: it {state}")
+            raise PatchRefused(f"cannot create {path}: it {state}", already_applied=current == created)
         files.set(path, created)
         return
     old_path = files.path(edit.old)

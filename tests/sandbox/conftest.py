@@ -1,36 +1,14 @@
-"""Shared sandbox fixtures: a throwaway copy of the example crate under git, and stray-process checks."""
+"""Sandbox fixtures: stray-process checks (the crate copy lives in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import git
 import pytest
-
-EXAMPLE_CRATE = Path(__file__).resolve().parents[2] / "examples" / "trade_report"
-TEST_IDENTITY = git.Actor("DevSpace Tests", "tests@devspace.local")
-
-
-@pytest.fixture
-def crate_copy(tmp_path: Path) -> Path:
-    """A copy of examples/trade_report in its own git repository with one commit (never build the original)."""
-    assert (EXAMPLE_CRATE / "Cargo.toml").is_file(), f"the example crate is missing at {EXAMPLE_CRATE}"
-    dest = tmp_path / "trade_report"
-    shutil.copytree(EXAMPLE_CRATE, dest, ignore=shutil.ignore_patterns("target", ".git"))
-    repo = git.Repo.init(dest, initial_branch="main")
-    with repo.config_writer() as config:
-        config.set_value("user", "name", TEST_IDENTITY.name)
-        config.set_value("user", "email", TEST_IDENTITY.email)
-    repo.git.add(A=True)
-    repo.index.commit("Initial import of trade_report", author=TEST_IDENTITY, committer=TEST_IDENTITY)
-    repo.close()
-    return dest
-
 
 def _kill_marked(marker: str) -> list[int]:
     """Kill the live processes (other than this one) whose command line holds `marker`; return their pids."""
