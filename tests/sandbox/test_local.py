@@ -1,0 +1,175 @@
+"""The in-process executor on a real git copy of the example crate, with real cargo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import git
+import pytest
+
+from sandbox.config import SandboxConfig
+from sandbox.errors import NotFound, NothingToCommit, NothingToUndo, PathRefused, WorkspaceError
+from sandbox.local import LocalExecutor
+from sandbox.models import ChatLink, Identity
+
+pytestmark = pytest.mark.cargo
+GROK = Identity(name="Grok", email="grok@x.ai")
+
+
+def replace(path: str, old: str, new: str) -> str:
+    """A SEARCH/REPLACE payload as an assistant writes it."""
+    return f"{path}\n```rust\n<<<<<<< SEARCH\n{old}\n=======\n{new}\n>>>>>>> REPLACE\n```\n"
+
+
+GOOD = replace(
+    "src/date.rs",
+    "    let mut day = date;\n    while day.weekday() != Weekday::Mon {\n        day = day.add_days(-1);\n    }\n    day",
+    "    date.add_days(-(date.to_days() + 3).rem_euclid(7))",
+)
+BREAKS_TEST = replace("src/date.rs", "        day = day.add_days(-1);", "        day = day.add_days(-1);\n        if day.weekday() == Weekday::Tue { return day; }")
+NEW_WARNING = replace(
+    "src/report.rs",
+    "pub fn format_report(groups: &[WeekAggr]) -> String {",
+    "fn unused_helper() {}\n\npub fn format_report(groups: &[WeekAggr]) -> String {",
+)
+BREAKS_BUILD = replace("src/date.rs", "    day\n}", "    day + 1\n}")
+
+
+@pytest.fixture
+def executor(tmp_path: Path, crate_copy: Path) -> LocalExecutor:
+    return LocalExecutor(crate_copy, SandboxConfig(home=tmp_path / "home"))
+
+
+def test_workspace_is_a_worktree_on_its_own_branch(executor: LocalExecutor, crate_copy: Path) -> None:
+    assert executor.apply(GOOD).ok
+    assert executor.ws.tree != crate_copy
+    assert git.Repo(executor.ws.tree).active_branch.name == "devspace/mcp"
+    assert "rem_euclid" not in (crate_copy / "src/date.rs").read_text().split("pub fn adjust_to_monday")[1]
+    # applied changes persist across executors (a restart) until commit or undo
+    again = LocalExecutor(crate_copy, executor.config)
+    assert again.status().pending == ["src/date.rs"] and again.status().patches == 1
+
+
+def test_file_ids_are_stable_when_files_come_and_go(executor: LocalExecutor) -> None:
+    before = {e.path: e.file_id for e in executor.files()}
+    assert executor.apply("`src/extra.rs`:\n```rust\npub fn extra() {}\n```\n").ok
+    after = {e.path: e.file_id for e in executor.files()}
+    assert after["src/extra.rs"] == max(before.values()) + 1
+    assert all(after[p] == i for p, i in before.items())
+    executor.undo()
+    assert "src/extra.rs" not in {e.path for e in executor.files()}
+    assert executor.apply("`src/other.rs`:\n```rust\npub fn other() {}\n```\n").ok
+    ids = {e.path: e.file_id for e in executor.files()}
+    assert ids["src/other.rs"] == max(before.values()) + 2  # retired ids are never reused
+    assert [e.path for e in executor.files("*.toml")] == ["Cargo.toml"]
+
+
+def test_get_code_and_sandwich(executor: LocalExecutor, tmp_path: Path) -> None:
+    ids = {e.path: e.file_id for e in executor.files()}
+    code = executor.get_code(file_id=ids["src/date.rs"])
+    assert code.path == "src/date.rs" and "adjust_to_monday" in code.text
+    assert executor.get_code(path="src/date.rs").file_id == ids["src/date.rs"]
+    with pytest.raises(NotFound):
+        executor.get_code(file_id=9999)
+    with pytest.raises(PathRefused):
+        executor.get_code(path="../outside.rs")
+    sandwich = executor.sandwich([ids["src/date.rs"], ids["Cargo.toml"]])
+    assert f"=== file_id={ids['src/date.rs']} path=src/date.rs" in sandwich.text
+    assert sandwich.saved_to and Path(sandwich.saved_to).read_text() == sandwich.text
+    assert Path(sandwich.saved_to).parent == tmp_path / "home" / "sandwiches"
+
+
+def test_good_patch_builds_and_passes(executor: LocalExecutor) -> None:
+    applied = executor.apply(GOOD)
+    assert applied.ok and applied.changed == ["src/date.rs"] and applied.formats == ["search-replace"]
+    assert executor.check_compile().ok
+    tests = executor.check_logic("adjust_to_monday")
+    assert tests.ok and {t.name.split("::")[-1] for t in tests.tests} >= {"adjust_to_monday_maps_every_day_of_a_week"}
+    degradation = executor.check_degradation()
+    assert degradation.ok and not degradation.regressions and not degradation.new_warnings
+
+
+def test_compile_error_has_code_and_location(executor: LocalExecutor) -> None:
+    assert executor.apply(BREAKS_BUILD).ok
+    result = executor.check_compile()
+    assert not result.ok
+    error = result.errors[0]
+    assert error.code in ("E0369", "E0277") and error.file == "src/date.rs" and error.line is not None
+
+
+def test_degradation_names_a_newly_failing_test(executor: LocalExecutor) -> None:
+    assert executor.apply(BREAKS_TEST).ok
+    result = executor.check_degradation()
+    assert not result.ok
+    assert any("adjust_to_monday_maps_every_day_of_a_week" in r for r in result.regressions)
+    logic = executor.check_logic()
+    failed = [t.name for t in logic.failed_tests]
+    assert any("adjust_to_monday_maps_every_day_of_a_week" in name for name in failed)
+
+
+def test_degradation_catches_a_new_warning(executor: LocalExecutor) -> None:
+    assert executor.apply(NEW_WARNING).ok
+    result = executor.check_degradation()
+    assert not result.ok and not result.regressions
+    assert [w.code for w in result.new_warnings] == ["dead_code"]
+    assert result.new_warnings[0].file == "src/report.rs"
+
+
+def test_commit_attribution_and_undo(executor: LocalExecutor, crate_copy: Path) -> None:
+    original = (executor.ws.tree / "src/date.rs").read_text()
+    with pytest.raises(NothingToCommit):
+        executor.commit("nothing", GROK)
+    with pytest.raises(NothingToUndo):
+        executor.undo()
+    assert executor.apply(GOOD).ok
+    patched = (executor.ws.tree / "src/date.rs").read_text()
+    result = executor.commit("Оптимизирована функция", GROK, ChatLink(chat_id="123", message_id="m7", url="https://grok.com/chat/123"))
+    head = git.Repo(executor.ws.tree).head.commit
+    assert head.hexsha == result.sha
+    assert (head.author.name, head.author.email) == ("Grok", "grok@x.ai")
+    assert head.committer.name == "Colloqium MCP"
+    lines = head.message.splitlines()
+    assert lines[0] == "From Grok: Оптимизирована функция (chat_id=123)"
+    assert {"Chat-Id: 123", "Chat-Message-Id: m7", "Chat-Url: https://grok.com/chat/123"} <= set(lines)
+    assert git.Repo(crate_copy).head.commit.hexsha != head.hexsha  # the user's branch is untouched
+
+    undone = executor.undo()  # no patch pending: revert MCP's own last commit, as a new commit
+    assert undone.undone == "commit" and (executor.ws.tree / "src/date.rs").read_text() == original
+    assert git.Repo(executor.ws.tree).head.commit.parents[0].hexsha == result.sha  # history kept
+    with pytest.raises(NothingToUndo):
+        executor.undo()  # the revert is not reverted, and the user's commits never are
+    assert patched != original
+
+
+def test_undo_drops_only_the_last_patch(executor: LocalExecutor) -> None:
+    original = {p: (executor.ws.tree / p).read_text() for p in ("src/date.rs", "src/report.rs")}
+    assert executor.apply(GOOD).ok
+    after_first = (executor.ws.tree / "src/date.rs").read_text()
+    assert executor.apply(NEW_WARNING).ok
+    assert executor.undo().undone == "patch"
+    assert (executor.ws.tree / "src/report.rs").read_text() == original["src/report.rs"]
+    assert (executor.ws.tree / "src/date.rs").read_text() == after_first
+    executor.undo()
+    assert (executor.ws.tree / "src/date.rs").read_text() == original["src/date.rs"]
+    assert executor.status().pending == []
+
+
+def test_undo_refuses_when_the_file_changed_behind_its_back(executor: LocalExecutor) -> None:
+    assert executor.apply(GOOD).ok
+    (executor.ws.tree / "src/date.rs").write_text("// edited by hand\n")
+    with pytest.raises(WorkspaceError):
+        executor.undo()
+    assert (executor.ws.tree / "src/date.rs").read_text() == "// edited by hand\n"
+
+
+def test_refused_patch_changes_nothing(executor: LocalExecutor) -> None:
+    before = (executor.ws.tree / "src/date.rs").read_text()
+    result = executor.apply(GOOD + "\n" + replace("src/date.rs", "no such line", "x"))
+    assert not result.ok and "no such line" in (result.hunk or result.error or "")
+    assert (executor.ws.tree / "src/date.rs").read_text() == before and executor.status().patches == 0
+
+
+def test_not_a_git_repository(tmp_path: Path) -> None:
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(WorkspaceError, match="not a git repository"):
+        LocalExecutor(tmp_path / "plain", SandboxConfig(home=tmp_path / "home"))

@@ -1,0 +1,81 @@
+"""The `devspace` offline commands, run as a user runs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PATCH = """Change the report header:
+
+```diff
+--- a/src/report.rs
++++ b/src/report.rs
+@@ -1,3 +1,3 @@
+-{first}
++// edited through devspace apply
+"""
+
+
+def devspace(*args: str, home: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DEVSPACE_HOME": str(home)}
+    return subprocess.run(
+        [sys.executable, "-m", "bridge.cli", *args], cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=300
+    )
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and ".git" not in p.parts}
+
+
+def test_files_lists_stable_ids(tmp_path: Path, crate_copy: Path) -> None:
+    first = devspace("files", "--project", str(crate_copy), home=tmp_path)
+    assert first.returncode == 0, first.stderr
+    rows = dict(line.split(None, 1)[::-1] for line in first.stdout.splitlines())
+    assert "src/tests/task/aggr_trades.rs" in rows and "Cargo.toml" in rows
+    only_rs = devspace("files", "--project", str(crate_copy), "*.rs", home=tmp_path)
+    assert all(line.split()[1].endswith(".rs") for line in only_rs.stdout.splitlines())
+    assert all(rows[line.split()[1]] == line.split()[0] for line in only_rs.stdout.splitlines())
+
+
+def test_apply_changes_the_tree_or_nothing(tmp_path: Path, crate_copy: Path) -> None:
+    first_line = (crate_copy / "src/report.rs").read_text().splitlines()[0]
+    payload = tmp_path / "payload.md"
+    payload.write_text(PATCH.format(first=first_line))
+    done = devspace("apply", "--root", str(crate_copy), str(payload), home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "modified src/report.rs"
+    assert (crate_copy / "src/report.rs").read_text().startswith("// edited through devspace apply\n")
+
+    before = snapshot(crate_copy)
+    stale = devspace("apply", "--root", str(crate_copy), "-", home=tmp_path, stdin=PATCH.format(first=first_line))
+    assert stale.returncode == 1 and "hunk 1 of src/report.rs" in stale.stderr
+    hostile = devspace("apply", "--root", str(crate_copy), "-", home=tmp_path, stdin="```diff\n--- a/../x.rs\n+++ b/../x.rs\n@@\n-a\n+b\n```\n")
+    assert hostile.returncode == 1 and ".." in hostile.stderr
+    assert snapshot(crate_copy) == before
+    assert not (crate_copy.parent / "x.rs").exists()
+
+
+@pytest.mark.cargo
+def test_check_prints_summaries_and_exit_codes(tmp_path: Path, crate_copy: Path) -> None:
+    ok = devspace("check", "test", "--project", str(crate_copy), "--filter", "aggr_trades", home=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "6 passed, 0 failed" in ok.stdout
+    compile_ok = devspace("check", "compile", "--project", str(crate_copy), home=tmp_path)
+    assert compile_ok.returncode == 0 and "OK" in compile_ok.stdout
+    bad = devspace("check", "test", "--project", str(tmp_path / "missing"), home=tmp_path)
+    assert bad.returncode != 0 and "not a git repository" in bad.stderr
+
+
+def test_bad_config_value_is_one_clear_error(tmp_path: Path, crate_copy: Path) -> None:
+    env_bad = {"DEVSPACE_RULES__LOOP_LIMIT": "-1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bridge.cli", "files", "--project", str(crate_copy)],
+        cwd=ROOT, env={**os.environ, "DEVSPACE_HOME": str(tmp_path), **env_bad}, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    assert "rules.loop_limit" in result.stderr and "Traceback" not in result.stderr
