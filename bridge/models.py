@@ -39,6 +39,11 @@ class Command(BaseModel):
     code_blocks: list[CodeBlock] = Field(default_factory=list)
     line: str = ""
     index: int = Field(default=0, description="position among the message's commands")
+    body: str = Field(
+        default="",
+        description="without [data]: the text after the command line up to the next command, code blocks exact "
+        "(keeps the path labels written before a block)",
+    )
 
 
 class Reply(BaseModel):

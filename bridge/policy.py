@@ -10,12 +10,15 @@ from bridge.models import Command, Role
 STREAK_KEY = "assistant_streak"
 
 
+PATCH_MARKERS = ("@@", "<<<<<<< SEARCH", "<code_file", "<code_patch", "diff --git", "\n--- ", "\n+++ ")
+
+
 def carries_patch(cmd: Command) -> bool:
-    """An improvement carries a patch unless its data is only a vibe (a request to the assistant)."""
+    """An improvement carries a patch when it has a code block or patch-shaped data; else it is a vibe."""
     if cmd.code_blocks:
         return True
-    data = (cmd.data or "").strip()
-    return bool(data) and "vibe" not in cmd.params
+    text = "\n" + (cmd.data or "") + "\n" + cmd.body
+    return "vibe" not in cmd.params and any(marker in text for marker in PATCH_MARKERS)
 
 
 class Policy:

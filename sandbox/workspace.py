@@ -48,10 +48,14 @@ class Workspace:
             return git.Repo(self.tree)
         self.project_repo.git.worktree("prune")
         heads = {h.name for h in self.project_repo.heads}
-        if self.branch in heads:
-            self.project_repo.git.worktree("add", str(self.tree), self.branch)
-        else:
-            self.project_repo.git.worktree("add", "-b", self.branch, str(self.tree), "HEAD")
+        try:
+            if self.branch in heads:
+                self.project_repo.git.worktree("add", str(self.tree), self.branch)
+            else:
+                self.project_repo.git.worktree("add", "-b", self.branch, str(self.tree), "HEAD")
+        except git.GitCommandError as exc:
+            reason = (exc.stderr or "").strip().splitlines()[-1:] or [str(exc)]
+            raise WorkspaceError(f"cannot create the workspace of {self.project.name} on branch {self.branch}: {reason[0]}") from exc
         logger.info(f"workspace created: branch {self.branch} of {self.project.name}")
         return git.Repo(self.tree)
 

@@ -79,3 +79,34 @@ def test_bad_config_value_is_one_clear_error(tmp_path: Path, crate_copy: Path) -
     )
     assert result.returncode == 2
     assert "rules.loop_limit" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.cargo
+def test_exec_then_commit_and_replay_dry(tmp_path: Path, crate_copy: Path) -> None:
+    patch = (
+        "@agent code improvement\nsrc/date.rs\n```rust\n<<<<<<< SEARCH\n        day = day.add_days(-1);\n=======\n"
+        "        day = day.add_days(-1); // one day back\n>>>>>>> REPLACE\n```\n"
+    )
+    applied = devspace("exec", "--project", str(crate_copy), "--actor", "assistant", patch, home=tmp_path)
+    assert applied.returncode == 0 and "@all Updated src/date.rs" in applied.stdout, applied.stderr
+    committed = devspace("exec", "--project", str(crate_copy), "@agent commit [msg: comment]", home=tmp_path)
+    assert "Committed " in committed.stdout and "From Grok: comment (chat_id=local)" in committed.stdout
+
+    transcript = tmp_path / "chat.jsonl"
+    import json
+
+    transcript.write_text(
+        "\n".join(
+            json.dumps(m)
+            for m in [
+                {"role": "developer", "text": "@agent code improvement [vibe: add a comment]"},
+                {"role": "assistant", "text": patch.replace("day = day.add_days(-1);", "let mut day = date;").replace("one day back", "start")},
+                {"role": "developer", "text": "@agent commit [msg: dry]"},
+            ]
+        )
+    )
+    replayed = devspace("replay", str(transcript), "--project", str(crate_copy), home=tmp_path)
+    assert replayed.returncode == 0, replayed.stderr
+    assert "@all Updated src/date.rs" in replayed.stdout and "[dry run] would commit" in replayed.stdout
+    log = subprocess.run(["git", "log", "--format=%s"], cwd=next((tmp_path / "workspaces").iterdir()) / "tree", capture_output=True, text=True)
+    assert "dry" not in log.stdout and log.stdout.startswith("From Grok: comment")

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from bridge.models import CodeBlock
+
 LIST_MARKER = re.compile(r"(?:[-*+]|\d{1,9}[.)])[ \t]+")
 BACKTICKS = re.compile(r"`+")
 # Lines that can open, close or contain a fence: fence-like, list-item fences, quotes.
@@ -257,3 +259,26 @@ def _code_spans(text: str) -> list[tuple[int, int]]:
         else:
             i += 1
     return spans
+
+
+def fenced(block: CodeBlock) -> str:
+    """A fenced block that no line of the code can close: longer than any run of the fence character inside."""
+    char = "~" if "`" in block.info else "`"
+    longest = max((len(run) for run in re.findall(re.escape(char) + "+", block.text)), default=0)
+    run = char * max(3, longest + 1)
+    info = f" {block.info}" if block.info.startswith(char) else block.info
+    return f"{run}{info}\n{block.text}\n{run}" if block.text else f"{run}{info}\n{run}"
+
+
+def exact_text(layout: Layout, blocks: list[CodeBlock]) -> str:
+    """The scanned text with its fenced blocks' bodies replaced, in order, by the exact code blocks."""
+    out: list[str] = []
+    line = 0
+    for fence, block in zip(layout.fences, blocks, strict=False):
+        end = fence.closer + 1 if fence.closer is not None else fence.stop
+        out += layout.lines[line : fence.start]
+        same = fence.body(layout.lines) == block.text and fence.opener.info == block.info and fence.closer is not None
+        out += layout.lines[fence.start : end] if same else [fenced(block)]
+        line = end
+    out += layout.lines[line:]
+    return "\n".join(out)

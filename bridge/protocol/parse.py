@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from bridge.models import ChatMessage, CodeBlock, Command
 from bridge.protocol.lookalike import AT_SIGNS, INVISIBLE, mimics_agent, skeleton
-from bridge.protocol.markdown import Kind, Layout, in_code_spans, line_numbers, scan
+from bridge.protocol.markdown import Kind, Layout, exact_text, in_code_spans, line_numbers, scan
 from bridge.protocol.posts import is_mcp_post
 from bridge.protocol.verbs import VerbSpec, lookup, suggest
 
@@ -180,12 +180,13 @@ def _command(layout: Layout, blocks: list[CodeBlock], first: int, stop: int, ind
     data = _data(layout, first, stop, bracket) if bracket >= 0 else None
     spec, params = _verb(head), dict(head.params)
     code = [blocks[i] for i in layout.fences_between(first + 1, stop)]
+    body = exact_text(scan("\n".join(layout.lines[first + 1 : stop])), code).strip("\n") if bracket < 0 else ""
     _validate(spec, params, data, code)
     if data is not None:
         params.update(data_items(data))
     return Command(
         verb=spec.name, words=head.words, meta=head.meta, params=params, data=data,
-        code_blocks=code, line=line.strip(), index=index,
+        code_blocks=code, line=line.strip(), index=index, body=body,
     )
 
 

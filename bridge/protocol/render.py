@@ -5,17 +5,8 @@ from __future__ import annotations
 import re
 
 from bridge.models import CodeBlock, Command
-from bridge.protocol.markdown import Layout, scan
+from bridge.protocol.markdown import exact_text, fenced, scan
 from bridge.protocol.parse import DATA_KEYS, data_items
-
-
-def fenced(block: CodeBlock) -> str:
-    """A fenced block that no line of the code can close: longer than any run of the fence character inside."""
-    char = "~" if "`" in block.info else "`"
-    longest = max((len(run) for run in re.findall(re.escape(char) + "+", block.text)), default=0)
-    run = char * max(3, longest + 1)
-    info = f" {block.info}" if block.info.startswith(char) else block.info
-    return f"{run}{info}\n{block.text}\n{run}" if block.text else f"{run}{info}\n{run}"
 
 
 def render(cmd: Command) -> str:
@@ -37,6 +28,8 @@ def render(cmd: Command) -> str:
     if loose:
         data = "\n".join(loose)
     text = " ".join(head)
+    if cmd.body and data is None:
+        return f"{text}\n{cmd.body}"
     if data is not None:
         text += f" [{data}]" if "\n" not in data else f" [\n{data}\n]"
     return "\n".join([text, *(fenced(block) for block in rest)])
@@ -44,6 +37,8 @@ def render(cmd: Command) -> str:
 
 def payload_of(cmd: Command) -> str:
     """What an edit command carries, with each code block's exact text: its data, then its fenced blocks after the data."""
+    if cmd.body.strip():
+        return cmd.body
     data, rest = _with_exact_code(cmd)
     return "\n".join(([data] if data is not None else []) + [fenced(block) for block in rest])
 
@@ -60,17 +55,4 @@ def _with_exact_code(cmd: Command) -> tuple[str | None, list[CodeBlock]]:
     inside = min(len(layout.fences), len(cmd.code_blocks))
     if not inside:
         return cmd.data, list(cmd.code_blocks)
-    return _replace_bodies(layout, cmd.code_blocks[:inside]), list(cmd.code_blocks[inside:])
-
-
-def _replace_bodies(layout: Layout, blocks: list[CodeBlock]) -> str:
-    out: list[str] = []
-    line = 0
-    for fence, block in zip(layout.fences, blocks, strict=False):
-        end = fence.closer + 1 if fence.closer is not None else fence.stop
-        out += layout.lines[line : fence.start]
-        same = fence.body(layout.lines) == block.text and fence.opener.info == block.info and fence.closer is not None
-        out += layout.lines[fence.start : end] if same else [fenced(block)]
-        line = end
-    out += layout.lines[line:]
-    return "\n".join(out)
+    return exact_text(layout, cmd.code_blocks[:inside]), list(cmd.code_blocks[inside:])

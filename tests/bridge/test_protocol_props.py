@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from bridge.models import ChatMessage, CodeBlock, Command, Reply
-from bridge.protocol import SIGNATURE, VERBS, fenced, format_post, parse, render, trim_post
+from bridge.protocol import SIGNATURE, VERBS, fenced, format_post, parse, payload_of, render, trim_post
 from bridge.protocol.parse import agent_at
 from bridge.protocol.posts import trim_note
 from bridge.protocol.verbs import BY_NAME
@@ -88,7 +88,13 @@ def test_render_then_parse_gives_the_command_back(cmd: Command) -> None:
     text = render(cmd)
     result = parse(text)
     assert result.issues == []
-    assert result.commands == [cmd.model_copy(update={"line": text.split("\n")[0], "index": 0})]
+    # `body` is the text after the command line, as parse reads it; the rest must round-trip exactly
+    assert [c.model_dump(exclude={"body"}) for c in result.commands] == [
+        cmd.model_copy(update={"line": text.split("\n")[0], "index": 0}).model_dump(exclude={"body"})
+    ]
+    assert render(result.commands[0]) == text
+    for block in cmd.code_blocks:
+        assert block.text in payload_of(result.commands[0])
 
 
 PROSE = st.sampled_from(["", "Some prose.", "> quoted @agent undo", "see `@agent undo`", "```\nexample @agent undo\n```"])
