@@ -1,0 +1,55 @@
+"""A second session that sees others' turns only after a reload; a virtualized history after a restart."""
+
+from __future__ import annotations
+
+import pytest
+
+from bridge.chat.errors import LastSeenMissing
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_second_session_reads_turns_typed_elsewhere_after_refresh(mock, chat_id, open_driver, read_until, aio):
+    url = mock.chat_url(chat_id)
+    first = open_driver(url)
+    second = open_driver(url, second_session=True)
+
+    aio.run(first.post("typed in the first session"))
+    mock.wait_settled(chat_id, 2)
+    assert aio.run(second.read_new()) == [], "without live push a second session sees nothing before a reload"
+    aio.run(second.refresh())
+    seen = read_until(second, 2)
+    assert [m.text for m in seen] == ["typed in the first session", "Noted."]
+    assert [m.id for m in seen] == [t.id for t in mock.messages(chat_id)]
+
+    read_until(first, 2)
+    mock.inject(chat_id, "@agent status", reply=False)
+    posted = aio.run(second.post("from the second session"))
+    turns = mock.messages(chat_id)
+    assert [t.markdown for t in turns if t.role == "user"] == ["typed in the first session", "@agent status", "from the second session"]
+    assert [m.text for m in read_until(second, 3)] == ["@agent status", "from the second session", "Noted."]
+    assert turns[3].id == posted
+    aio.run(first.refresh())
+    assert [m.text for m in read_until(first, 3)] == ["@agent status", "from the second session", "Noted."]
+
+
+def test_a_restart_scrolls_a_virtualized_history_up_to_the_last_seen_turn(mock, chat_id, open_driver, read_until, aio):
+    ids = [mock.inject(chat_id, f"turn {i}", reply=False) for i in range(40)]
+    driver = open_driver(mock.chat_url(chat_id, window=12))
+    assert aio.run(driver.page.evaluate("document.querySelectorAll('.message-bubble').length")) == 12
+
+    driver.last_seen_id = ids[9]
+    got = read_until(driver, 30)
+
+    assert [m.id for m in got] == ids[10:]
+    assert [m.text for m in got] == [f"turn {i}" for i in range(10, 40)]
+    assert aio.run(driver.read_new()) == []
+
+
+def test_a_last_seen_turn_that_is_not_in_the_chat_is_reported(mock, chat_id, open_driver, aio):
+    for i in range(30):
+        mock.inject(chat_id, f"turn {i}", reply=False)
+    driver = open_driver(mock.chat_url(chat_id, window=12))
+    driver.last_seen_id = "00000000-0000-0000-0000-000000000000"
+    with pytest.raises(LastSeenMissing):
+        aio.run(driver.read_new())
