@@ -179,6 +179,118 @@ def replay(
         _print_replies(orchestrator, chat)
 
 
+UrlOpt = Annotated[str | None, typer.Option("--url", help="the conversation's URL (default: the profile's start page)")]
+ProfileOpt = Annotated[str | None, typer.Option("--profile", help="a profile of the selectors file: grok, mock, chatgpt, …")]
+SelectorsOpt = Annotated[Path | None, typer.Option("--selectors", help="your own selectors file")]
+
+
+def _chat_settings(config: Path | None, profile: str | None, selectors: Path | None, **extra: Any) -> Settings:
+    chat = {k: v for k, v in {"profile": profile, "selectors_file": selectors}.items() if v is not None}
+    return settings_for(config, chat=chat or None, **extra)
+
+
+@app.command()
+def run(
+    profile: ProfileOpt = None,
+    url: UrlOpt = None,
+    selectors: SelectorsOpt = None,
+    cdp: Annotated[str | None, typer.Option("--cdp", help="attach to your running Chrome, e.g. http://127.0.0.1:9222")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print replies; post and commit nothing")] = False,
+    catch_up: Annotated[bool, typer.Option("--catch-up", help="on the first attach, run the commands already there")] = False,
+    project: ProjectOpt = None,
+    headed: Annotated[bool, typer.Option("--headed", help="show the browser")] = False,
+    sandbox_url: Annotated[str | None, typer.Option("--sandbox-url", help="a remote executor")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Stay attached to a chat and act on its `@agent` commands until interrupted (Ctrl-C)."""
+    import asyncio
+    import contextlib
+    import signal
+
+    from bridge.chat.errors import ChatError
+    from bridge.chat.profile import ProfileError
+    from bridge.session import Attachment, make_bridge, profile_for, run_until_stopped
+
+    settings = _chat_settings(
+        config, profile, selectors, project=project, sandbox={"url": sandbox_url} if sandbox_url else None
+    )
+    if catch_up:
+        settings.chat.catch_up = True
+    try:
+        chat_profile = profile_for(settings)
+        orchestrator = make_orchestrator(settings, dry_run=dry_run)
+    except (ProfileError, SandboxError, ConfigError) as exc:
+        raise fail(str(exc), 2) from None
+    target = url or settings.chat.url or chat_profile.url
+    bridge = make_bridge(settings, orchestrator, Attachment(url=target, cdp_url=cdp or settings.chat.cdp_url, headed=headed))
+    err.print(f"attached to {target} as profile {chat_profile.name} ({'dry run' if orchestrator.dry_run else 'live'}); Ctrl-C to stop")
+
+    async def main_loop() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await run_until_stopped(bridge, stop)
+
+    try:
+        asyncio.run(main_loop())
+    except ChatError as exc:
+        raise fail(f"{type(exc).__name__}: {exc}") from None
+    err.print("stopped")
+
+
+@app.command()
+def doctor(
+    profile: ProfileOpt = None,
+    url: UrlOpt = None,
+    selectors: SelectorsOpt = None,
+    cdp: Annotated[str | None, typer.Option("--cdp", help="check the tab of your running Chrome")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Check every selector of a profile on the live page, as a table; exit 1 when one is broken."""
+    import asyncio
+
+    from bridge.chat.doctor import doctor_table, healthy, run_doctor
+    from bridge.chat.profile import ProfileError
+    from bridge.session import Attachment, driver_options, profile_for
+
+    settings = _chat_settings(config, profile, selectors)
+    try:
+        chat_profile = profile_for(settings)
+    except ProfileError as exc:
+        raise fail(str(exc), 2) from None
+    target = url or settings.chat.url or chat_profile.url
+    rows = asyncio.run(run_doctor(chat_profile, driver_options(settings, Attachment(url=target, cdp_url=cdp))))
+    out.print(doctor_table(rows, title=f"{chat_profile.name} on {target}"))
+    raise typer.Exit(0 if healthy(rows) else 1)
+
+
+@app.command()
+def login(
+    profile: ProfileOpt = None,
+    url: UrlOpt = None,
+    selectors: SelectorsOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Open a visible browser, wait for you to log in, and save the session (file mode 0600)."""
+    import asyncio
+
+    from bridge.chat.login import login as do_login
+    from bridge.chat.profile import ProfileError
+    from bridge.session import profile_for
+
+    settings = _chat_settings(config, profile, selectors)
+    try:
+        chat_profile = profile_for(settings)
+    except ProfileError as exc:
+        raise fail(str(exc), 2) from None
+    state = settings.chat.storage_state
+    assert state is not None
+    saved = asyncio.run(do_login(chat_profile, state, url=url or settings.chat.url, chromium=settings.chat.chromium))
+    out.print(f"session saved to {saved}")
+
+
 def main() -> None:
     app()
 

@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS tasks (
 CREATE TABLE IF NOT EXISTS outbox (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     chat_id TEXT NOT NULL, in_reply_to TEXT, kind TEXT NOT NULL, text TEXT NOT NULL,
-    hash TEXT NOT NULL, status TEXT NOT NULL, created REAL NOT NULL,
+    hash TEXT NOT NULL, ref TEXT, status TEXT NOT NULL, created REAL NOT NULL,
     posted_at REAL, posted_id TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (chat_id, status, id);
@@ -62,6 +62,15 @@ CREATE TABLE IF NOT EXISTS chat_state (
 def text_hash(text: str) -> str:
     """Hash of a text with whitespace normalised, to recognise our own posts when read back."""
     return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
+
+
+class Post(BaseModel):
+    """One chat post to queue: a part of a reply, with the ref its signature carries."""
+
+    in_reply_to: str | None
+    kind: ReplyKind
+    text: str
+    ref: str | None = None
 
 
 class CommandRow(BaseModel):
@@ -178,13 +187,13 @@ class Journal:
                 (stage, time.time(), task_id, command_id),
             )
 
-    def finish_command(self, command_id: int, status: CommandStatus, replies: list[tuple[str, ReplyKind, str]]) -> None:
-        """Mark a command finished and queue its replies (chat_id-less tuples: in_reply_to, kind, text)."""
+    def finish_command(self, command_id: int, status: CommandStatus, replies: list[Post]) -> None:
+        """Mark a command finished and queue its replies, in one step."""
         with self.tx() as db:
             row = db.execute("SELECT chat_id FROM commands WHERE id = ?", (command_id,)).fetchone()
             db.execute("UPDATE commands SET status = ?, finished = ? WHERE id = ?", (status, time.time(), command_id))
-            for in_reply_to, kind, text in replies:
-                self._queue(db, row["chat_id"], in_reply_to, kind, text)
+            for post in replies:
+                self._queue(db, row["chat_id"], post)
 
     def executions_since(self, chat_id: str, since: float) -> int:
         row = self._one(
@@ -193,15 +202,17 @@ class Journal:
         return int(row[0]) if row else 0
 
     # outbox ------------------------------------------------------------------------
-    def _queue(self, db: sqlite3.Connection, chat_id: str, in_reply_to: str | None, kind: str, text: str) -> None:
+    def _queue(self, db: sqlite3.Connection, chat_id: str, post: Post) -> None:
         db.execute(
-            "INSERT INTO outbox (chat_id, in_reply_to, kind, text, hash, status, created) VALUES (?, ?, ?, ?, ?, 'pending', ?)",
-            (chat_id, in_reply_to, kind, text, text_hash(text), time.time()),
+            "INSERT INTO outbox (chat_id, in_reply_to, kind, text, hash, ref, status, created) "
+            "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
+            (chat_id, post.in_reply_to, post.kind, post.text, text_hash(post.text), post.ref, time.time()),
         )
 
-    def queue_reply(self, chat_id: str, in_reply_to: str | None, kind: ReplyKind, text: str) -> None:
+    def queue_replies(self, chat_id: str, posts: list[Post]) -> None:
         with self.tx() as db:
-            self._queue(db, chat_id, in_reply_to, kind, text)
+            for post in posts:
+                self._queue(db, chat_id, post)
 
     def pending_replies(self, chat_id: str) -> list[OutboxRow]:
         rows = self._all("SELECT * FROM outbox WHERE chat_id = ? AND status = 'pending' ORDER BY id", chat_id)
@@ -214,20 +225,23 @@ class Journal:
                 (time.time(), posted_id, outbox_id),
             )
 
-    def mark_posted_by_text(self, chat_id: str, text: str, posted_id: str) -> bool:
-        """A post of ours seen in the chat: mark its oldest pending outbox entry posted (crash recovery)."""
+    def mark_posted_seen(self, chat_id: str, ref: str | None, text: str, posted_id: str) -> bool:
+        """A post of ours seen in the chat (by its ref, else its text): mark it posted (crash recovery)."""
+        key, value = ("ref", ref) if ref else ("hash", text_hash(text))
         with self.tx() as db:
             row = db.execute(
-                "SELECT id FROM outbox WHERE chat_id = ? AND hash = ? AND status = 'pending' ORDER BY id LIMIT 1",
-                (chat_id, text_hash(text)),
+                f"SELECT id FROM outbox WHERE chat_id = ? AND {key} = ? AND status = 'pending' ORDER BY id LIMIT 1",
+                (chat_id, value),
             ).fetchone()
             if row is None:
                 return False
             self.mark_posted(int(row["id"]), posted_id)
         return True
 
-    def is_our_post(self, chat_id: str, text: str) -> bool:
-        """True when a chat message's text is one of our outbox entries (posted or pending)."""
+    def is_our_post(self, chat_id: str, text: str, ref: str | None = None) -> bool:
+        """True when a chat message is one of our outbox entries (posted or pending), by ref or by text."""
+        if ref and self._one("SELECT 1 FROM outbox WHERE chat_id = ? AND ref = ?", chat_id, ref) is not None:
+            return True
         return self._one("SELECT 1 FROM outbox WHERE chat_id = ? AND hash = ?", chat_id, text_hash(text)) is not None
 
     def all_replies(self, chat_id: str) -> list[OutboxRow]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 from collections.abc import Callable
 
 from loguru import logger
@@ -15,7 +16,7 @@ from loguru import logger
 from bridge import protocol, replies
 from bridge.attempts import Attempt, try_patch
 from bridge.config import Settings
-from bridge.journal import CommandRow, Journal, TaskRow
+from bridge.journal import CommandRow, Journal, Post, TaskRow
 from bridge.llm import LLMClient, LLMError
 from bridge.models import ChatMessage, Command, Reply, ReplyKind, Role
 from bridge.policy import Policy, carries_patch
@@ -68,7 +69,7 @@ class Orchestrator:
         return (
             message.role == "mcp"
             or protocol.is_mcp_post(message.text)
-            or self.journal.is_our_post(message.chat_id, message.text)
+            or self.journal.is_our_post(message.chat_id, message.text, protocol.post_ref(message.text))
         )
 
     def handle(self, message: ChatMessage) -> None:
@@ -137,16 +138,19 @@ class Orchestrator:
         self._finish(row, "done", out)
 
     def _finish(self, row: CommandRow, status: str, out: list[Reply]) -> None:
-        parts = [(row.msg_id, r.kind, p) for r in out for p in self._render(r, row.msg_id)]
-        self.journal.finish_command(row.id, status, parts)  # type: ignore[arg-type]
+        posts = [p for r in out for p in self._render(r, row.msg_id)]
+        self.journal.finish_command(row.id, status, posts)  # type: ignore[arg-type]
 
-    def _render(self, reply: Reply, in_reply_to: str | None) -> list[str]:
-        reply = reply.model_copy(update={"in_reply_to": in_reply_to, "text": redact(reply.text)})
-        return protocol.format_post(reply, limit=self.settings.replies.max_chars)
+    def _render(self, reply: Reply, in_reply_to: str | None) -> list[Post]:
+        """A reply as signed, bounded, redacted posts, each with a fresh ref."""
+        ref = uuid.uuid4().hex[:10]
+        text = redact(reply.text)
+        parts = protocol.format_post(reply.model_copy(update={"text": text}), limit=self.settings.replies.max_chars, ref=ref)
+        refs = [ref] if len(parts) == 1 else [f"{ref}-{i}" for i in range(1, len(parts) + 1)]
+        return [Post(in_reply_to=in_reply_to, kind=reply.kind, text=p, ref=r) for p, r in zip(parts, refs, strict=True)]
 
     def _queue(self, chat_id: str, in_reply_to: str | None, reply: Reply) -> None:
-        for part in self._render(reply, in_reply_to):
-            self.journal.queue_reply(chat_id, in_reply_to, reply.kind, part)
+        self.journal.queue_replies(chat_id, self._render(reply, in_reply_to))
 
     def _dispatch(self, row: CommandRow, resumed: bool) -> list[Reply]:
         cmd = row.command

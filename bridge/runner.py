@@ -2,24 +2,28 @@
 
 Exactly once: a message is recorded with its commands before anything runs, replies are queued
 in the same step that finishes a command, and a reply is marked posted only once the chat shows
-it. After a crash, the first read sees our own posts that made it into the chat and marks them
-posted, so nothing is posted twice; the rest of the outbox is posted then.
+it. After a crash, the first read sees our own posts that made it into the chat (by the ref in
+their signature) and marks them posted, so nothing is posted twice; the rest is posted then.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 
 from loguru import logger
 
 from bridge.chat.base import ChatDriver
+from bridge.chat.errors import BrowserGone, Challenge, ChatError, ErrorBubble, LoggedOut, PageStalled, PostUnconfirmed
 from bridge.journal import Journal
 from bridge.models import ChatMessage
 from bridge.orchestrator import Orchestrator
+from bridge.protocol import post_ref
 
 LAST_SEEN = "last_seen_id"
 ATTACHED = "attached"
+HUMAN_WAIT = 30.0
 
 
 class Bridge:
@@ -34,6 +38,9 @@ class Bridge:
         dry_run: bool = False,
         catch_up: bool = False,
         idle_wait: float = 5.0,
+        refresh_every: float | None = None,
+        reconnect: Callable[[], Awaitable[ChatDriver]] | None = None,
+        on_message: Callable[[ChatMessage], None] | None = None,
         on_post: Callable[[str], None] | None = None,
     ) -> None:
         self.driver = driver
@@ -43,7 +50,11 @@ class Bridge:
         self.dry_run = dry_run
         self.catch_up = catch_up
         self.idle_wait = idle_wait
+        self.refresh_every = refresh_every
+        self.reconnect = reconnect
+        self.on_message = on_message
         self.on_post = on_post
+        self._refreshed = time.monotonic()
 
     async def attach(self) -> None:
         """First attach marks what is already there as seen; later attaches resume from the journal."""
@@ -60,17 +71,23 @@ class Bridge:
                 self.journal.put(self.chat_id, LAST_SEEN, existing[-1].id)
             logger.info(f"attached to chat {self.chat_id}: {len(existing)} earlier message(s) marked as seen")
         self.journal.put(self.chat_id, ATTACHED, True)
+        await asyncio.to_thread(self.orchestrator.run_pending, self.chat_id)
 
     def _own(self, msg: ChatMessage) -> ChatMessage:
         return msg.model_copy(update={"chat_id": self.chat_id})
 
     async def step(self) -> int:
         """Read and run new messages; when there were none, post one pending reply."""
+        if self.refresh_every is not None and time.monotonic() - self._refreshed >= self.refresh_every:
+            await self.driver.refresh()
+            self._refreshed = time.monotonic()
         messages = await self.driver.read_new()
         for raw in messages:
             msg = self._own(raw)
             if self.orchestrator.is_mcp(msg):
-                self.journal.mark_posted_by_text(self.chat_id, msg.text, msg.id)
+                self.journal.mark_posted_seen(self.chat_id, post_ref(msg.text), msg.text, msg.id)
+            elif self.on_message is not None:
+                self.on_message(msg)
             await asyncio.to_thread(self.orchestrator.handle, msg)
             self.journal.put(self.chat_id, LAST_SEEN, msg.id)
         self.orchestrator.tick()
@@ -94,16 +111,49 @@ class Bridge:
         with self.journal.tx():
             self.journal.mark_posted(row.id, posted_id)
             self.journal.record_message(ChatMessage(id=posted_id, role="mcp", text=row.text, chat_id=self.chat_id), [])
-            self.journal.put(self.chat_id, LAST_SEEN, posted_id)
-        self.driver.last_seen_id = posted_id
-        if self.on_post:
+        if self.on_post is not None:
             self.on_post(row.text)
         logger.info(f"posted reply {row.id} as message {posted_id}")
         return True
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Stay attached until `stop` is set; typed page states are waited out or recovered from."""
         await self.attach()
         while not stop.is_set():
-            count = await self.step()
-            if count == 0:
-                await self.driver.wait_for_activity(self.idle_wait)
+            try:
+                if await self.step() == 0:
+                    await self.driver.wait_for_activity(self.idle_wait)
+            except ErrorBubble as exc:
+                logger.warning(f"the chat UI shows an error: {exc}")
+            except (LoggedOut, Challenge) as exc:
+                logger.error(f"{type(exc).__name__}: {exc}; a person must sort this out in the browser (nothing is solved automatically)")
+                await _sleep(stop, HUMAN_WAIT)
+            except PostUnconfirmed as exc:
+                logger.error(f"{exc}; it will be matched by its ref if it shows up later")
+            except PageStalled as exc:
+                logger.warning(f"{exc}; reloading")
+                await self.driver.refresh()
+            except BrowserGone as exc:
+                if self.reconnect is None:
+                    raise
+                logger.warning(f"{exc}; relaunching and resuming from the journal")
+                await _close_quietly(self.driver)
+                self.driver = await self.reconnect()
+                await self.attach()
+            except ChatError as exc:
+                logger.error(f"{type(exc).__name__}: {exc}")
+                await _sleep(stop, HUMAN_WAIT)
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass
+
+
+async def _close_quietly(driver: ChatDriver) -> None:
+    try:
+        await driver.close()
+    except Exception as exc:  # the browser is already gone; closing is best effort
+        logger.debug(f"closing a dead driver: {exc}")

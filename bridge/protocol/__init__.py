@@ -2,7 +2,7 @@
 
 from bridge.protocol.parse import ParseIssue, ParseResult, agent_at, data_items, parse
 from bridge.protocol.paths import paths_in
-from bridge.protocol.posts import SIGNATURE, format_post, is_mcp_post, sign, trim_post
+from bridge.protocol.posts import SIGNATURE, format_post, is_mcp_post, post_ref, sign, trim_post
 from bridge.protocol.render import fenced, payload_of, render
 from bridge.protocol.verbs import VERBS, VerbSpec, default_permissions, help_text
 
@@ -22,6 +22,7 @@ __all__ = [
     "parse",
     "paths_in",
     "payload_of",
+    "post_ref",
     "render",
     "sign",
     "trim_post",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from bridge.models import Reply, ReplyKind
 from bridge.protocol.markdown import Fence, Layout, opener, scan
 
@@ -18,28 +20,45 @@ MAX_PARTS = 10
 TAIL = 400
 
 
+REF = re.compile(r"\bref:([0-9a-z]{4,16}(?:-\d+)?) " + re.escape(SIGNATURE) + "$")
+
+
+def _last_line(text: str) -> str:
+    return " ".join(text[-TAIL:].rstrip().rsplit("\n", 1)[-1].split())
+
+
 def is_mcp_post(text: str) -> bool:
     """Whether a message (as markdown or as rendered innerText) ends with MCP's signature."""
-    last = text[-TAIL:].rstrip().rsplit("\n", 1)[-1]
-    return " ".join(last.split()).endswith(SIGNATURE)
+    return _last_line(text).endswith(SIGNATURE)
 
 
-def sign(text: str, part: tuple[int, int] | None = None) -> str:
-    """The text with any open code fence closed and the signature (and "(part i/n)") as its last line."""
-    return _closed(text) + _footer(part)
+def post_ref(text: str) -> str | None:
+    """The reference a signed post carries (`ref:abc123 — MCP …`), which survives markdown rendering."""
+    found = REF.search(_last_line(text))
+    return found.group(1) if found else None
 
 
-def format_post(reply: Reply, limit: int = 8000, max_parts: int = MAX_PARTS) -> list[str]:
-    """The chat posts for a reply: one when it fits, else up to `max_parts` fence-balanced parts, each ≤ limit."""
+def sign(text: str, part: tuple[int, int] | None = None, ref: str | None = None) -> str:
+    """The text with any open code fence closed and the signature (and "(part i/n)", "ref:…") as its last line."""
+    return _closed(text) + _footer(part, ref)
+
+
+def format_post(reply: Reply, limit: int = 8000, max_parts: int = MAX_PARTS, ref: str | None = None) -> list[str]:
+    """The chat posts for a reply: one when it fits, else up to `max_parts` fence-balanced parts, each ≤ limit.
+
+    With `ref`, each post carries it in its signature line (parts as `ref-i`), so a post can be
+    recognised when read back from the chat whatever the renderer did to the rest.
+    """
     _check(limit)
     body = _addressed(reply)
-    whole = sign(body)
+    whole = sign(body, ref=ref)
     if len(whole) <= limit:
         return [whole]
-    chunks = _chunks(body, limit - len(_footer((max_parts, max_parts))), max_parts)
+    worst = (max_parts, max_parts)
+    chunks = _chunks(body, limit - len(_footer(worst, f"{ref}-{max_parts}" if ref else None)), max_parts)
     if len(chunks) == 1:
-        return [sign(chunks[0])]
-    return [sign(chunk, (i, len(chunks))) for i, chunk in enumerate(chunks, 1)]
+        return [sign(chunks[0], ref=ref)]
+    return [sign(chunk, (i, len(chunks)), f"{ref}-{i}" if ref else None) for i, chunk in enumerate(chunks, 1)]
 
 
 def trim_post(text: str, limit: int) -> str:
@@ -57,9 +76,10 @@ def _check(limit: int) -> None:
         raise ValueError(f"a post limit below {MIN_LIMIT} characters cannot hold a part and its signature")
 
 
-def _footer(part: tuple[int, int] | None) -> str:
+def _footer(part: tuple[int, int] | None, ref: str | None = None) -> str:
     label = f"(part {part[0]}/{part[1]}) " if part else ""
-    return f"\n\n{label}{SIGNATURE}"
+    tag = f"ref:{ref} " if ref else ""
+    return f"\n\n{label}{tag}{SIGNATURE}"
 
 
 def _addressed(reply: Reply) -> str:

@@ -1,0 +1,173 @@
+"""The whole bridge against the mock chat in real Chromium: read, run, post, restart."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from bridge.config import Settings, load_settings
+from bridge.journal import Journal
+from bridge.orchestrator import Orchestrator
+from bridge.protocol import SIGNATURE
+from bridge.runner import Bridge
+from bridge.session import chat_id_of
+from bridge.mockchat.client import MockChatClient
+from sandbox.local import LocalExecutor
+from tests.browser.conftest import DriverFactory, LoopThread
+
+pytestmark = pytest.mark.browser
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+class Running:
+    """A Bridge running on the driver loop in the background until stopped."""
+
+    def __init__(self, aio: LoopThread, bridge: Bridge) -> None:
+        self.aio = aio
+        self.bridge = bridge
+        self.stop = aio.run(_event())
+        self.future: Future[None] = asyncio.run_coroutine_threadsafe(bridge.run(self.stop), aio.loop)
+
+    def halt(self) -> None:
+        self.aio.loop.call_soon_threadsafe(self.stop.set)
+        self.future.result(30)
+
+    def kill(self) -> None:
+        """Stop at once, as a crash would: no clean-up of the loop's step."""
+        self.future.cancel()
+        time.sleep(0.3)
+
+
+async def _event() -> asyncio.Event:
+    return asyncio.Event()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, crate_copy: Path) -> Settings:
+    return load_settings(home=tmp_path / "home", project=crate_copy, llm={"api_key": None})
+
+
+@pytest.fixture
+def start_bridge(aio: LoopThread, open_driver: DriverFactory, settings: Settings) -> Iterator[Callable[..., Running]]:
+    running: list[Running] = []
+
+    def start(url: str, *, dry_run: bool = False, second_session: bool = True) -> Running:
+        executor = LocalExecutor(settings.project, settings.sandbox_config())  # type: ignore[arg-type]
+        orchestrator = Orchestrator(executor, Journal(settings.home / "journal.db"), settings, dry_run=dry_run)
+        driver = open_driver(url, start=False, second_session=second_session)
+        bridge = Bridge(
+            driver, orchestrator, chat_id_of(driver.profile, url), dry_run=dry_run,
+            idle_wait=0.5, refresh_every=driver.profile.timing.refresh_ms / 1000 if second_session else None,
+        )
+        run = Running(aio, bridge)
+        running.append(run)
+        return run
+
+    yield start
+    for run in running:
+        if not run.future.done():
+            run.halt()
+
+
+def mcp_posts(mock: MockChatClient, chat_id: str) -> list[str]:
+    return [m.markdown for m in mock.messages(chat_id) if m.role == "user" and m.markdown.rstrip().endswith(SIGNATURE)]
+
+
+def type_in(page: Page, text: str) -> None:
+    composer = page.locator('div.tiptap.ProseMirror[contenteditable="true"]')
+    composer.click()
+    page.keyboard.insert_text(text)
+    page.locator('button[data-testid="chat-submit"]').click()
+
+
+def test_developer_command_gets_a_reply_in_the_page(
+    person: Page, mock: MockChatClient, chat_id: str, start_bridge: Callable[..., Running]
+) -> None:
+    start_bridge(mock.chat_url(chat_id))
+    person.goto(mock.chat_url(chat_id, live=1))
+    time.sleep(1.5)  # let the bridge attach to the (empty) conversation first
+    type_in(person, "@agent code test #aggr_trades")
+    expect(person.locator('[data-testid="user-message"]', has_text="check logic #aggr_trades: OK")).to_be_visible(timeout=60_000)
+    posts = wait_for(lambda: mcp_posts(mock, chat_id), what="MCP's post")
+    assert len(posts) == 1 and "6 passed, 0 failed" in posts[0]
+
+
+def test_streamed_patch_is_applied_exactly_after_it_ends(
+    mock: MockChatClient, chat_id: str, settings: Settings, start_bridge: Callable[..., Running]
+) -> None:
+    run = start_bridge(mock.chat_url(chat_id))
+    time.sleep(1.5)
+    mock.inject(chat_id, "Please add a tabbed comment to the report module.")
+    posts = wait_for(lambda: mcp_posts(mock, chat_id), timeout=90, what="the update post")
+    assert posts[0].startswith("@all Updated src/report.rs"), posts[0]
+    tree = run.bridge.orchestrator.executor.ws.tree  # type: ignore[attr-defined]
+    lines = (tree / "src/report.rs").read_text().splitlines()
+    assert "\t// tabbed comment with trailing spaces  " in lines  # the tab and the trailing spaces intact
+
+
+def test_own_posts_are_not_run_and_reloads_repeat_nothing(
+    mock: MockChatClient, chat_id: str, settings: Settings, start_bridge: Callable[..., Running], aio: LoopThread
+) -> None:
+    run = start_bridge(mock.chat_url(chat_id))
+    time.sleep(1.5)
+    mock.inject(chat_id, "@agent help")
+    posts = wait_for(lambda: mcp_posts(mock, chat_id), what="the help post")
+    assert "@agent code test" in posts[0]  # the post quotes commands, yet none of them runs
+    for _ in range(3):
+        aio.run(run.bridge.driver.refresh())
+        time.sleep(1.0)
+    mock.wait_settled(chat_id, 4)
+    time.sleep(2.0)
+    assert len(mcp_posts(mock, chat_id)) == 1
+    journal = run.bridge.journal
+    assert [r.verb for r in journal.unfinished_commands(chat_id)] == []
+    rows = journal._all("SELECT verb FROM commands WHERE chat_id = ?", chat_id)
+    assert [r["verb"] for r in rows] == ["help"]
+
+
+def test_dry_run_posts_nothing(
+    mock: MockChatClient, chat_id: str, start_bridge: Callable[..., Running], capfd: pytest.CaptureFixture[str]
+) -> None:
+    run = start_bridge(mock.chat_url(chat_id), dry_run=True)
+    time.sleep(1.5)
+    mock.inject(chat_id, "@agent status")
+    wait_for(lambda: "Workspace of trade_report" in capfd.readouterr().out, what="the printed reply")
+    run.halt()
+    assert mcp_posts(mock, chat_id) == []
+
+
+def test_second_session_answers_once_across_a_kill(
+    mock: MockChatClient, chat_id: str, start_bridge: Callable[..., Running]
+) -> None:
+    first = start_bridge(mock.chat_url(chat_id))
+    time.sleep(1.5)
+    for n in range(3):
+        mock.inject(chat_id, f"@agent code files #date{n}")
+    wait_for(lambda: len(mcp_posts(mock, chat_id)) >= 2, what="two answers")
+    first.kill()
+    for n in range(3, 5):
+        mock.inject(chat_id, f"@agent code files #date{n}")  # typed while the bridge is down
+    start_bridge(mock.chat_url(chat_id))
+    wait_for(lambda: len(mcp_posts(mock, chat_id)) >= 5, timeout=60, what="all five answers")
+    time.sleep(3.0)
+    posts = mcp_posts(mock, chat_id)
+    assert len(posts) == 5
+    users = [m.markdown for m in mock.messages(chat_id) if m.role == "user" and not m.markdown.rstrip().endswith(SIGNATURE)]
+    assert len(users) == 5
