@@ -291,6 +291,21 @@ def login(
     out.print(f"session saved to {saved}")
 
 
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option("--port", help="the mock chat's port (0: any free one)")] = 8765,
+    stay: Annotated[bool, typer.Option("--stay/--exit", help="stay up after the scripted workflow")] = True,
+    config: ConfigOpt = None,
+) -> None:
+    """The seed's workflow on the mock chat and a copy of the example crate, then stay up for you."""
+    from bridge.demo import run_demo
+
+    settings = settings_for(config)
+    setup_logging("WARNING", settings.log_file)  # the transcript is the demo's output
+    ok = run_demo(settings, port=port, stay=stay, console=out)
+    raise typer.Exit(0 if ok else 1)
+
+
 def main() -> None:
     app()
 

@@ -161,6 +161,7 @@ class RepliesSettings(Section):
 
     max_chars: int = Field(default=8000, ge=1000, description="longest single post")
     summary_budget: int = Field(default=1500, ge=200, description="characters for a check summary")
+    module_chars: int = Field(default=3000, ge=500, description="an updated module longer than this shows only its changed region")
 
 
 class Settings(BaseSettings):

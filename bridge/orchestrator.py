@@ -263,7 +263,7 @@ class Orchestrator:
         applied = attempt.applied
         paths = applied.changed + applied.created
         parts: list[str] = []
-        cap = max(1500, (self.settings.replies.max_chars - 1500) // max(1, len(paths)))
+        cap = min(self.settings.replies.module_chars, max(500, (self.settings.replies.max_chars - 1500) // max(1, len(paths))))
         for path in paths[:3]:
             code = self.executor.get_code(path=path)
             parts.append(f"Updated {path}{note}:\n" + replies.updated_module(code, applied.regions.get(path), cap))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import PurePath
 
 from sandbox.models import ApplyResult, CheckResult, Diagnostic, TestBinary, TestCase
 from sandbox.redact import redact
@@ -107,7 +108,7 @@ def _names_index(section: _Section, names: int) -> int:
 
 
 def _log_line(result: CheckResult) -> str:
-    return f"Full log: `{result.log_path}`" if result.log_path else ""
+    return f"Full log: `{PurePath(result.log_path).name}`" if result.log_path else ""
 
 
 # diagnostics -----------------------------------------------------------------------------------

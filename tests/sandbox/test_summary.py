@@ -15,7 +15,7 @@ from sandbox.models import ApplyResult, CheckResult, Diagnostic, TestBinary, Tes
 from sandbox.summary import DEFAULT_BUDGET, summarize_apply, summarize_check
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "cargo"
-LOG = "logs/20260101-check.log"
+LOG = "`20260101-check.log`"
 
 
 def _many_errors() -> tuple[str, CheckResult]:
