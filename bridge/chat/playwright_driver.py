@@ -252,7 +252,7 @@ class PlaywrightDriver:
                 return
             if time.monotonic() > deadline:
                 raise await self._drift("composer", self.profile.composer.selectors, "the page never showed a composer")
-            await asyncio.sleep(STEP * 2)
+            await asyncio.sleep(STEP / 2)
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -324,10 +324,14 @@ class PlaywrightDriver:
                 await asyncio.sleep(STEP)
 
     async def wait_for_activity(self, timeout: float) -> bool:
+        now = time.monotonic()
         limit = min(timeout, self.profile.timing.poll_ms / 1000)
-        pending = self._stability.remaining(time.monotonic())
+        pending = self._stability.remaining(now)
+        tail = self._tail[1] + self.profile.timing.stability_ms / 1000 - now if self._tail is not None else 0.0
+        if tail > 0:  # is_idle is waiting for the last turn to stand still
+            pending = tail if pending is None else min(pending, tail)
         if pending is not None:
-            limit = min(limit, pending + STEP)
+            limit = min(limit, max(0.0, pending) + STEP)
         try:
             await asyncio.wait_for(self._activity.wait(), max(0.0, limit))
         except TimeoutError:
@@ -418,4 +422,4 @@ class PlaywrightDriver:
                     return raw.id
             if time.monotonic() > deadline:
                 return None
-            await asyncio.sleep(STEP * 2)
+            await asyncio.sleep(STEP / 2)
