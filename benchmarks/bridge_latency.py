@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import git
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bridge.config import load_settings  # noqa: E402
+from bridge.example import copy_example  # noqa: E402
 from bridge.mockchat.app import MockOptions, create_app  # noqa: E402
 from bridge.mockchat.assistant import Rule, Script, ScriptedAssistant  # noqa: E402
 from bridge.mockchat.client import MockChatClient  # noqa: E402
@@ -33,23 +31,13 @@ from sandbox.logs import setup_logging  # noqa: E402
 from sandbox.serving import BackgroundServer  # noqa: E402
 
 
-def project(root: Path) -> Path:
-    dest = root / "trade_report"
-    shutil.copytree(ROOT / "examples" / "trade_report", dest, ignore=shutil.ignore_patterns("target"))
-    repo = git.Repo.init(dest)
-    repo.git.add(A=True)
-    actor = git.Actor("bench", "bench@devspace.local")
-    repo.index.commit("import", author=actor, committer=actor)
-    return dest
-
-
 def mcp_posts(client: MockChatClient, chat: str) -> int:
     return sum(1 for m in client.messages(chat) if m.role == "user" and m.markdown.rstrip().endswith(SIGNATURE))
 
 
 async def measure(rounds: int) -> list[float]:
     root = Path(tempfile.mkdtemp(prefix="devspace-latency-"))
-    settings = load_settings(home=root / "home", project=project(root), llm={"api_key": None})
+    settings = load_settings(home=root / "home", project=copy_example(root / "trade_report"), llm={"api_key": None})
     settings.chat.profile = "mock"
     script = Script(delay_ms=1, default=Rule(reply="Noted."))
     server = BackgroundServer(create_app(ScriptedAssistant(script), MockOptions(live=True)), timeout_graceful_shutdown=1).start()

@@ -10,7 +10,6 @@ ratio of medians.
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import subprocess
 import sys
@@ -18,26 +17,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import git
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bridge.example import copy_example  # noqa: E402
 from sandbox.cargo import RunLimits, cargo_env  # noqa: E402
 from sandbox.config import SandboxConfig  # noqa: E402
 from sandbox.local import LocalExecutor  # noqa: E402
 from sandbox.logs import setup_logging  # noqa: E402
 
 FILE = "src/report.rs"
-
-
-def git_copy(dest: Path) -> Path:
-    shutil.copytree(ROOT / "examples" / "trade_report", dest, ignore=shutil.ignore_patterns("target"))
-    repo = git.Repo.init(dest)
-    repo.git.add(A=True)
-    actor = git.Actor("bench", "bench@devspace.local")
-    repo.index.commit("import", author=actor, committer=actor)
-    return dest
 
 
 def variants(text: str) -> tuple[str, str, str]:
@@ -63,8 +52,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="devspace-bench-") as tmp:
         base = Path(tmp)
-        project = git_copy(base / "project")
-        direct = git_copy(base / "direct")
+        project = copy_example(base / "project")
+        direct = copy_example(base / "direct")
         executor = LocalExecutor(project, SandboxConfig(home=base / "home", limits=RunLimits(isolation=args.isolation)))
         direct_target = base / "direct-target"
         line, a, b = variants((project / FILE).read_text())

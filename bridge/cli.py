@@ -306,6 +306,17 @@ def demo(
     raise typer.Exit(0 if ok else 1)
 
 
+def _register_sandbox() -> None:
+    """`devspace sandbox serve` and `devspace mcp` live with the sandbox (its container has no browser)."""
+    from sandbox.cli import mcp_command, sandbox_app
+
+    app.add_typer(sandbox_app, name="sandbox", help="The sandbox as a service (REST).")
+    app.command("mcp")(mcp_command)
+
+
+_register_sandbox()
+
+
 def main() -> None:
     app()
 

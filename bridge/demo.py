@@ -4,7 +4,6 @@ on a copy of the example crate, with the real bridge attached in a headless Chro
 from __future__ import annotations
 
 import asyncio
-import shutil
 import tempfile
 import threading
 import time
@@ -15,6 +14,7 @@ import git
 from rich.console import Console
 
 from bridge.config import Settings
+from bridge.example import copy_example
 from bridge.mockchat.app import create_app
 from bridge.mockchat.assistant import Rule, Script, ScriptedAssistant
 from bridge.mockchat.client import MockChatClient
@@ -24,7 +24,6 @@ from bridge.session import Attachment, make_bridge, run_until_stopped
 from bridge.wiring import make_orchestrator
 from sandbox.serving import BackgroundServer
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "trade_report"
 CHAT_ID = "demo"
 STEP_TIMEOUT = 300.0
 
@@ -74,19 +73,6 @@ DEVELOPER_STEPS: list[tuple[str, str]] = [
 ]
 
 
-def prepare_project(root: Path) -> Path:
-    """A git copy of the example crate: the demo never touches the repository's own files."""
-    project = root / "trade_report"
-    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("target"))
-    repo = git.Repo.init(project)
-    with repo.config_writer() as config:
-        config.set_value("user", "name", "Demo Developer")
-        config.set_value("user", "email", "developer@devspace.local")
-    repo.git.add(A=True)
-    repo.index.commit("Import trade_report")
-    return project
-
-
 class Transcript:
     """Prints each turn of the mock conversation once, labelled by actor."""
 
@@ -122,7 +108,7 @@ def wait_turn(client: MockChatClient, transcript: Transcript, marker: str, after
 def run_demo(settings: Settings, *, port: int, stay: bool, console: Console) -> bool:
     """Play the workflow; with `stay`, keep the chat and bridge up for a person until Ctrl-C."""
     root = Path(tempfile.mkdtemp(prefix="devspace-demo-"))
-    project = prepare_project(root)
+    project = copy_example(root / "trade_report")  # the demo never touches the repository's own files
     settings = settings.model_copy(update={"home": root / "home", "project": project})
     settings.chat.profile = "mock"
     settings.chat.selectors_file = None

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from bridge.models import ChatMessage, Command, ReplyKind
+from sandbox.sqlite import connect, transaction
 
 CommandStatus = Literal["pending", "running", "done", "refused"]
 TaskStatus = Literal["open", "succeeded", "escalated", "abandoned"]
@@ -113,13 +114,10 @@ class Journal:
     """One SQLite file shared by every chat the bridge serves."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._db = connect(path, synchronous="FULL")
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
 
     def close(self) -> None:
@@ -128,17 +126,8 @@ class Journal:
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
         """One atomic step; nested use joins the outer transaction."""
-        with self._lock:
-            if self._db.in_transaction:
-                yield self._db
-                return
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, transaction(self._db) as db:
+            yield db
 
     def _one(self, sql: str, *args: Any) -> sqlite3.Row | None:
         with self._lock:

@@ -26,19 +26,23 @@ if TYPE_CHECKING:
 DEFAULT_PORT = 8800
 DEFAULT_MCP_PORT = 8801
 
+ProjectOpt = Annotated[Path | None, typer.Option("--project", help="the Rust project's git checkout")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="a devspace.yaml file")]
+HostOpt = Annotated[str, typer.Option("--host", help="the address to listen on; loopback unless told otherwise")]
+PortOpt = Annotated[int, typer.Option("--port", min=1, max=65535)]
+SandwichesOpt = Annotated[
+    Path | None,
+    typer.Option("--sandwiches", envvar="DEVSPACE_SANDWICHES", help="where sandwiches are saved; default: <home>/sandwiches"),
+]
+QueueOpt = Annotated[float, typer.Option("--queue-timeout", min=1, help="seconds a call may wait for the workspace")]
+TransportOpt = Annotated[Literal["stdio", "http"], typer.Option("--transport", help="stdio | http (streamable HTTP at /mcp)")]
+
 sandbox_app = typer.Typer(no_args_is_help=True, add_completion=False)
 
 
 @sandbox_app.callback()
 def sandbox_group() -> None:
     """The sandbox as a service for a remote bridge."""
-
-ProjectOpt = Annotated[Path | None, typer.Option("--project", help="the Rust project's git checkout")]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="a devspace.yaml file")]
-HostOpt = Annotated[str, typer.Option("--host", help="the address to listen on; loopback unless told otherwise")]
-SandwichesOpt = Annotated[
-    Path | None, typer.Option("--sandwiches", envvar="DEVSPACE_SANDWICHES", help="where sandwiches are saved; default: <home>/sandwiches")
-]
 
 
 def _settings(config: Path | None, project: Path | None) -> Settings:
@@ -89,9 +93,9 @@ def _warn_if_exposed(host: str) -> None:
 def serve(
     project: ProjectOpt = None,
     host: HostOpt = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = DEFAULT_PORT,
+    port: PortOpt = DEFAULT_PORT,
     sandwiches: SandwichesOpt = None,
-    queue_timeout: Annotated[float, typer.Option("--queue-timeout", min=1, help="seconds a call may wait for the workspace")] = QUEUE_TIMEOUT,
+    queue_timeout: QueueOpt = QUEUE_TIMEOUT,
     config: ConfigOpt = None,
 ) -> None:
     """Serve the project's workspace over REST (bearer token on every endpoint but /healthz)."""
@@ -101,16 +105,17 @@ def serve(
     _warn_if_exposed(host)
     logger.info(f"sandbox service for {executor.ws.project.name} on http://{host}:{port}")
     try:
-        uvicorn.run(create_app(executor, token, queue_timeout=queue_timeout), host=host, port=port, log_level="warning", access_log=False)
+        app = create_app(executor, token, queue_timeout=queue_timeout)
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     finally:
         executor.close()
 
 
 def mcp_command(
     project: ProjectOpt = None,
-    transport: Annotated[Literal["stdio", "http"], typer.Option("--transport", help="stdio | http (streamable HTTP at /mcp)")] = "stdio",
+    transport: TransportOpt = "stdio",
     host: HostOpt = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = DEFAULT_MCP_PORT,
+    port: PortOpt = DEFAULT_MCP_PORT,
     sandwiches: SandwichesOpt = None,
     config: ConfigOpt = None,
 ) -> None:

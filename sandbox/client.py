@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -33,6 +32,7 @@ from sandbox.service import (
     validation_message,
 )
 
+T = TypeVar("T")
 TIMEOUT = 3600.0
 """Seconds to wait for an answer: longer than a queued degradation check takes."""
 CONNECT_TIMEOUT = 10.0
@@ -44,9 +44,13 @@ class ServiceUnavailable(SandboxError):
     code = "unavailable"
 
 
-@functools.cache
-def _adapter(tp: Any) -> TypeAdapter[Any]:
-    return TypeAdapter(tp)
+_adapters: dict[object, TypeAdapter[Any]] = {}
+
+
+def _parse(tp: type[T], content: bytes) -> T:
+    """JSON `content` as a `tp`; each type's validator is built once."""
+    adapter = _adapters.get(tp) or _adapters.setdefault(tp, TypeAdapter(tp))
+    return cast(T, adapter.validate_json(content))
 
 
 def _request(model: type[BaseModel], **fields: Any) -> dict[str, Any]:
@@ -80,8 +84,8 @@ class HttpExecutor:
         self._http.close()
 
     # transport ----------------------------------------------------------------------------------
-    def _call(self, tp: Any, method: str, path: str, *, params: dict[str, Any] | None = None,
-              body: dict[str, Any] | None = None) -> Any:
+    def _call(self, tp: type[T], method: str, path: str, *, params: dict[str, Any] | None = None,
+              body: dict[str, Any] | None = None) -> T:
         where = f"the sandbox service at {self.base_url}"
         query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
@@ -92,9 +96,10 @@ class HttpExecutor:
             raise ServiceUnavailable(f"cannot reach {where}: {str(exc) or type(exc).__name__}") from None
         if response.is_success:
             try:
-                return _adapter(tp).validate_json(response.content)
+                return _parse(tp, response.content)
             except ValidationError:
-                raise ServiceUnavailable(f"{where} answered {path} with something that is not a {tp}") from None
+                expected = getattr(tp, "__name__", str(tp))
+                raise ServiceUnavailable(f"{where} answered {path} with something that is not a {expected}") from None
         raise self._error(response, where)
 
     def _error(self, response: httpx.Response, where: str) -> SandboxError:

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, TypeVar
 
 import anyio
@@ -138,7 +138,10 @@ class Health(BaseModel):
 
 def validation_message(errors: list[Any]) -> str:
     """Pydantic errors as one line naming each field (never echoing the rejected values)."""
-    parts = [f"{'.'.join(str(p) for p in e['loc']) or 'request'}: {str(e['msg']).removeprefix('Value error, ')}" for e in errors[:5]]
+    parts = []
+    for error in errors[:5]:
+        where = ".".join(str(part) for part in error["loc"]) or "request"
+        parts.append(f"{where}: {str(error['msg']).removeprefix('Value error, ')}")
     return "invalid request: " + "; ".join(parts)
 
 
@@ -148,7 +151,7 @@ def error_body(exc: SandboxError) -> ErrorBody:
     return ErrorBody(code=exc.code, message=str(exc), hunk=hunk, closest=closest)
 
 
-def error_response(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(status: int, body: ErrorBody, headers: Mapping[str, str] | None = None) -> JSONResponse:
     """An error as the JSON response every endpoint gives."""
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
 
@@ -184,7 +187,7 @@ class SerialRunner:
         queued = time.monotonic()
         try:
             with anyio.fail_after(self.wait):
-                pass
+                await self._lock.acquire()
         except TimeoutError:
             raise Busy(f"the workspace stayed busy for {self.wait:g} s; try again later") from None
         started = time.monotonic()
@@ -192,6 +195,7 @@ class SerialRunner:
             # Not abandoned on cancellation: the lock is held until the thread has really finished.
             return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
         finally:
+            self._lock.release()
             name = getattr(fn, "__name__", "call")
             logger.debug(f"{name}: waited {started - queued:.2f}s, ran {time.monotonic() - started:.2f}s")
 

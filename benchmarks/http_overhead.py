@@ -1,0 +1,116 @@
+"""Per-call overhead of the HTTP executor against the in-process one, measured side by side.
+
+One LocalExecutor on a temp git copy of the example crate serves both sides: called directly, and
+through the REST service (uvicorn on a loopback port) by `HttpExecutor`. Rounds alternate between
+the two so both see the same workspace, build cache and machine load. Prints, per operation, the
+median time per call on each side, the HTTP/in-process ratio and the overhead in milliseconds:
+
+- `get_code`: one file read (the smallest call: almost all of it is transport);
+- check cycle: apply a patch + check_compile + check_logic (undone, untimed, after each round).
+
+    python benchmarks/http_overhead.py [--calls 300] [--cycles 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import git
+from loguru import logger
+
+from sandbox.client import HttpExecutor
+from sandbox.config import SandboxConfig
+from sandbox.executor import Executor
+from sandbox.local import LocalExecutor
+from sandbox.service import create_app
+from sandbox.serving import BackgroundServer
+
+CRATE = Path(__file__).resolve().parents[1] / "examples" / "trade_report"
+PATCH = """\
+--- a/src/date.rs
++++ b/src/date.rs
+@@ -97,7 +97,3 @@
+ pub fn adjust_to_monday(date: Date) -> Date {
+-    let mut day = date;
+-    while day.weekday() != Weekday::Mon {
+-        day = day.add_days(-1);
+-    }
+-    day
++    date.add_days(-(date.weekday() as i64))
+ }
+"""
+
+
+def crate_copy(root: Path) -> Path:
+    dest = Path(shutil.copytree(CRATE, root / "trade_report", ignore=shutil.ignore_patterns("target", ".git")))
+    repo = git.Repo.init(dest, initial_branch="main")
+    actor = git.Actor("Benchmark", "bench@devspace.local")
+    repo.git.add(A=True)
+    repo.index.commit("import", author=actor, committer=actor)
+    return dest
+
+
+def cycle(executor: Executor) -> None:
+    assert executor.apply(PATCH).ok
+    assert executor.check_compile().ok
+    assert executor.check_logic("adjust_to_monday").ok
+
+
+def side_by_side(local: Executor, remote: Executor, op: Callable[[Executor], object], rounds: int,
+                 reset: Callable[[], object] | None = None) -> tuple[float, float]:
+    """Median seconds per call of `op`, alternating in-process and HTTP rounds."""
+    here: list[float] = []
+    there: list[float] = []
+    for _ in range(rounds):
+        for executor, times in ((local, here), (remote, there)):
+            started = time.perf_counter()
+            op(executor)
+            times.append(time.perf_counter() - started)
+            if reset is not None:
+                reset()
+    return statistics.median(here), statistics.median(there)
+
+
+def report(name: str, here: float, there: float, unit: float, unit_name: str) -> None:
+    print(
+        f"{name:<28} in-process {here / unit:9.1f} {unit_name}   HTTP {there / unit:9.1f} {unit_name}   "
+        f"ratio {there / here:6.2f}x   overhead {(there - here) * 1000:7.2f} ms/call"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=300, help="get_code rounds per side")
+    parser.add_argument("--cycles", type=int, default=6, help="check-cycle rounds per side")
+    args = parser.parse_args()
+    logger.remove()
+    with tempfile.TemporaryDirectory(prefix="devspace-bench-") as tmp:
+        root = Path(tmp)
+        local = LocalExecutor(crate_copy(root), SandboxConfig(home=root / "home"))
+        token = secrets.token_urlsafe(24)
+        with BackgroundServer(create_app(local, token)) as server:
+            remote = HttpExecutor(server.url, token)
+            date_id = next(e.file_id for e in local.files() if e.path == "src/date.rs")
+            cycle(local)  # warm the build cache: both sides then rebuild the same increment
+            local.undo()
+            for executor in (local, remote):
+                executor.get_code(file_id=date_id)
+
+            here, there = side_by_side(local, remote, lambda ex: ex.get_code(file_id=date_id), args.calls)
+            report("get_code", here, there, 1e-6, "us")
+            here, there = side_by_side(local, remote, cycle, args.cycles, reset=local.undo)
+            report("apply+compile+logic cycle", here, there, 1e-3, "ms")
+            remote.close()
+        local.close()
+    print(f"({args.calls} get_code and {args.cycles} check-cycle rounds per side, medians; loopback HTTP, one machine)")
+
+
+if __name__ == "__main__":
+    main()

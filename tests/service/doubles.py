@@ -1,0 +1,37 @@
+"""Executor wrappers for the service tests."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from sandbox.executor import Executor
+
+
+class Recording:
+    """Wraps an executor and records when each call started and ended (in this process's monotonic clock)."""
+
+    def __init__(self, inner: Executor, gate: threading.Event | None = None) -> None:
+        self.inner = inner
+        self.gate = gate
+        self.entered = threading.Event()
+        self.calls: list[tuple[str, float, float]] = []
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self.inner, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            started = time.monotonic()
+            self.entered.set()
+            if self.gate is not None:
+                assert self.gate.wait(60), "the test never opened the gate"
+            try:
+                return target(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.calls.append((name, started, time.monotonic()))
+
+        call.__name__ = name
+        return call
