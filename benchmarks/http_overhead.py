@@ -15,50 +15,29 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import shutil
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import git
 from loguru import logger
 
-from sandbox.client import HttpExecutor
-from sandbox.config import SandboxConfig
-from sandbox.executor import Executor
-from sandbox.local import LocalExecutor
-from sandbox.service import create_app
-from sandbox.serving import BackgroundServer
+import sys
 
-CRATE = Path(__file__).resolve().parents[1] / "examples" / "trade_report"
-PATCH = """\
---- a/src/date.rs
-+++ b/src/date.rs
-@@ -97,7 +97,3 @@
- pub fn adjust_to_monday(date: Date) -> Date {
--    let mut day = date;
--    while day.weekday() != Weekday::Mon {
--        day = day.add_days(-1);
--    }
--    day
-+    date.add_days(-(date.weekday() as i64))
- }
-"""
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support
 
-
-def crate_copy(root: Path) -> Path:
-    dest = Path(shutil.copytree(CRATE, root / "trade_report", ignore=shutil.ignore_patterns("target", ".git")))
-    repo = git.Repo.init(dest, initial_branch="main")
-    actor = git.Actor("Benchmark", "bench@devspace.local")
-    repo.git.add(A=True)
-    repo.index.commit("import", author=actor, committer=actor)
-    return dest
-
+from bridge.example import copy_example  # noqa: E402
+from sandbox.client import HttpExecutor  # noqa: E402
+from sandbox.config import SandboxConfig  # noqa: E402
+from sandbox.executor import Executor  # noqa: E402
+from sandbox.local import LocalExecutor  # noqa: E402
+from sandbox.service import create_app  # noqa: E402
+from sandbox.serving import BackgroundServer  # noqa: E402
+from tests.support import patches  # noqa: E402
 
 def cycle(executor: Executor) -> None:
-    assert executor.apply(PATCH).ok
+    assert executor.apply(patches.GOOD).ok
     assert executor.check_compile().ok
     assert executor.check_logic("adjust_to_monday").ok
 
@@ -93,7 +72,7 @@ def main() -> None:
     logger.remove()
     with tempfile.TemporaryDirectory(prefix="devspace-bench-") as tmp:
         root = Path(tmp)
-        local = LocalExecutor(crate_copy(root), SandboxConfig(home=root / "home"))
+        local = LocalExecutor(copy_example(root / "trade_report"), SandboxConfig(home=root / "home"))
         token = secrets.token_urlsafe(24)
         with BackgroundServer(create_app(local, token)) as server:
             remote = HttpExecutor(server.url, token)

@@ -17,47 +17,14 @@ from bridge.llm import LLMClient
 from bridge.models import ChatMessage, Role
 from bridge.orchestrator import Orchestrator
 from sandbox.local import LocalExecutor
+from tests.support import patches
 from tests.support.fake_llm import FakeLLM, Outcome
 
 pytestmark = pytest.mark.cargo
 
-GOOD_PATCH = """\
-```diff
---- a/src/date.rs
-+++ b/src/date.rs
-@@ -96,8 +96,6 @@
- /// The Monday of the week that contains `date` (the date itself when it is a Monday).
- pub fn adjust_to_monday(date: Date) -> Date {
--    let mut day = date;
--    while day.weekday() != Weekday::Mon {
--        day = day.add_days(-1);
--    }
--    day
-+    // Days since Monday: 1970-01-01 (day 0) was a Thursday, three days after a Monday.
-+    let since_monday = (date.to_days() + 3).rem_euclid(7);
-+    date.add_days(-since_monday)
- }
-```
-"""
-
-# Compiles to error E0308 (mismatched types): an i64 where a Date is expected.
-BAD_PATCH = """\
-```diff
---- a/src/date.rs
-+++ b/src/date.rs
-@@ -96,8 +96,6 @@
- /// The Monday of the week that contains `date` (the date itself when it is a Monday).
- pub fn adjust_to_monday(date: Date) -> Date {
--    let mut day = date;
--    while day.weekday() != Weekday::Mon {
--        day = day.add_days(-1);
--    }
--    day
-+    let since_monday = (date.to_days() + 3).rem_euclid(7);
-+    since_monday
- }
-```
-"""
+GOOD_PATCH = f"```diff\n{patches.GOOD}```\n"
+BAD_PATCH = f"```diff\n{patches.BROKEN}```\n"  # E0308: a Weekday where an i64 is expected
+NEW_CODE = "date.add_days(-(date.weekday() as i64))"
 
 API_KEY = "xai-TESTKEY-0123456789abcdefghijklmnop"
 
@@ -120,8 +87,8 @@ def test_seed_workflow_improvement_test_commit(settings: Settings) -> None:
     updated = chat.say("assistant", f"Sure.\n\n@agent code improvement #2025-07-12 file_id={date_id}\n{GOOD_PATCH}")
     assert len(updated) == 1
     assert updated[0].startswith("@all Updated src/date.rs")
-    assert "since_monday" in updated[0] and "OK" in updated[0]
-    assert "since_monday" in workspace_file(chat.orchestrator, "src/date.rs")
+    assert NEW_CODE in updated[0] and "OK" in updated[0]
+    assert NEW_CODE in workspace_file(chat.orchestrator, "src/date.rs")
 
     again = chat.say("assistant", f"@agent code improvement file_id={date_id}\n{GOOD_PATCH}")
     assert again[0].startswith("Nothing to do:") and "already applied" in again[0]
@@ -139,7 +106,7 @@ def test_seed_workflow_improvement_test_commit(settings: Settings) -> None:
     assert head.message.splitlines()[0] == "From Grok: Оптимизирована функция (chat_id=123)"
     assert "Chat-Id: 123" in head.message and f"Chat-Message-Id: m{chat.count}" in head.message
     # the user's own checkout is never touched
-    assert "since_monday" not in (settings.project / "src/date.rs").read_text()  # type: ignore[operator]
+    assert NEW_CODE not in (settings.project / "src/date.rs").read_text()  # type: ignore[operator]
 
 
 def test_api_mode_second_fix_succeeds_after_a_429(settings: Settings, fake_llm: FakeLLM) -> None:

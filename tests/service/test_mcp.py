@@ -20,7 +20,7 @@ from sandbox.local import LocalExecutor
 from sandbox.mcp_server import create_server, http_app
 from sandbox.models import Identity
 from sandbox.serving import BackgroundServer
-from tests.service import patches
+from tests.support import patches
 
 TOOLS = {
     "files", "get_code", "sandwich", "apply", "check_compile", "check_logic", "check_degradation", "commit", "undo", "status",

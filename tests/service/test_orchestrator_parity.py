@@ -16,7 +16,7 @@ from sandbox.client import HttpExecutor
 from sandbox.executor import Executor
 from sandbox.local import LocalExecutor
 from sandbox.serving import BackgroundServer
-from tests.service import patches
+from tests.support import patches
 
 pytestmark = pytest.mark.cargo
 CHAT = "123"

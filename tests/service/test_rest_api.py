@@ -17,7 +17,7 @@ from sandbox.local import LocalExecutor
 from sandbox.models import ChatLink, Identity
 from sandbox.service import STATUS
 from sandbox.serving import BackgroundServer
-from tests.service import patches
+from tests.support import patches
 
 pytestmark = pytest.mark.cargo
 GROK = Identity(name="Grok", email="grok@x.ai")
