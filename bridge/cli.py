@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
+from loguru import logger
 from rich.console import Console
 
 from bridge.config import ConfigError, Settings, load_settings
@@ -228,6 +229,8 @@ def run(
     async def main_loop() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        # Ctrl-C also reaches Playwright's driver process; its closing noise is not an error
+        loop.set_exception_handler(lambda _loop, ctx: logger.debug(f"after stop: {ctx.get('exception') or ctx.get('message')}"))
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
