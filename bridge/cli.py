@@ -230,7 +230,10 @@ def run(
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         # Ctrl-C also reaches Playwright's driver process; its closing noise is not an error
-        loop.set_exception_handler(lambda _loop, ctx: logger.debug(f"after stop: {ctx.get('exception') or ctx.get('message')}"))
+        def unhandled(_loop: asyncio.AbstractEventLoop, ctx: dict[str, Any]) -> None:
+            (logger.debug if stop.is_set() else logger.warning)(f"unhandled in the loop: {ctx.get('exception') or ctx.get('message')}")
+
+        loop.set_exception_handler(unhandled)
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
