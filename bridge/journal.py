@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from bridge.models import ChatMessage, Command, ReplyKind
+from bridge.models import ChatMessage, Command, ReplyKind, Role
 from sandbox.sqlite import connect, transaction
 
 CommandStatus = Literal["pending", "running", "done", "refused"]
@@ -79,7 +79,7 @@ class CommandRow(BaseModel):
     chat_id: str
     msg_id: str
     idx: int
-    role: str
+    role: Role
     verb: str
     command: Command
     status: CommandStatus

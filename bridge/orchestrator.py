@@ -16,7 +16,7 @@ from loguru import logger
 from bridge import protocol, replies
 from bridge.attempts import Attempt, try_patch
 from bridge.config import Settings
-from bridge.journal import CommandRow, Journal, Post, TaskRow
+from bridge.journal import CommandRow, CommandStatus, Journal, Post, TaskRow
 from bridge.llm import LLMClient, LLMError
 from bridge.models import ChatMessage, Command, Reply, ReplyKind, Role
 from bridge.policy import Policy, carries_patch
@@ -114,7 +114,7 @@ class Orchestrator:
         cmd, role, chat = row.command, row.role, row.chat_id
         resumed = row.status == "running"
         if not resumed:
-            refusal = self.policy.refusal(chat, role, cmd)  # type: ignore[arg-type]
+            refusal = self.policy.refusal(chat, role, cmd)
             if refusal:
                 logger.warning(f"refused {cmd.verb} from {role}: {refusal}")
                 kind: ReplyKind = "escalation" if refusal.startswith("loop guard") else "error"
@@ -122,8 +122,8 @@ class Orchestrator:
                 return
             with self.journal.tx():
                 self.journal.set_stage(row.id, "started")
-                self.policy.note_execution(chat, role)  # type: ignore[arg-type]
-        elif cmd.verb in ("undo",):
+                self.policy.note_execution(chat, role)
+        elif cmd.verb == "undo" and row.stage == "undoing":
             self._finish(row, "done", [Reply(text="`undo` was interrupted by a restart and is not repeated; check `@agent status`.", kind="error")])
             return
         started = time.monotonic()
@@ -137,9 +137,9 @@ class Orchestrator:
         logger.info(f"{cmd.verb} from {role} done in {time.monotonic() - started:.1f}s")
         self._finish(row, "done", out)
 
-    def _finish(self, row: CommandRow, status: str, out: list[Reply]) -> None:
+    def _finish(self, row: CommandRow, status: CommandStatus, out: list[Reply]) -> None:
         posts = [p for r in out for p in self._render(r, row.msg_id)]
-        self.journal.finish_command(row.id, status, posts)  # type: ignore[arg-type]
+        self.journal.finish_command(row.id, status, posts)
 
     def _render(self, reply: Reply, in_reply_to: str | None) -> list[Post]:
         """A reply as signed, bounded, redacted posts, each with a fresh ref."""
