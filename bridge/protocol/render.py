@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from bridge.models import CodeBlock, Command
 from bridge.protocol.markdown import exact_text, fenced, scan
 from bridge.protocol.parse import DATA_KEYS, data_items

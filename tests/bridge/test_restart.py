@@ -59,7 +59,6 @@ def test_commit_interrupted_after_git_is_not_repeated(tmp_path: Path, crate_copy
     settings = load_settings(home=tmp_path / "home", project=crate_copy)
     executor = LocalExecutor(crate_copy, settings.sandbox_config())
     journal = Journal(settings.home / "journal.db")
-    orch = Orchestrator(executor, journal, settings)
     (executor.ws.tree / "NOTES.md").write_text("notes\n")
     msg = ChatMessage(id="c1", role="developer", text="@agent commit [msg: notes]", chat_id="local")
     from bridge.protocol import parse

@@ -31,7 +31,7 @@ def test_demo_plays_the_seed_workflow(tmp_path: Path) -> None:
         "by Grok <grok@x.ai>",  # the commit in the workspace, attributed to the assistant
     ]
     positions = [out.find(marker) for marker in order]
-    assert all(p >= 0 for p in positions), dict(zip(order, positions))
+    assert all(p >= 0 for p in positions), dict(zip(order, positions, strict=True))
     assert positions == sorted(positions)
     assert "by Grok <grok@x.ai>: From Grok: Оптимизирована функция (chat_id=demo)" in out
     assert "/chat/demo" in out
