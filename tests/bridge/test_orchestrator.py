@@ -209,3 +209,24 @@ def test_unknown_verb_names_the_closest(settings: Settings) -> None:
     chat = Chat(make(settings))
     reply = chat.say("developer", "@agent code tset #aggr_trades")
     assert "code test" in reply[0]
+
+
+def test_flood_limit_caps_executions_per_minute(tmp_path: Path, crate_copy: Path) -> None:
+    settings = load_settings(home=tmp_path / "home", project=crate_copy, llm={"api_key": None}, rules={"flood_per_minute": 3})
+    chat = Chat(make(settings))
+    for _ in range(3):
+        assert "flood limit" not in chat.say("developer", "@agent status")[0]
+    assert "flood limit: 3 commands ran in the last minute" in chat.say("developer", "@agent status")[0]
+
+
+def test_replies_are_redacted(settings: Settings) -> None:
+    orch = make(settings)
+    secret = "cookie-value-0123456789abcdef"
+    from sandbox.redact import redactor
+
+    redactor.register(secret)
+    tree = orch.executor.ws.tree  # type: ignore[attr-defined]
+    (tree / "src/secrets.rs").write_text(f'const COOKIE: &str = "{secret}";\nconst KEY: &str = "sk-abcdefghijklmnopqrstuvwxyz012345";\n')
+    reply = Chat(orch).say("developer", "@agent code get path=src/secrets.rs")[0]
+    assert "const COOKIE" in reply and secret not in reply and "sk-abcdefghijklmnopqrstuvwxyz012345" not in reply
+    assert reply.count("[redacted]") == 2
