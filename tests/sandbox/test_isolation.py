@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import uuid
@@ -15,11 +16,13 @@ from sandbox.isolation import bwrap_argv, bwrap_path, isolation_available
 
 needs_bwrap = pytest.mark.skipif(not isolation_available(), reason="bubblewrap is missing or cannot create namespaces here")
 ENV = proc.clean_env(("PATH", "HOME", "LANG"))
+# The real interpreter, not the virtualenv's link: a checkout under /tmp is hidden by the sandbox's private /tmp.
+PYTHON = os.path.realpath(sys.executable)
 
 
 def _run(code: str, *, tmp: Path, isolated: bool, timeout: float = 30) -> proc.ProcResult:
     """Run Python `code` in `tmp`, inside bwrap (only `tmp` writable) or plainly."""
-    argv = [sys.executable, "-c", code]
+    argv = [PYTHON, "-c", code]
     if isolated:
         argv = bwrap_argv(argv, cwd=tmp, writable=[tmp])
     return proc.run(argv, cwd=tmp, env=ENV, timeout=timeout, output_cap=1_000_000)
@@ -72,7 +75,7 @@ def test_only_bound_paths_are_writable(tmp_path: Path) -> None:
         "        print('REFUSED', target, exc.strerror)\n"
     )
     probe_home = Path.home() / f".devspace-probe-{uuid.uuid4().hex}"  # on the read-only root, outside /tmp
-    argv = bwrap_argv([sys.executable, "-c", code, str(elsewhere / "x.txt"), str(probe_home)], cwd=work, writable=[work])
+    argv = bwrap_argv([PYTHON, "-c", code, str(elsewhere / "x.txt"), str(probe_home)], cwd=work, writable=[work])
     try:
         result = proc.run(argv, cwd=work, env=ENV, timeout=30, output_cap=100_000)
         assert result.returncode == 0, result.stderr
