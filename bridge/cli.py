@@ -190,6 +190,17 @@ def _chat_settings(config: Path | None, profile: str | None, selectors: Path | N
     return settings_for(config, chat=chat or None, **extra)
 
 
+def _profile(settings: Settings) -> Any:
+    """The chat profile the settings name; exit 2 with the reason when it cannot be loaded."""
+    from bridge.chat.profile import ProfileError
+    from bridge.session import profile_for
+
+    try:
+        return profile_for(settings)
+    except ProfileError as exc:
+        raise fail(str(exc), 2) from None
+
+
 @app.command()
 def run(
     profile: ProfileOpt = None,
@@ -209,18 +220,17 @@ def run(
     import signal
 
     from bridge.chat.errors import ChatError
-    from bridge.chat.profile import ProfileError
-    from bridge.session import Attachment, make_bridge, profile_for, run_until_stopped
+    from bridge.session import Attachment, make_bridge, run_until_stopped
 
     settings = _chat_settings(
         config, profile, selectors, project=project, sandbox={"url": sandbox_url} if sandbox_url else None
     )
     if catch_up:
         settings.chat.catch_up = True
+    chat_profile = _profile(settings)
     try:
-        chat_profile = profile_for(settings)
         orchestrator = make_orchestrator(settings, dry_run=dry_run)
-    except (ProfileError, SandboxError, ConfigError) as exc:
+    except (SandboxError, ConfigError) as exc:
         raise fail(str(exc), 2) from None
     target = url or settings.chat.url or chat_profile.url
     bridge = make_bridge(settings, orchestrator, Attachment(url=target, cdp_url=cdp or settings.chat.cdp_url, headed=headed))
@@ -258,14 +268,10 @@ def doctor(
     import asyncio
 
     from bridge.chat.doctor import doctor_table, healthy, run_doctor
-    from bridge.chat.profile import ProfileError
-    from bridge.session import Attachment, driver_options, profile_for
+    from bridge.session import Attachment, driver_options
 
     settings = _chat_settings(config, profile, selectors)
-    try:
-        chat_profile = profile_for(settings)
-    except ProfileError as exc:
-        raise fail(str(exc), 2) from None
+    chat_profile = _profile(settings)
     target = url or settings.chat.url or chat_profile.url
     rows = asyncio.run(run_doctor(chat_profile, driver_options(settings, Attachment(url=target, cdp_url=cdp))))
     out.print(doctor_table(rows, title=f"{chat_profile.name} on {target}"))
@@ -283,14 +289,9 @@ def login(
     import asyncio
 
     from bridge.chat.login import login as do_login
-    from bridge.chat.profile import ProfileError
-    from bridge.session import profile_for
 
     settings = _chat_settings(config, profile, selectors)
-    try:
-        chat_profile = profile_for(settings)
-    except ProfileError as exc:
-        raise fail(str(exc), 2) from None
+    chat_profile = _profile(settings)
     state = settings.chat.storage_state
     assert state is not None
     saved = asyncio.run(do_login(chat_profile, state, url=url or settings.chat.url, chromium=settings.chat.chromium))
