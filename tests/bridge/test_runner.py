@@ -1,0 +1,110 @@
+"""The bridge loop with the in-memory chat: first attach, catch-up, restart, posting rules."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from bridge.chat.errors import BrowserGone
+from bridge.chat.memory import InMemoryDriver
+from bridge.config import Settings, load_settings
+from bridge.journal import Journal
+from bridge.orchestrator import Orchestrator
+from bridge.runner import Bridge
+from sandbox.local import LocalExecutor
+
+
+@pytest.fixture
+def settings(tmp_path: Path, crate_copy: Path) -> Settings:
+    return load_settings(home=tmp_path / "home", project=crate_copy, llm={"api_key": None})
+
+
+def bridge(settings: Settings, driver: InMemoryDriver, **options: object) -> Bridge:
+    executor = LocalExecutor(settings.project, settings.sandbox_config())  # type: ignore[arg-type]
+    orchestrator = Orchestrator(executor, Journal(settings.home / "journal.db"), settings)
+    return Bridge(driver, orchestrator, "chat", idle_wait=0.01, **options)  # type: ignore[arg-type]
+
+
+async def settle(b: Bridge, steps: int = 12) -> None:
+    for _ in range(steps):
+        await b.step()
+
+
+def test_first_attach_marks_existing_messages_seen(settings: Settings) -> None:
+    driver = InMemoryDriver()
+    driver.push_message("@agent status")
+    b = bridge(settings, driver)
+    asyncio.run(b.attach())
+    asyncio.run(settle(b))
+    assert driver.posted == []  # what was there before the bridge came is not run
+    driver.push_message("@agent help")
+    asyncio.run(settle(b))
+    assert len(driver.posted) == 1 and "code test" in driver.posted[0]
+
+
+def test_catch_up_runs_what_is_already_there(settings: Settings) -> None:
+    driver = InMemoryDriver()
+    driver.push_message("@agent status")
+    b = bridge(settings, driver, catch_up=True)
+    asyncio.run(b.attach())
+    asyncio.run(settle(b))
+    assert len(driver.posted) == 1 and "Workspace of trade_report" in driver.posted[0]
+
+
+def test_restart_runs_what_arrived_meanwhile_once(settings: Settings) -> None:
+    driver = InMemoryDriver()
+    first = bridge(settings, driver)
+    asyncio.run(first.attach())
+    driver.push_message("@agent status")
+    asyncio.run(settle(first))
+    assert len(driver.posted) == 1
+    driver.push_message("@agent help")  # typed while the bridge is down
+    fresh = InMemoryDriver()  # a new page: nothing seen yet, same conversation
+    fresh.messages = list(driver.messages)
+    second = bridge(settings, fresh)
+    asyncio.run(second.attach())
+    asyncio.run(settle(second))
+    assert len(fresh.posted) == 1 and "code test" in fresh.posted[0]  # only the new command, once
+
+
+def test_posts_wait_for_an_idle_assistant(settings: Settings) -> None:
+    driver = InMemoryDriver()
+    b = bridge(settings, driver)
+    asyncio.run(b.attach())
+    driver.idle = False
+    driver.push_message("@agent status")
+    asyncio.run(settle(b))
+    assert driver.posted == []  # the assistant is still writing: never post into a stream
+    driver.idle = True
+    asyncio.run(settle(b))
+    assert len(driver.posted) == 1
+
+
+def test_browser_death_relaunches_and_resumes(settings: Settings) -> None:
+    driver = InMemoryDriver()
+    replacement = InMemoryDriver()
+
+    async def reconnect() -> InMemoryDriver:
+        replacement.messages = list(driver.messages)
+        return replacement
+
+    b = bridge(settings, driver, reconnect=reconnect)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(b.run(stop))
+        await asyncio.sleep(0.1)
+        driver.push_message("@agent status")
+        await asyncio.sleep(0.5)
+        driver.fail_next(BrowserGone("the page crashed"))
+        driver.push_message("@agent help")
+        await asyncio.sleep(1.0)
+        stop.set()
+        await task
+
+    asyncio.run(scenario())
+    assert len(driver.posted) == 1 and "Workspace" in driver.posted[0]
+    assert len(replacement.posted) == 1 and "code test" in replacement.posted[0]
+    assert b.driver is replacement
