@@ -62,7 +62,7 @@ CREATE TABLE IF NOT EXISTS chat_state (
 
 def text_hash(text: str) -> str:
     """Hash of a text with whitespace normalised, to recognise our own posts when read back."""
-    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
+    return hashlib.sha256(" ".join(text.split()).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class Post(BaseModel):
@@ -232,6 +232,11 @@ class Journal:
         if ref and self._one("SELECT 1 FROM outbox WHERE chat_id = ? AND ref = ?", chat_id, ref) is not None:
             return True
         return self._one("SELECT 1 FROM outbox WHERE chat_id = ? AND hash = ?", chat_id, text_hash(text)) is not None
+
+    def replied_with(self, chat_id: str, msg_id: str, text: str) -> bool:
+        """Whether a reply to this message already says `text`."""
+        row = self._one("SELECT 1 FROM outbox WHERE chat_id = ? AND in_reply_to = ? AND instr(text, ?) > 0", chat_id, msg_id, text)
+        return row is not None
 
     def all_replies(self, chat_id: str) -> list[OutboxRow]:
         return [OutboxRow.model_validate(dict(r)) for r in self._all("SELECT * FROM outbox WHERE chat_id = ? ORDER BY id", chat_id)]

@@ -21,7 +21,7 @@ from bridge.llm import LLMClient, LLMError
 from bridge.models import ChatMessage, Command, Reply, ReplyKind, Role
 from bridge.policy import Policy, carries_patch
 from bridge.prompts import fix_prompt
-from sandbox.errors import NothingToCommit, SandboxError
+from sandbox.errors import SandboxError
 from sandbox.executor import Executor
 from sandbox.models import ApplyResult, ChatLink, CodeFile
 from sandbox.redact import redact
@@ -118,14 +118,18 @@ class Orchestrator:
             if refusal:
                 logger.warning(f"refused {cmd.verb} from {role}: {refusal}")
                 kind: ReplyKind = "escalation" if refusal.startswith("loop guard") else "error"
-                self._finish(row, "refused", [Reply(text=refusal, kind=kind)])
+                told = self.journal.replied_with(chat, row.msg_id, redact(refusal))  # one notice per message and reason
+                self._finish(row, "refused", [] if told else [Reply(text=refusal, kind=kind)])
                 return
             with self.journal.tx():
                 self.journal.set_stage(row.id, "started")
                 self.policy.note_execution(chat, role)
-        elif cmd.verb == "undo" and row.stage == "undoing":
-            self._finish(row, "done", [Reply(text="`undo` was interrupted by a restart and is not repeated; check `@agent status`.", kind="error")])
-            return
+        else:
+            nature = "an effect, resumed from its stage" if cmd.verb in MUTATING else "read-only, run again"
+            logger.warning(f"command {row.id} ({cmd.verb}) was interrupted at stage '{row.stage}' by a restart: {nature}")
+            if cmd.verb == "undo" and row.stage == "undoing":
+                self._finish(row, "done", [Reply(text="`undo` was interrupted by a restart and is not repeated; check `@agent status`.", kind="error")])
+                return
         started = time.monotonic()
         try:
             out = self._dispatch(row, resumed)
@@ -180,7 +184,7 @@ class Orchestrator:
             case "check degradation":
                 return [Reply(text=summarize_check(ex.check_degradation(), budget=budget))]
             case "commit":
-                return self._commit(row, resumed)
+                return self._commit(row)
             case "undo":
                 self.journal.set_stage(row.id, "undoing")
                 return [Reply(text=replies.undo_text(ex.undo()))]
@@ -191,7 +195,7 @@ class Orchestrator:
         return [Reply(text=f"`{cmd.verb}` is not supported", kind="error")]
 
     # commit -----------------------------------------------------------------------------
-    def _commit(self, row: CommandRow, resumed: bool) -> list[Reply]:
+    def _commit(self, row: CommandRow) -> list[Reply]:
         cmd, chat = row.command, row.chat_id
         message = cmd.params.get("msg") or _plain_data(cmd) or "update from the chat"
         authors = self.journal.get(chat, AUTHORS_KEY, [])
@@ -201,13 +205,7 @@ class Orchestrator:
             return [Reply(text=f"[dry run] would commit as {author}: {message}")]
         link = ChatLink(chat_id=chat or "local", message_id=row.msg_id, url=self.settings.chat.url)
         self.journal.set_stage(row.id, "committing")
-        try:
-            result = self.executor.commit(message, author, link)
-        except NothingToCommit:
-            if resumed:
-                status = self.executor.status()
-                return [Reply(text=f"The commit was made before a restart; head is {status.head[:10]}.")]
-            raise
+        result = self.executor.commit(message, author, link)  # a commit made before a crash is recognised by its message id
         self.journal.put(chat, AUTHORS_KEY, [])
         return [Reply(text=replies.commit_text(result))]
 

@@ -40,6 +40,7 @@ class Bridge:
         idle_wait: float = 5.0,
         refresh_every: float | None = None,
         reconnect: Callable[[], Awaitable[ChatDriver]] | None = None,
+        human_wait: float = HUMAN_WAIT,
         on_message: Callable[[ChatMessage], None] | None = None,
         on_post: Callable[[str], None] | None = None,
     ) -> None:
@@ -52,6 +53,7 @@ class Bridge:
         self.idle_wait = idle_wait
         self.refresh_every = refresh_every
         self.reconnect = reconnect
+        self.human_wait = human_wait
         self.on_message = on_message
         self.on_post = on_post
         self._refreshed = time.monotonic()
@@ -117,17 +119,27 @@ class Bridge:
         return True
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Stay attached until `stop` is set; typed page states are waited out or recovered from."""
+        """Stay attached until `stop` is set; typed page states are waited out or recovered from.
+
+        A dead browser is relaunched at once; a logged-out page is reopened after the wait for a person,
+        from the saved login, which `devspace login` may have renewed meanwhile.
+        """
         await self.attach()
+        relaunch: str | None = None
         while not stop.is_set():
             try:
+                if relaunch is not None:
+                    await self._relaunch(relaunch)
+                    relaunch = None
                 if await self.step() == 0:
                     await self.driver.wait_for_activity(self.idle_wait)
             except ErrorBubble as exc:
                 logger.warning(f"the chat UI shows an error: {exc}")
             except (LoggedOut, Challenge) as exc:
                 logger.error(f"{type(exc).__name__}: {exc}; a person must sort this out in the browser (nothing is solved automatically)")
-                await _sleep(stop, HUMAN_WAIT)
+                await _sleep(stop, self.human_wait)
+                if isinstance(exc, LoggedOut) and self.reconnect is not None:
+                    relaunch = "reopening the chat with the saved login"
             except PostUnconfirmed as exc:
                 logger.error(f"{exc}; it will be matched by its ref if it shows up later")
             except PageStalled as exc:
@@ -136,13 +148,18 @@ class Bridge:
             except BrowserGone as exc:
                 if self.reconnect is None:
                     raise
-                logger.warning(f"{exc}; relaunching and resuming from the journal")
-                await _close_quietly(self.driver)
-                self.driver = await self.reconnect()
-                await self.attach()
+                relaunch = f"{exc}; relaunching and resuming from the journal"
             except ChatError as exc:
                 logger.error(f"{type(exc).__name__}: {exc}")
-                await _sleep(stop, HUMAN_WAIT)
+                await _sleep(stop, self.human_wait)
+
+    async def _relaunch(self, why: str) -> None:
+        """A new driver from `reconnect` (a fresh browser context), attached where the journal left off."""
+        assert self.reconnect is not None
+        logger.warning(why)
+        await _close_quietly(self.driver)
+        self.driver = await self.reconnect()
+        await self.attach()
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,6 +33,9 @@ class RunLimits(BaseModel):
         default=4_000_000, ge=4096, description="bytes kept from stdout+stderr; the rest is dropped and counted"
     )
     memory_mb: int | None = Field(default=4096, ge=64, description="address-space limit per process (RLIMIT_AS)")
+    processes: int | None = Field(
+        default=1024, ge=16, description="processes and threads the whole check may hold at once (a pids cgroup, where one can be made)"
+    )
     isolation: Literal["auto", "bwrap", "none"] = "auto"
 
 
@@ -127,15 +131,18 @@ def run_cargo(
     limits: RunLimits,
     log_path: Path,
     merge_stderr: bool = False,
+    hidden: Sequence[Path] = (),
 ) -> CargoRun:
-    """Run `cargo --offline <args>` in `cwd` under `limits`; the output is also appended to `log_path`."""
+    """Run `cargo --offline <args>` in `cwd` under `limits`; the output is also appended to `log_path`.
+
+    Isolated, the run cannot see `hidden` (except `cwd` and `target_dir`, which may lie inside).
+    """
     cwd, target_dir = cwd.resolve(), target_dir.resolve()
     target_dir.mkdir(parents=True, exist_ok=True)
     command = ["cargo", "--offline", *args]
     isolated = _isolate(limits.isolation)
-    argv = (
-        bwrap_argv(command, cwd=cwd, writable=_writable(cwd, target_dir), bwrap=bwrap_path() or "bwrap") if isolated else command
-    )
+    writable = _writable(cwd, target_dir)
+    argv = bwrap_argv(command, cwd=cwd, writable=writable, hidden=hidden, bwrap=bwrap_path() or "bwrap") if isolated else command
     result = proc.run(
         argv,
         cwd=cwd,
@@ -143,6 +150,7 @@ def run_cargo(
         timeout=limits.timeout,
         output_cap=limits.output_cap,
         memory_mb=limits.memory_mb,
+        max_pids=limits.processes,
         merge_stderr=merge_stderr,
     )
     run = CargoRun(
@@ -353,7 +361,7 @@ def _timeout_note(limits: RunLimits, stage: str) -> str:
     return f"timed out after {limits.timeout:.0f}s while {stage}"
 
 
-def check_compile(workspace: Path, *, target_dir: Path, limits: RunLimits, log_path: Path) -> CheckResult:
+def check_compile(workspace: Path, *, target_dir: Path, limits: RunLimits, log_path: Path, hidden: Sequence[Path] = ()) -> CheckResult:
     """`cargo build --all-targets`: every target, tests included, so test-only warnings count too."""
     run = run_cargo(
         ["build", "--all-targets", "--message-format=json"],
@@ -361,6 +369,7 @@ def check_compile(workspace: Path, *, target_dir: Path, limits: RunLimits, log_p
         target_dir=target_dir,
         limits=limits,
         log_path=log_path,
+        hidden=hidden,
     )
     return CheckResult(
         kind="compile",
@@ -375,7 +384,7 @@ def check_compile(workspace: Path, *, target_dir: Path, limits: RunLimits, log_p
 
 
 def check_logic(
-    workspace: Path, filter: str | None = None, *, target_dir: Path, limits: RunLimits, log_path: Path
+    workspace: Path, filter: str | None = None, *, target_dir: Path, limits: RunLimits, log_path: Path, hidden: Sequence[Path] = ()
 ) -> CheckResult:
     """Compile the tests (JSON diagnostics), then `cargo test --no-fail-fast [filter]` parsed per binary."""
     base = CheckResult(kind="test", ok=False, log_path=str(log_path), filter=filter)
@@ -384,7 +393,7 @@ def check_logic(
             update={"error": f"refused test filter {filter[:40]!r}: it must not start with '-' or hold control characters"}
         )
     build = run_cargo(
-        ["test", "--no-run", "--message-format=json"], cwd=workspace, target_dir=target_dir, limits=limits, log_path=log_path
+        ["test", "--no-run", "--message-format=json"], cwd=workspace, target_dir=target_dir, limits=limits, log_path=log_path, hidden=hidden
     )
     base = base.model_copy(
         update={
@@ -400,7 +409,7 @@ def check_logic(
         return base.model_copy(update={"error": "the tests do not compile"})
     remaining = limits.model_copy(update={"timeout": max(1.0, limits.timeout - build.duration)})
     args = ["test", "--no-fail-fast", *([filter] if filter else [])]
-    run = run_cargo(args, cwd=workspace, target_dir=target_dir, limits=remaining, log_path=log_path, merge_stderr=True)
+    run = run_cargo(args, cwd=workspace, target_dir=target_dir, limits=remaining, log_path=log_path, merge_stderr=True, hidden=hidden)
     report = parse_libtest(run.stdout, timed_out=run.timed_out)
     ok = run.returncode == 0 and not run.timed_out
     error = None

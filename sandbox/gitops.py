@@ -28,12 +28,29 @@ def _actor(identity: Identity) -> git.Actor:
     return git.Actor(identity.name, identity.email)
 
 
+def _made_for(repo: git.Repo, chat: ChatLink | None) -> CommitResult | None:
+    """HEAD, when it is the commit of this chat message (made before a crash cut the caller short)."""
+    if chat is None or not chat.message_id:
+        return None
+    head = repo.head.commit
+    if f"Chat-Message-Id: {chat.message_id}" not in str(head.message).splitlines():
+        return None
+    files = sorted(str(p) for p in head.stats.files)
+    return CommitResult(sha=head.hexsha, message=str(head.message), author=f"{head.author.name} <{head.author.email}>", files=files)
+
+
 def commit_all(repo: git.Repo, message: str, author: Identity, committer: Identity, chat: ChatLink | None) -> CommitResult:
-    """Stage every change in the worktree and commit it; refuse an empty commit."""
+    """Stage every change in the worktree and commit it; refuse an empty commit.
+
+    Idempotent per chat message: when HEAD already is this message's commit and nothing is pending, it is returned.
+    """
     repo.git.add("--all")
     staged = repo.git.diff("--cached", "--name-only", "-z").split("\0")
     files = sorted(f for f in staged if f)
     if not files:
+        made = _made_for(repo, chat)
+        if made is not None:
+            return made
         raise NothingToCommit("nothing to commit: the workspace has no pending changes")
     text = commit_message(message, author, chat)
     commit = repo.index.commit(text, author=_actor(author), committer=_actor(committer))

@@ -30,10 +30,16 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
-def bwrap_argv(argv: Sequence[str], *, cwd: Path, writable: Sequence[Path], bwrap: str = "bwrap") -> list[str]:
-    """`argv` wrapped in bwrap: `/` read-only, private /tmp, fresh /dev and /proc, `writable` bound read-write."""
+def bwrap_argv(
+    argv: Sequence[str], *, cwd: Path, writable: Sequence[Path], hidden: Sequence[Path] = (), bwrap: str = "bwrap"
+) -> list[str]:
+    """`argv` wrapped in bwrap: `/` read-only, private /tmp, fresh /dev and /proc, `hidden` folders replaced by
+    empty ones (secrets such as the DevSpace home), `writable` bound read-write (also inside a hidden folder)."""
     cmd = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-    for path in writable:  # after the tmpfs, so binds below /tmp stay visible
+    for path in hidden:
+        if path.is_dir():
+            cmd += ["--tmpfs", str(path.resolve())]
+    for path in writable:  # after the tmpfs mounts, so binds below them stay visible
         cmd += ["--bind", str(path), str(path)]
     return [*cmd, *_BASE, "--chdir", str(cwd), "--", *argv]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import stat
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -13,7 +14,13 @@ from loguru import logger
 
 from sandbox import cargo, degradation, gitops
 from sandbox.config import SandboxConfig
-from sandbox.errors import NotFound, NothingToUndo, SandboxError, WorkspaceError
+from sandbox.errors import (
+    NotFound,
+    NothingToUndo,
+    PatchRefused,
+    SandboxError,
+    WorkspaceError,
+)
 from sandbox.isolation import isolation_available
 from sandbox.models import (
     ApplyResult,
@@ -29,7 +36,9 @@ from sandbox.models import (
     WorkspaceStatus,
 )
 from sandbox.patch import apply_result, plan_or_refusal, write_changes
-from sandbox.paths import relative
+from sandbox.patch.apply import refusal
+from sandbox.patch.write import resume_write
+from sandbox.paths import confine, relative
 from sandbox.state import WorkspaceState
 from sandbox.workspace import Workspace
 
@@ -44,9 +53,29 @@ class LocalExecutor:
         self.config = config
         self.ws = Workspace(project, config.home, config.branch)
         self.state = WorkspaceState(self.ws.state_path)
+        self._locked(self._recover)
 
     def close(self) -> None:
         self.state.close()
+
+    def _recover(self) -> None:
+        """Clear git locks and finish a patch write that a crash cut short (a patch is recorded before any file is written)."""
+        for lock in self.ws.stale_locks():
+            logger.warning(f"removing {lock.name} left by a process that was killed mid-way through git")
+            lock.unlink(missing_ok=True)
+        last = self.state.last_patch()
+        if last is None:
+            return
+        seq, changes = last
+        try:
+            outcome = resume_write(self.ws.tree, changes)
+        except (SandboxError, OSError) as exc:
+            logger.warning(f"patch #{seq} could not be checked after a restart: {exc}")
+            return
+        if outcome == "unwritten":
+            self.state.drop_patch(seq)  # the crash came before the first file; the command applies it again
+        elif outcome == "conflict":
+            logger.warning(f"patch #{seq} is neither applied nor absent in the workspace; `undo` will refuse it")
 
     def _locked(self, fn: Callable[[], T]) -> T:
         with self.ws.locked():
@@ -83,9 +112,13 @@ class LocalExecutor:
         return ids[rel], rel
 
     def _read(self, rel: str) -> str:
-        data = (self.ws.tree / rel).read_bytes()
-        if len(data) > MAX_FILE_BYTES or b"\0" in data:
-            raise SandboxError(f"{rel} is binary or larger than {MAX_FILE_BYTES} bytes")
+        path = confine(self.ws.tree, rel)  # a file id may name a link that a build has pointed outside
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
+            raise SandboxError(f"{rel} is not a regular file of at most {MAX_FILE_BYTES} bytes")
+        data = path.read_bytes()
+        if b"\0" in data:
+            raise SandboxError(f"{rel} is a binary file")
         return data.decode("utf-8", errors="replace")
 
     def get_code(self, file_id: int | None = None, path: str | None = None) -> CodeFile:
@@ -130,6 +163,9 @@ class LocalExecutor:
             seq = self.state.push_patch(plan.changes)  # recorded before writing, so undo knows it
             try:
                 write_changes(self.ws.tree, plan.changes)
+            except PatchRefused as exc:
+                self.state.drop_patch(seq)
+                return refusal(exc)
             except BaseException:
                 self.state.drop_patch(seq)
                 raise
@@ -189,10 +225,12 @@ class LocalExecutor:
         return self._locked(lambda: self._tests(self.ws.tree, self.ws.target, filter))
 
     def _compile(self, tree: Path, target: Path) -> CheckResult:
-        return cargo.check_compile(tree, target_dir=target, limits=self.config.limits, log_path=self._log_path("compile"))
+        log = self._log_path("compile")
+        return cargo.check_compile(tree, target_dir=target, limits=self.config.limits, log_path=log, hidden=[self.config.home])
 
     def _tests(self, tree: Path, target: Path, filter: str | None = None) -> CheckResult:
-        return cargo.check_logic(tree, filter, target_dir=target, limits=self.config.limits, log_path=self._log_path("test"))
+        log = self._log_path("test")
+        return cargo.check_logic(tree, filter, target_dir=target, limits=self.config.limits, log_path=log, hidden=[self.config.home])
 
     def check_degradation(self) -> CheckResult:
         def run() -> CheckResult:

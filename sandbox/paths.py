@@ -51,8 +51,12 @@ def confine(root: Path, rel: str) -> Path:
     current = base
     for name in parts:
         current = current / name
-        if current.is_symlink():
-            current = current.resolve()
+        try:
+            if current.is_symlink():
+                current = current.resolve()
+        except (OSError, RuntimeError) as exc:  # a name too long, a loop of links: no file can be there
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "a loop of symlinks"
+            raise PathRefused(f"path {_shown(rel)} refused: {reason.lower()}") from None
         if current != base and not current.is_relative_to(base):
             raise PathRefused(f"path {_shown(rel)} refused: it leads outside the project through a symlink")
     inside = current.relative_to(base)

@@ -13,14 +13,20 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from sandbox import cgroup
+
 DRAIN_GRACE = 2.0
 """Seconds to keep reading after the child is gone, for output still in the pipes."""
 TAIL_SHARE = 4
 """One part in TAIL_SHARE of the cap keeps the end of each stream, where the verdicts are."""
 
 # Resource limits go through a tiny shell prologue rather than `preexec_fn`, which is unsafe in
-# threaded programs (the executor service runs requests on worker threads).
-_PROLOGUE = 'ulimit -c 0 && if [ "$1" != none ]; then ulimit -v "$1"; fi && shift && exec "$@"'
+# threaded programs (the executor service runs requests on worker threads). It joins the run's
+# pids cgroup (when there is one) before anything else starts, so the whole tree is counted.
+_PROLOGUE = (
+    'ulimit -c 0 && if [ "$1" != none ]; then ulimit -v "$1"; fi'
+    ' && if [ "$2" != none ]; then echo $$ > "$2"; fi && shift 2 && exec "$@"'
+)
 
 
 class ProcResult(BaseModel):
@@ -104,18 +110,39 @@ def run(
     timeout: float,
     output_cap: int,
     memory_mb: int | None = None,
+    max_pids: int | None = None,
     merge_stderr: bool = False,
 ) -> ProcResult:
     """Run `argv` in its own process group; on timeout kill the whole group.
 
+    With `max_pids`, the whole tree runs in a pids cgroup of that size (where one can be made), and
+    whatever is left in it afterwards is killed, even processes that left the process group.
     With `merge_stderr` both streams share one pipe, so their relative order is kept (stderr is "").
     """
+    group = cgroup.run_group(max_pids) if max_pids else None
+    try:
+        return _run(argv, cwd, env, timeout, output_cap, memory_mb, str(group.procs) if group else "none", merge_stderr)
+    finally:
+        if group is not None:
+            group.close()
+
+
+def _run(
+    argv: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    output_cap: int,
+    memory_mb: int | None,
+    procs: str,
+    merge_stderr: bool,
+) -> ProcResult:
     limit = str(memory_mb * 1024) if memory_mb else "none"
     names = ("stdout",) if merge_stderr else ("stdout", "stderr")
     capture = _Capture(output_cap, names)
     started = time.monotonic()
     proc = subprocess.Popen(
-        ["/bin/sh", "-c", _PROLOGUE, "sh", limit, *argv],
+        ["/bin/sh", "-c", _PROLOGUE, "sh", limit, procs, *argv],
         cwd=cwd,
         env=dict(env),
         stdin=subprocess.DEVNULL,

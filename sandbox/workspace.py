@@ -59,6 +59,19 @@ class Workspace:
         logger.info(f"workspace created: branch {self.branch} of {self.project.name}")
         return git.Repo(self.tree)
 
+    def stale_locks(self) -> list[Path]:
+        """Git lock files a killed process left in this workspace: its index, HEAD and branch locks.
+
+        Only MCP works in the worktree and on its branch, and only under `locked()`, so a lock found
+        while holding it is a crash's leftover that would make every later commit fail.
+        """
+        git_dir = Path(self.repo.git_dir)
+        common = Path(self.repo.common_dir)
+        found = [git_dir / "index.lock", git_dir / "HEAD.lock", common / "refs" / "heads" / f"{self.branch}.lock"]
+        if (self.base_tree / ".git").exists():
+            found.append(Path(git.Repo(self.base_tree).git_dir) / "index.lock")
+        return [p for p in found if p.exists()]
+
     @property
     def head(self) -> str:
         return self.repo.head.commit.hexsha

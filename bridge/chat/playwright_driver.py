@@ -81,6 +81,7 @@ class PlaywrightDriver:
         self._stability = Stability(profile.timing.stability_ms)
         self._tail: tuple[tuple[str | None, str | None], float] | None = None
         self._js_profile = profile.model_dump(mode="json")
+        self._posted_since_reload = False
 
     @property
     def page(self) -> Page:
@@ -173,6 +174,7 @@ class PlaywrightDriver:
         async with self._guard("reload"):
             await self.page.reload(wait_until="domcontentloaded")
         self._tail = None
+        self._posted_since_reload = False
         await self._wait_ready()
 
     # --- page calls ----------------------------------------------------------------------------
@@ -266,6 +268,10 @@ class PlaywrightDriver:
         return result
 
     async def read_new(self) -> list[ChatMessage]:
+        if self._posted_since_reload:
+            # A second session's post lands on a page that may lack turns typed elsewhere meanwhile, which the
+            # server puts before it: only a reload shows the true order, so nothing is read past our post before.
+            await self.refresh()
         self._activity.clear()
         copy = self.profile.code_route == "copy"
         result = await self._read(self.last_seen_id, copy)
@@ -368,6 +374,7 @@ class PlaywrightDriver:
         confirm = self.profile.timing.confirm_ms / 1000
         await self._insert(text)
         await self._click_send()
+        self._posted_since_reload = self.options.second_session
         found = await self._confirm(before, text, confirm)
         if found is None:
             logger.warning("post not confirmed in time; looking again before any retry")

@@ -28,6 +28,9 @@ ADDRESSED = re.compile(rf"^(?:[^\S\n]|[{INVISIBLE}])*[{AT_SIGNS}]", re.MULTILINE
 QUOTE_CAP = 60
 TEXT_CAP = 200
 LOOKALIKE = "looks like @agent but contains look-alike characters; not executed"
+# Lone UTF-16 surrogates (a streamed emoji cut in half): no text holding them can be stored or applied exactly.
+BROKEN = re.compile("[\ud800-\udfff]")
+BROKEN_REASON = "the message holds broken characters (unpaired UTF-16 surrogates); its commands were not executed, send it again"
 HELP_HINT = "write `@agent help` for the list"
 
 
@@ -113,6 +116,9 @@ def data_items(data: str) -> dict[str, str]:
 def _parse(text: str, exact: list[CodeBlock]) -> ParseResult:
     if is_mcp_post(text):
         return ParseResult()
+    if BROKEN.search(text) or any(BROKEN.search(b.text + b.info) for b in exact):
+        found = _parse(BROKEN.sub("\ufffd", text), [])
+        return ParseResult(issues=[ParseIssue(line=0, reason=BROKEN_REASON)]) if found.commands or found.issues else ParseResult()
     layout = scan(text)
     blocks, warnings = _code_blocks(layout, exact)
     starts, looks = _addressed_lines(text, layout)

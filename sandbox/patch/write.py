@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from loguru import logger
 
@@ -73,17 +75,22 @@ def write_changes(root: Path, changes: list[FileChange]) -> None:
     for slot in slots:
         slot.mode = _check(slot.change, slot.target)
     made: list[Path] = []
+    current: _Slot | None = None
     try:
-        for slot in slots:
-            if slot.change.after is not None:
-                slot.temp = _stage(slot.target, slot.change.after, slot.mode, made)
-        for slot in slots:
-            if slot.temp is None:
-                slot.target.unlink()
+        for current in slots:
+            if current.change.after is not None:
+                current.temp = _stage(current.target, current.change.after, current.mode, made)
+        for current in slots:
+            if current.temp is None:
+                current.target.unlink()
             else:
-                os.replace(slot.temp, slot.target)
-                slot.temp = None
-            slot.done = True
+                os.replace(current.temp, current.target)
+                current.temp = None
+            current.done = True
+    except OSError as exc:  # e.g. a folder that is a file, a name too long, a full disk
+        _roll_back(slots, made)
+        where = current.change.path if current is not None else "the tree"
+        raise PatchRefused(f"cannot write {where}: {exc.strerror or exc}; nothing was written") from exc
     except BaseException:
         _roll_back(slots, made)
         raise
@@ -102,3 +109,31 @@ def _roll_back(slots: list[_Slot], made: list[Path]) -> None:
     for folder in reversed(made):
         with contextlib.suppress(OSError):
             folder.rmdir()
+
+
+def _holds(target: Path, text: str | None) -> bool:
+    if text is None:
+        return not target.exists()
+    return target.is_file() and target.read_bytes() == text.encode("utf-8")
+
+
+def resume_write(root: Path, changes: list[FileChange]) -> Literal["written", "unwritten", "conflict"]:
+    """After a crash inside `write_changes`: finish writing `changes` when it had begun, so no patch stays half-applied.
+
+    Temp files staged beside the targets are removed. "written": every file now holds its new text;
+    "unwritten": none had been written and nothing was changed; "conflict": a file holds neither its
+    old nor its new text, and nothing was changed.
+    """
+    targets = [confine(root, c.path) for c in changes]
+    for target in targets:
+        for staged in target.parent.glob(f".{glob.escape(target.name)}.*.tmp") if target.parent.is_dir() else []:
+            staged.unlink(missing_ok=True)
+    done = [_holds(t, c.after) for c, t in zip(changes, targets, strict=True)]
+    if all(done):
+        return "written"
+    if not all(d or _holds(t, c.before) for c, t, d in zip(changes, targets, done, strict=True)):
+        return "conflict"
+    if not any(done):
+        return "unwritten"
+    write_changes(root, [c for c, d in zip(changes, done, strict=True) if not d])
+    return "written"

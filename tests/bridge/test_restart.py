@@ -14,6 +14,7 @@ from bridge.journal import Journal
 from bridge.models import ChatMessage
 from bridge.orchestrator import Orchestrator
 from sandbox.local import LocalExecutor
+from sandbox.models import ChatLink
 
 pytestmark = pytest.mark.cargo
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,10 +67,11 @@ def test_commit_interrupted_after_git_is_not_repeated(tmp_path: Path, crate_copy
     journal.record_message(msg, parse(msg).commands)
     row = journal.unfinished_commands("local")[0]
     journal.set_stage(row.id, "committing")
-    executor.commit("notes", settings.identities.identity("developer"))  # the effect happened, then the crash
+    link = ChatLink(chat_id="local", message_id="c1", url=settings.chat.url)
+    executor.commit("notes", settings.identities.identity("developer"), link)  # the effect happened, then the crash
     head = executor.ws.head
 
     Orchestrator(executor, journal, settings).run_pending("local")  # the restart
     assert executor.ws.head == head  # no second commit
     replies = [r.text for r in journal.pending_replies("local")]
-    assert len(replies) == 1 and "made before a restart" in replies[0] and head[:10] in replies[0]
+    assert len(replies) == 1 and replies[0].startswith(f"Committed {head[:10]}: From ") and "notes" in replies[0]

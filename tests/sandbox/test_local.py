@@ -141,6 +141,36 @@ def test_commit_attribution_and_undo(executor: LocalExecutor, crate_copy: Path) 
     assert patched != original
 
 
+def test_a_commit_repeated_for_its_chat_message_returns_the_commit_made(executor: LocalExecutor, crate_copy: Path) -> None:
+    """A bridge killed after git committed asks again on restart: it gets the same commit, not a second one or an error."""
+    assert executor.apply(GOOD).ok
+    link = ChatLink(chat_id="123", message_id="m8")
+    first = executor.commit("once", GROK, link)
+    again = executor.commit("once", GROK, link)
+    assert again.sha == first.sha and again.files == first.files == ["src/date.rs"]
+    assert again.author == str(GROK)
+    assert len(list(git.Repo(executor.ws.tree).iter_commits())) == len(list(git.Repo(crate_copy).iter_commits())) + 1
+    with pytest.raises(NothingToCommit):
+        executor.commit("other", GROK, ChatLink(chat_id="123", message_id="m9"))
+
+
+def test_git_locks_left_by_a_killed_process_are_cleared_on_start(executor: LocalExecutor) -> None:
+    """A kill while git held its locks leaves them behind, and every later commit would fail."""
+    ws = executor.ws
+    branch_lock = Path(ws.repo.common_dir) / "refs" / "heads" / f"{ws.branch}.lock"
+    index_lock = Path(ws.repo.git_dir) / "index.lock"
+    for lock in (branch_lock, index_lock):
+        lock.write_text("")
+    executor.close()
+    restarted = LocalExecutor(ws.project, executor.config)
+    try:
+        assert not branch_lock.exists() and not index_lock.exists()
+        assert restarted.apply(GOOD).ok
+        assert restarted.commit("after a crash", GROK).files == ["src/date.rs"]
+    finally:
+        restarted.close()
+
+
 def test_undo_drops_only_the_last_patch(executor: LocalExecutor) -> None:
     original = {p: (executor.ws.tree / p).read_text() for p in ("src/date.rs", "src/report.rs")}
     assert executor.apply(GOOD).ok

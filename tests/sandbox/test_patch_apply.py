@@ -188,7 +188,7 @@ def test_write_changes_rolls_back_when_a_swap_fails(root: Path, monkeypatch: pyt
         real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", failing_replace)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(PatchRefused, match="cannot write src/new/deep/file.rs: No space left on device; nothing was written"):
         write_changes(root, changes)
     monkeypatch.undo()
     assert snapshot(root) == before
