@@ -141,7 +141,7 @@ def test_hostile_messages_through_the_chat_get_clear_replies(live: Live) -> None
     settle(rig, [], 60)
     outbox = rig.journal.outbox()
     posts = rig.posts()
-    for msg_id, (role, text, expect, verbs) in zip(ids, HOSTILE, strict=True):
+    for msg_id, (_, text, expect, verbs) in zip(ids, HOSTILE, strict=True):
         assert [r["verb"] for r in rig.journal.commands() if r["msg_id"] == msg_id] == verbs, text[:60]
         refs = [r["ref"] for r in outbox if r["in_reply_to"] == msg_id]
         shown = [p for p in posts if any(f"ref:{ref} " in p for ref in refs)]
