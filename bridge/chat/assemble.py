@@ -36,6 +36,7 @@ class ReadResult(BaseModel):
     streaming: str | None = None
     logged_out: str | None = None
     challenge: str | None = None
+    quiet_ms: float = Field(default=0.0, description="how long the page's DOM has not changed (0 when unknown)")
     composer: int | None = Field(default=None, description="the composer candidate that matched (checked when no turn is shown)")
     empty: bool = Field(default=False, description="no message container matched at all")
     found: bool = True
@@ -50,11 +51,14 @@ class Stability:
         self.window = window_ms / 1000
         self._since: dict[str, tuple[str, float]] = {}
 
-    def settled(self, message_id: str, digest: str, now: float) -> bool:
-        """Whether the text stood still for the window; a settled message is no longer tracked."""
+    def settled(self, message_id: str, digest: str, now: float, quiet: float = 0.0) -> bool:
+        """Whether the text stood still for the window; a settled message is no longer tracked.
+
+        `quiet`: seconds the whole page has not changed, so a text seen for the first time has stood still that long.
+        """
         seen = self._since.get(message_id)
         if seen is None or seen[0] != digest:
-            self._since[message_id] = seen = (digest, now)
+            self._since[message_id] = seen = (digest, now - quiet)
         if now - seen[1] >= self.window:
             del self._since[message_id]
             return True
@@ -74,7 +78,7 @@ class Stability:
             del self._since[gone]
 
 
-def is_complete(raw: RawMessage, *, is_last: bool, streaming: bool, stability: Stability, now: float) -> bool:
+def is_complete(raw: RawMessage, *, is_last: bool, streaming: bool, stability: Stability, now: float, quiet: float = 0.0) -> bool:
     """A user turn is complete when shown; an assistant turn when followed by another turn, or when no
     streaming marker is visible, it has content and its finished marker, and its text stopped changing."""
     if raw.role == "user" or not is_last:
@@ -82,7 +86,7 @@ def is_complete(raw: RawMessage, *, is_last: bool, streaming: bool, stability: S
     if streaming or not raw.finished or not (raw.text or raw.error or raw.raw):
         stability.forget(raw.id or "")
         return False
-    return stability.settled(raw.id or "", raw.digest(), now)
+    return stability.settled(raw.id or "", raw.digest(), now, quiet)
 
 
 def to_chat_message(raw: RawMessage, chat_id: str) -> ChatMessage:

@@ -286,7 +286,7 @@ class PlaywrightDriver:
         for index, raw in enumerate(result.messages):
             is_last = index == len(result.messages) - 1
             await self._check_shape(raw, is_last=is_last, streaming=streaming)
-            if not is_complete(raw, is_last=is_last, streaming=streaming, stability=self._stability, now=now):
+            if not is_complete(raw, is_last=is_last, streaming=streaming, stability=self._stability, now=now, quiet=result.quiet_ms / 1000):
                 break
             if raw.error is not None:
                 if out:
@@ -346,25 +346,29 @@ class PlaywrightDriver:
 
     async def is_idle(self) -> bool:
         """No streaming marker, and the last turn's text unchanged for the stability window."""
+        return await self._idle_in() == 0.0
+
+    async def _idle_in(self) -> float | None:
+        """Seconds until the page counts as idle if nothing changes (0.0: idle now); None while the assistant streams."""
         state = await self._call("state")
         self._raise_for_state(state["challenge"], state["logged_out"])
         if state["streaming"]:
             self._tail = None
-            return False
+            return None
         key = (state["tail_id"], state["tail_digest"])
         now = time.monotonic()
         if self._tail is None or self._tail[0] != key:
-            self._tail = (key, now)
-        return now - self._tail[1] >= self.profile.timing.stability_ms / 1000
+            self._tail = (key, now - float(state.get("quiet_ms") or 0) / 1000)  # unchanged since the page last changed
+        return max(0.0, self._tail[1] + self.profile.timing.stability_ms / 1000 - now)
 
     # --- posting ---------------------------------------------------------------------------------
 
     async def _wait_idle(self) -> None:
         deadline = time.monotonic() + self.profile.timing.idle_ms / 1000
-        while not await self.is_idle():
+        while (wait := await self._idle_in()) != 0.0:
             if time.monotonic() > deadline:
                 raise PageStalled(f"the assistant was still writing after {self.profile.timing.idle_ms / 1000:.0f}s; not posting")
-            await asyncio.sleep(STEP)
+            await asyncio.sleep(STEP if wait is None else min(wait, STEP))
 
     async def post(self, text: str) -> str:
         if self.options.second_session:

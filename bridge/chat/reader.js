@@ -33,7 +33,8 @@ async (arg) => {
     const kinds = { streaming: P.streaming, logged_out: P.logged_out, challenge: P.challenge };
     const all = [];
     for (const [kind, list] of Object.entries(kinds)) for (const m of list) all.push({ kind, m });
-    const found = { streaming: null, logged_out: null, challenge: null };
+    const watch = window.__devspaceWatch;
+    const found = { streaming: null, logged_out: null, challenge: null, quiet_ms: watch ? Math.max(0, performance.now() - watch.changed) : 0 };
     if (!all.length) return found;
     const hits = document.querySelectorAll(all.map((x) => x.m.selector).join(','));
     for (const el of hits) {

@@ -123,16 +123,23 @@ def test_streamed_patch_is_applied_exactly_after_it_ends(
 
 
 def test_own_posts_are_not_run_and_reloads_repeat_nothing(
-    mock: MockChatClient, chat_id: str, settings: Settings, start_bridge: Callable[..., Running], aio: LoopThread
+    mock: MockChatClient, chat_id: str, start_bridge: Callable[..., Running]
 ) -> None:
     run = start_bridge(mock.chat_url(chat_id))
     time.sleep(1.5)
     mock.inject(chat_id, "@agent help")
     posts = wait_for(lambda: mcp_posts(mock, chat_id), what="the help post")
     assert "@agent code test" in posts[0]  # the post quotes commands, yet none of them runs
-    for _ in range(3):
-        aio.run(run.bridge.driver.refresh())
-        time.sleep(1.0)
+    driver, reloads = run.bridge.driver, []
+    reload = driver.refresh
+
+    async def counted() -> None:
+        reloads.append(time.monotonic())
+        await reload()
+
+    driver.refresh = counted  # type: ignore[method-assign]
+    run.bridge.refresh_every = 0.3  # the bridge's own loop reloads the page, as in second-session mode
+    wait_for(lambda: len(reloads) >= 3, what="three reloads")
     mock.wait_settled(chat_id, 4)
     time.sleep(2.0)
     assert len(mcp_posts(mock, chat_id)) == 1

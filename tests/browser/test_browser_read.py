@@ -156,3 +156,20 @@ def test_a_dom_change_wakes_the_reader_through_the_page_binding(mock, chat_id, o
     mock.inject(chat_id, "wake up", reply=False)
     assert waiting.result(40) is True, "only the MutationObserver binding returns True (the fallback returns False)"
     assert [m.text for m in aio.run(driver.read_new())] == ["wake up"]
+
+
+def test_a_page_that_stood_still_for_the_window_is_idle_at_the_first_look(mock, chat_id, open_driver, read_until, aio, mock_profile):
+    """The stability window counts from the page's last DOM change, not from when the bridge first looked."""
+    driver = open_driver(mock.chat_url(chat_id, live=1))
+    mock.inject(chat_id, "@agent status")
+    read_until(driver, 2)
+    time.sleep(2 * mock_profile.timing.stability_ms / 1000)
+    assert aio.run(driver.is_idle()), "the page has not changed for twice the window"
+    mock.set_chat(chat_id, stall=True)
+    mock.inject(chat_id, "and now a stalled answer")
+    wait = time.monotonic() + 10
+    while not any(t.status == "streaming" for t in mock.messages(chat_id)) and time.monotonic() < wait:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert not aio.run(driver.is_idle()), "the assistant is writing"
+    mock.set_chat(chat_id, stall=False)

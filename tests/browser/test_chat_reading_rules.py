@@ -26,6 +26,15 @@ def test_an_assistant_turn_is_complete_only_after_its_text_stood_still_for_the_w
     assert stability.remaining(10.6) is None, "a settled message is no longer waited for"
 
 
+def test_the_window_counts_from_the_pages_last_change_not_from_when_the_bridge_looked():
+    stability = Stability(300)
+    assert is_complete(raw(), is_last=True, streaming=False, stability=stability, now=10.0, quiet=0.31), "quiet for the window already"
+    late = Stability(300)
+    assert not is_complete(raw(), is_last=True, streaming=False, stability=late, now=10.0, quiet=0.2)
+    assert late.remaining(10.0) == pytest.approx(0.1)
+    assert is_complete(raw(), is_last=True, streaming=False, stability=late, now=10.11, quiet=0.0), "a later read cannot shorten it"
+
+
 def test_a_streaming_marker_or_an_empty_or_unfinished_turn_is_never_complete():
     stability = Stability(0)
     pending = Stability(500)
