@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -21,19 +20,9 @@ from bridge.session import chat_id_of
 from bridge.mockchat.client import MockChatClient
 from sandbox.local import LocalExecutor
 from tests.browser.conftest import DriverFactory, LoopThread
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.browser
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 class Running:

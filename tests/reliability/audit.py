@@ -9,7 +9,8 @@ import git
 from pydantic import BaseModel, Field
 
 from bridge.protocol import post_ref
-from tests.reliability.harness import DONE, Rig, wait_for
+from tests.reliability.harness import DONE, Rig
+from tests.support.waiting import wait_for
 
 READ_ONLY_VERBS = frozenset({"help", "status", "code files", "code get", "code sandwich", "check compile", "check logic", "check degradation", "code test"})
 

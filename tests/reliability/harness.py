@@ -11,7 +11,6 @@ import secrets
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -24,6 +23,7 @@ from bridge.protocol import is_mcp_post
 from sandbox.serving import BackgroundServer
 from tests.reliability.leaks import Planted, secret_hits
 from tests.reliability.process import BridgeProcess
+from tests.support.waiting import wait_for
 
 if TYPE_CHECKING:
     from tests.reliability.audit import Sent
@@ -31,18 +31,6 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[2]
 SLOW_PATCH_ASK = "please stream the marker patch slowly"
 DONE = ("done", "refused")
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, step: float = 0.1) -> Any:
-    """The first truthy value of `predicate`, polled until `timeout` seconds; AssertionError after."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(step)
 
 
 # the chat ------------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ import pytest
 
 from tests.reliability.audit import Sent, audit, settle
 from tests.reliability.conftest import WORLDS
-from tests.reliability.harness import SLOW_PATCH_ASK, ChatServer, Rig, wait_for
+from tests.reliability.harness import SLOW_PATCH_ASK, ChatServer, Rig
+from tests.support.waiting import wait_for
 from tests.reliability.process import BridgeProcess
 
 pytestmark = [pytest.mark.reliability, pytest.mark.browser, pytest.mark.cargo]
