@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sandbox.patch import apply_payload  # noqa: E402
+from tests.support.damage import tabs_to_spaces  # noqa: E402
 
 MAX_BYTES = 200_000
 OUTCOMES = ("exact", "refused", "partial", "silent")
@@ -176,16 +177,6 @@ def fenced_with_prose(diff: str) -> str:
     """In a fence with prose around it, and without its final newline (as a DOM code block gives it)."""
     fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", diff)), default=0))
     return f"Here is the fix for the issue:\n\n{fence}diff\n{diff.rstrip(chr(10))}\n{fence}\n\nThis keeps the behaviour otherwise."
-
-
-def tabs_to_spaces(diff: str) -> str:
-    """A markdown renderer's habit: a tab that follows leading spaces becomes four spaces."""
-    out = []
-    for line in diff.split("\n"):
-        while (m := re.match(r"^( +)\t", line)) is not None:
-            line = m[1] + "    " + line[m.end() :]
-        out.append(line)
-    return "\n".join(out)
 
 
 def everything(diff: str) -> str:

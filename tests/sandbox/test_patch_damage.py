@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from sandbox.patch import apply_payload
+from tests.support.damage import tabs_to_spaces
 
 BEFORE = """use std::fmt;
 
@@ -60,16 +61,6 @@ def unified_lines(before: list[str], after: list[str], path: str = "src/lib.rs")
 
 def _each_header(diff: str, make: Callable[[re.Match[str]], str]) -> str:
     return re.sub(r"(?m)^@@ -(\d+),(\d+) \+(\d+),(\d+) @@", make, diff)
-
-
-def _tabs_to_spaces(diff: str) -> str:
-    """A markdown renderer's habit: a tab that follows leading spaces becomes four spaces."""
-    out = []
-    for line in diff.split("\n"):
-        while (m := re.match(r"^( +)\t", line)) is not None:
-            line = m[1] + "    " + line[m.end() :]
-        out.append(line)
-    return "\n".join(out)
 
 
 def _fenced(diff: str) -> str:
@@ -133,7 +124,7 @@ def test_tab_indented_file_survives_a_renderer_that_expands_tabs(tmp_path: Path,
     root = project(tmp_path, TABBED_BEFORE)
     diff = unified(TABBED_BEFORE, TABBED_AFTER)
     if damage != "clean":
-        diff = _tabs_to_spaces(diff)
+        diff = tabs_to_spaces(diff)
         assert "\t" not in "".join(line for line in diff.splitlines() if line.startswith(" "))
     if damage.endswith("no line numbers"):
         diff = DAMAGES["no line numbers (bare @@)"](diff)
@@ -285,7 +276,7 @@ def test_difflib_diff_of_unique_lines_applies_exactly_after_any_damage(data: st.
     edits = data.draw(edited(lines, fresh=True))
     assume(edits != lines)
     payload = unified_lines(lines, edits)
-    payload = DAMAGES[damage](_tabs_to_spaces(payload) if tabs else payload)
+    payload = DAMAGES[damage](tabs_to_spaces(payload) if tabs else payload)
     ok, result, _, intended = _applied(lines, edits, payload, newline)
     assert ok
     assert result == intended

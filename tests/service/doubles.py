@@ -1,4 +1,4 @@
-"""Executor wrappers for the service tests."""
+"""The service's endpoints and executor wrappers, for the service tests."""
 
 from __future__ import annotations
 
@@ -7,6 +7,21 @@ import time
 from typing import Any
 
 from sandbox.executor import Executor
+
+ENDPOINTS = [
+    ("GET", "/healthz"),
+    ("GET", "/files"),
+    ("GET", "/get_code"),
+    ("POST", "/sandwich"),
+    ("POST", "/apply"),
+    ("POST", "/check_compile"),
+    ("POST", "/check_logic"),
+    ("POST", "/check_degradation"),
+    ("POST", "/commit"),
+    ("POST", "/undo"),
+    ("GET", "/status"),
+]
+"""Every operation of the sandbox service (method, path); all but /healthz need the token."""
 
 
 class Recording:

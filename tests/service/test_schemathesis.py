@@ -26,6 +26,7 @@ from sandbox.config import SandboxConfig
 from sandbox.local import LocalExecutor
 from sandbox.service import create_app
 from sandbox.serving import BackgroundServer
+from tests.service.doubles import ENDPOINTS
 
 pytestmark = pytest.mark.cargo
 
@@ -93,28 +94,15 @@ def api_schema(tiny_service: tuple[str, dict[str, str]]) -> schemathesis.BaseSch
     return schema
 
 
-OPERATIONS = [
-    ("GET", "/healthz"),
-    ("GET", "/files"),
-    ("GET", "/get_code"),
-    ("POST", "/sandwich"),
-    ("POST", "/apply"),
-    ("POST", "/check_compile"),
-    ("POST", "/check_logic"),
-    ("POST", "/check_degradation"),
-    ("POST", "/commit"),
-    ("POST", "/undo"),
-    ("GET", "/status"),
-]
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 def test_every_operation_is_fuzzed(api_schema: schemathesis.BaseSchema) -> None:
     listed = {(result.ok().method.upper(), result.ok().path) for result in api_schema.get_all_operations()}
-    assert listed == set(OPERATIONS)
+    assert listed == set(ENDPOINTS)
 
 
-@pytest.mark.parametrize(("method", "path"), OPERATIONS)
+@pytest.mark.parametrize(("method", "path"), ENDPOINTS)
 def test_no_server_errors(
     api_schema: schemathesis.BaseSchema, tiny_service: tuple[str, dict[str, str]], method: str, path: str
 ) -> None:
