@@ -8,14 +8,12 @@ from collections.abc import Callable
 
 from pydantic import BaseModel
 
-from bridge.chat.login import cookie_values
 from bridge.chat.playwright_driver import DriverOptions, PlaywrightDriver
 from bridge.chat.profile import Profile, load_profile
 from bridge.config import Settings
 from bridge.models import ChatMessage
 from bridge.orchestrator import Orchestrator
 from bridge.runner import Bridge
-from sandbox.redact import redactor
 
 
 class Attachment(BaseModel):
@@ -37,10 +35,8 @@ def chat_id_of(profile: Profile, url: str) -> str:
 
 
 def driver_options(settings: Settings, attachment: Attachment) -> DriverOptions:
-    """How to open the chat; the saved login's cookie values become secrets the redactor masks everywhere."""
+    """How to open the chat."""
     state = settings.chat.storage_state
-    if state is not None and state.is_file():
-        redactor.register(*cookie_values(state))
     second = attachment.second_session if attachment.second_session is not None else attachment.cdp_url is None
     return DriverOptions(
         url=attachment.url,

@@ -35,21 +35,6 @@ def save_state(path: Path, state: Mapping[str, Any]) -> Path:
     return path
 
 
-TOKEN_CHARS = 16
-"""Cookie values this long are taken for tokens; shorter ones are settings ("dark", "en-US", "accepted")."""
-
-
-def cookie_values(path: Path) -> list[str]:
-    """The token-like cookie values of a saved session: session cookies log the bridge in, so they are secrets."""
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    cookies = state.get("cookies") if isinstance(state, dict) else None
-    values = [str(c.get("value", "")) for c in cookies or [] if isinstance(c, dict)]
-    return [v for v in values if len(v) >= TOKEN_CHARS]
-
-
 async def _logged_in(page: Page, profile: Profile) -> bool:
     try:
         state = await page.evaluate(READER_JS, {"op": "state", "profile": profile.model_dump(mode="json")})

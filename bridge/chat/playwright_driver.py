@@ -20,9 +20,10 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 from pydantic import BaseModel, Field
 
 from bridge.chat import markdown
-from bridge.chat.assemble import ReadResult, RawMessage, Stability, is_complete, to_chat_message
+from bridge.chat.assemble import RawMessage, ReadResult, Stability, is_complete, to_chat_message
 from bridge.chat.errors import BrowserGone, Challenge, ErrorBubble, LastSeenMissing, LoggedOut, PageStalled, PostUnconfirmed, UIDrift
 from bridge.chat.launch import launch
+from bridge.chat.login_secrets import register_login_secrets
 from bridge.chat.profile import Profile
 from bridge.models import ChatMessage
 
@@ -110,8 +111,10 @@ class PlaywrightDriver:
         if self._browser is None:
             self._pw = await async_playwright().start()
             self._browser = await launch(self._pw, self.options.headless, self.options.chromium)
-        state = str(self.options.storage_state) if self.options.storage_state else None
-        self._context = await self._browser.new_context(storage_state=state)
+        state = self.options.storage_state
+        if state is not None:
+            register_login_secrets(state)  # read at every (re)launch: a renewed login's cookies are masked too
+        self._context = await self._browser.new_context(storage_state=str(state) if state else None)
         await self._grant_clipboard(self._context)
         page = await self._context.new_page()
         await self._watch(page)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bridge.chat.errors import LastSeenMissing
+from sandbox.redact import redact
 
 pytestmark = pytest.mark.browser
 
@@ -53,3 +56,17 @@ def test_a_last_seen_turn_that_is_not_in_the_chat_is_reported(mock, chat_id, ope
     driver.last_seen_id = "00000000-0000-0000-0000-000000000000"
     with pytest.raises(LastSeenMissing):
         aio.run(driver.read_new())
+
+
+def test_the_cookies_of_the_login_a_driver_loads_are_masked_at_every_launch(mock, chat_id, open_driver, state_file, aio):
+    """The first launch and a relaunch after `devspace login` renewed the session both register its cookies."""
+    cookie = json.loads(state_file.read_text())["cookies"][0]["value"]
+    assert redact(f"printed {cookie}") == f"printed {cookie}"  # unknown before a driver loads the login
+    driver = open_driver(mock.chat_url(chat_id))
+    assert redact(f"printed {cookie}") == "printed [redacted]"
+    mock.write_storage_state(state_file)  # a renewed login
+    renewed = json.loads(state_file.read_text())["cookies"][0]["value"]
+    assert renewed != cookie and redact(renewed) == renewed
+    aio.run(driver.close())
+    open_driver(mock.chat_url(chat_id))
+    assert redact(f"printed {renewed}") == "printed [redacted]"

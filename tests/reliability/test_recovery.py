@@ -15,7 +15,7 @@ import pytest
 
 from bridge.config import load_settings
 from bridge.example import copy_example
-from bridge.session import Attachment, driver_options
+from bridge.chat.login_secrets import register_login_secrets
 from sandbox import cgroup, proc
 from sandbox.local import LocalExecutor
 from sandbox.models import FileChange
@@ -76,7 +76,7 @@ def test_the_saved_login_cookies_are_masked_everywhere(tmp_path: Path) -> None:
     state.parent.mkdir(parents=True)
     state.write_text(json.dumps({"cookies": [{"name": "sso", "value": cookie, "domain": "grok.com"}], "origins": []}))
     assert cookie in redact(f"a test printed {cookie}")  # unknown until the bridge loads the login
-    driver_options(load_settings(home=tmp_path / "home", llm={"api_key": None}), Attachment(url="https://grok.com/chat/x"))
+    register_login_secrets(state)
     assert redact(f"a test printed {cookie}") == "a test printed [redacted]"
 
 

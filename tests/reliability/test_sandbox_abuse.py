@@ -24,7 +24,7 @@ from bridge.example import copy_example
 from bridge.journal import Journal
 from bridge.models import ChatMessage
 from bridge.orchestrator import Orchestrator
-from bridge.session import Attachment, driver_options
+from bridge.chat.login_secrets import register_login_secrets
 from sandbox.cgroup import pids_available
 from sandbox.isolation import isolation_available
 from sandbox.local import LocalExecutor
@@ -59,7 +59,7 @@ class Abuse:
         self.session = self.settings.home / "sessions" / "grok.json"
         self.session.parent.mkdir(parents=True)
         self.session.write_text(f'{{"cookies": [{{"name": "sso", "value": "{cookie}"}}], "origins": []}}')
-        driver_options(self.settings, Attachment(url="https://grok.com/chat/abuse"))  # as the bridge does: the login's cookies are secrets
+        register_login_secrets(self.session)  # as the driver does when it loads the login
         self.executor = LocalExecutor(project, self.settings.sandbox_config())
         self.orchestrator = Orchestrator(self.executor, Journal(self.settings.home / "journal.db"), self.settings)
         self.chats: list[str] = []
