@@ -7,6 +7,7 @@ from pathlib import PurePosixPath
 from bridge.models import CodeBlock
 from bridge.protocol import fenced
 from sandbox.models import CodeFile, CommitResult, FileEntry, Sandwich, UndoResult, WorkspaceStatus
+from sandbox.text import trimmed
 
 LANGS = {".rs": "rust", ".toml": "toml", ".md": "markdown", ".py": "python", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
 CONTEXT_LINES = 6
@@ -70,10 +71,7 @@ def updated_module(code: CodeFile, region: tuple[int, int] | None, max_chars: in
 def sandwich_text(sandwich: Sandwich, max_chars: int) -> str:
     saved = f" (saved as {PurePosixPath(sandwich.saved_to).name})" if sandwich.saved_to else ""
     head = f"Sandwich of {len(sandwich.paths)} file(s){saved}: " + ", ".join(sandwich.paths)
-    body = sandwich.text
-    if len(body) > max_chars:
-        body = body[:max_chars].rsplit("\n", 1)[0] + f"\n[… {len(sandwich.text) - max_chars} more characters trimmed]"
-    return f"{head}\n{fence(body)}"
+    return f"{head}\n{fence(trimmed(sandwich.text, max_chars))}"
 
 
 def commit_text(result: CommitResult) -> str:

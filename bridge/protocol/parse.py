@@ -14,6 +14,7 @@ from bridge.protocol.lookalike import AT_SIGNS, INVISIBLE, mimics_agent, skeleto
 from bridge.protocol.markdown import Kind, Layout, exact_text, in_code_spans, line_numbers, scan
 from bridge.protocol.posts import is_mcp_post
 from bridge.protocol.verbs import VerbSpec, lookup, suggest
+from sandbox.text import clip
 
 AGENT = "@agent"
 KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -122,7 +123,7 @@ def _parse(text: str, exact: list[CodeBlock]) -> ParseResult:
     layout = scan(text)
     blocks, warnings = _code_blocks(layout, exact)
     starts, looks = _addressed_lines(text, layout)
-    issues = [ParseIssue(line=i + 1, text=_cap(layout.lines[i]), reason=LOOKALIKE) for i in looks]
+    issues = [ParseIssue(line=i + 1, text=clip(layout.lines[i], TEXT_CAP), reason=LOOKALIKE) for i in looks]
     if len(starts) > MAX_COMMAND_LINES:
         skipped = len(starts) - MAX_COMMAND_LINES
         reason = f"{skipped} more @agent lines were not read (at most {MAX_COMMAND_LINES} per message)"
@@ -133,7 +134,7 @@ def _parse(text: str, exact: list[CodeBlock]) -> ParseResult:
         try:
             commands.append(_command(layout, blocks, first, stop, len(commands)))
         except _Refusal as refusal:
-            line = _cap(layout.lines[first])
+            line = clip(layout.lines[first], TEXT_CAP)
             issues.append(ParseIssue(line=first + 1, text=line, reason=refusal.reason, suggestions=refusal.suggestions))
     return ParseResult(commands=commands, issues=_bounded(issues), warnings=warnings)
 
@@ -216,7 +217,7 @@ def _verb(head: _Head) -> VerbSpec:
         raise _Refusal(f"@agent without a command; {HELP_HINT}", ["help"])
     found = lookup(head.words)
     if found is None:
-        written = _cap(" ".join(head.words[:4]), QUOTE_CAP)
+        written = clip(" ".join(head.words[:4]), QUOTE_CAP)
         lookalike = lookup(skeleton(written).split())
         if lookalike is not None and lookalike[1] == len(written.split()):
             name = lookalike[0].name
@@ -228,7 +229,7 @@ def _verb(head: _Head) -> VerbSpec:
     stray = head.words[used:] + head.stray
     head.words = head.words[:used]
     if stray:
-        raise _Refusal(f"unexpected '{_cap(' '.join(stray), QUOTE_CAP)}' after '{spec.name}': use #meta, key=value or [data]; {HELP_HINT}")
+        raise _Refusal(f"unexpected '{clip(' '.join(stray), QUOTE_CAP)}' after '{spec.name}': use #meta, key=value or [data]; {HELP_HINT}")
     return spec
 
 
@@ -238,7 +239,7 @@ def _validate(spec: VerbSpec, params: dict[str, str], data: str | None, code: li
             takes = f"it takes: {', '.join(spec.keys)}" if spec.keys else "it takes none"
             raise _Refusal(f"`{spec.name}` has no parameter '{key}'; {takes}", difflib.get_close_matches(key, spec.keys, n=1))
         if key == "file_id" and not (FILE_IDS if spec.file_id_list else FILE_ID).fullmatch(value):
-            raise _Refusal(f"file_id must be {'numbers like 1,2,3' if spec.file_id_list else 'a number'}, not '{_cap(value, QUOTE_CAP)}'")
+            raise _Refusal(f"file_id must be {'numbers like 1,2,3' if spec.file_id_list else 'a number'}, not '{clip(value, QUOTE_CAP)}'")
     if spec.needs_one_of and not any(k in params for k in spec.needs_one_of):
         raise _Refusal(f"`{spec.name}` needs {' or '.join(spec.needs_one_of)}; usage: {spec.usage}")
     if spec.needs_data and not (data or code):
@@ -266,8 +267,3 @@ def _between(lines: list[str], first: int, bracket: int, last: int, end: int) ->
         return lines[first][bracket + 1 : end].strip()
     middle = lines[first + 1 : last]
     return "\n".join([lines[first][bracket + 1 :], *middle, lines[last][:end]]).strip()
-
-
-def _cap(text: str, limit: int = TEXT_CAP) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
