@@ -16,6 +16,7 @@ from bridge.config import ConfigError, Settings, load_settings
 from bridge.models import ChatMessage, Role
 from bridge.wiring import make_executor, make_orchestrator
 from sandbox.errors import SandboxError
+from sandbox.operations import FilesRequest
 from sandbox.logs import setup_logging
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Colloqium DevSpace: a chat UI, an LLM and a Rust project.")
@@ -52,7 +53,7 @@ def files(
     """List the project's files with their stable file_ids."""
     settings = settings_for(config, project=project)
     try:
-        entries = make_executor(settings).files(glob)
+        entries = make_executor(settings).run(FilesRequest(glob=glob))
     except (SandboxError, ConfigError) as exc:
         raise fail(str(exc)) from None
     for entry in entries:
@@ -97,17 +98,14 @@ def check(
     config: ConfigOpt = None,
 ) -> None:
     """Run one check in the project's workspace and print its summary."""
+    from sandbox.operations import CheckCompileRequest, CheckDegradationRequest, CheckTestRequest
     from sandbox.summary import summarize_check
 
     settings = settings_for(config, project=project)
     try:
         executor = make_executor(settings)
-        if kind == "compile":
-            result = executor.check_compile()
-        elif kind == "test":
-            result = executor.check_logic(filter)
-        else:
-            result = executor.check_degradation()
+        request = {"compile": CheckCompileRequest(), "test": CheckTestRequest(filter=filter), "degradation": CheckDegradationRequest()}[kind]
+        result = executor.run(request)
     except (SandboxError, ConfigError) as exc:
         raise fail(str(exc)) from None
     out.print(summarize_check(result, budget=settings.replies.summary_budget))

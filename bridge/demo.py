@@ -22,6 +22,7 @@ from bridge.mockchat.store import Message
 from bridge.protocol import SIGNATURE
 from bridge.session import Attachment, make_bridge, run_until_stopped
 from bridge.wiring import make_orchestrator
+from sandbox.operations import FilesRequest, StatusRequest
 from sandbox.serving import BackgroundServer
 
 CHAT_ID = "demo"
@@ -113,7 +114,7 @@ def run_demo(settings: Settings, *, port: int, stay: bool, console: Console) -> 
     settings.chat.profile = "mock"
     settings.chat.selectors_file = None
     orchestrator = make_orchestrator(settings)
-    file_id = next(e.file_id for e in orchestrator.executor.files() if e.path == "src/date.rs")
+    file_id = next(e.file_id for e in orchestrator.executor.run(FilesRequest()) if e.path == "src/date.rs")
     server = BackgroundServer(create_app(ScriptedAssistant(script(file_id))), port=port, timeout_graceful_shutdown=1).start()
     client = MockChatClient(server.url)
     settings.chat.storage_state = client.write_storage_state(root / "session.json")
@@ -134,7 +135,7 @@ def run_demo(settings: Settings, *, port: int, stay: bool, console: Console) -> 
             client.inject(CHAT_ID, text.format(file_id=file_id))
             wait_turn(client, transcript, marker, after, lambda: not thread.is_alive())
         ok = True
-        head = git.Repo(orchestrator.executor.status().workspace).head.commit
+        head = git.Repo(orchestrator.executor.run(StatusRequest()).workspace).head.commit
         console.rule("[bold]done")
         console.print(f"commit {head.hexsha[:10]} by {head.author.name} <{head.author.email}>: {head.summary}")
         console.print(f"chat: {url}  (log in on the page with any name)")

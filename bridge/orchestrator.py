@@ -23,7 +23,19 @@ from bridge.policy import Policy, carries_patch
 from bridge.prompts import fix_prompt
 from sandbox.errors import SandboxError
 from sandbox.executor import Executor
-from sandbox.models import ApplyResult, ChatLink, CodeFile
+from sandbox.models import ApplyResult, CodeFile
+from sandbox.operations import (
+    CheckCompileRequest,
+    CheckDegradationRequest,
+    CheckTestRequest,
+    CommitRequest,
+    FilesRequest,
+    GetCodeRequest,
+    SandwichRequest,
+    StatusRequest,
+    UndoRequest,
+    build,
+)
 from sandbox.redact import redact
 from sandbox.summary import summarize_check
 
@@ -166,32 +178,32 @@ class Orchestrator:
                 return [Reply(text=protocol.help_text())]
             case "code files":
                 glob = cmd.params.get("glob") or next(iter(cmd.meta), None)
-                return [Reply(text=replies.files_table(ex.files(glob)))]
+                return [Reply(text=replies.files_table(ex.run(FilesRequest(glob=glob))))]
             case "code get":
-                code = ex.get_code(file_id=_int(cmd.params.get("file_id")), path=cmd.params.get("path"))
+                code = ex.run(GetCodeRequest(file_id=_int(cmd.params.get("file_id")), path=cmd.params.get("path")))
                 return [Reply(text=replies.code_file(code, cap))]
             case "code sandwich":
                 ids = [int(i) for i in cmd.params.get("file_id", "").replace(" ", "").split(",") if i.isdigit()]
-                return [Reply(text=replies.sandwich_text(ex.sandwich(ids), cap))]
+                return [Reply(text=replies.sandwich_text(ex.run(SandwichRequest(file_ids=ids)), cap))]
             case "code improvement":
                 return self._improvement(row, resumed)
             case "code test":
                 return self._test(row)
             case "check compile":
-                return [Reply(text=summarize_check(ex.check_compile(), budget=budget))]
+                return [Reply(text=summarize_check(ex.run(CheckCompileRequest()), budget=budget))]
             case "check logic":
-                return [Reply(text=summarize_check(ex.check_logic(_filter(cmd)), budget=budget))]
+                return [Reply(text=summarize_check(ex.run(CheckTestRequest(filter=_filter(cmd))), budget=budget))]
             case "check degradation":
-                return [Reply(text=summarize_check(ex.check_degradation(), budget=budget))]
+                return [Reply(text=summarize_check(ex.run(CheckDegradationRequest()), budget=budget))]
             case "commit":
                 return self._commit(row)
             case "undo":
                 self.journal.set_stage(row.id, "undoing")
-                return [Reply(text=replies.undo_text(ex.undo()))]
+                return [Reply(text=replies.undo_text(ex.run(UndoRequest())))]
             case "status":
                 task = self.journal.open_task(row.chat_id)
                 desc = f"#{task.id} {task.kind}: {task.request} (fix attempts {task.attempts}/{self.settings.rules.max_attempts})" if task else None
-                return [Reply(text=replies.status_text(ex.status(), desc) + f"\nMode: {self.mode}")]
+                return [Reply(text=replies.status_text(ex.run(StatusRequest()), desc) + f"\nMode: {self.mode}")]
         return [Reply(text=f"`{cmd.verb}` is not supported", kind="error")]
 
     # commit -----------------------------------------------------------------------------
@@ -203,9 +215,10 @@ class Orchestrator:
         author = self.settings.identities.identity(role)
         if self.dry_run:
             return [Reply(text=f"[dry run] would commit as {author}: {message}")]
-        link = ChatLink(chat_id=chat or "local", message_id=row.msg_id, url=self.settings.chat.url)
+        link = {"chat_id": chat or "local", "message_id": row.msg_id, "url": self.settings.chat.url}
+        request = build(CommitRequest, message=message, author=author, chat=link)
         self.journal.set_stage(row.id, "committing")
-        result = self.executor.commit(message, author, link)  # a commit made before a crash is recognised by its message id
+        result = self.executor.run(request)  # a commit made before a crash is recognised by its message id
         self.journal.put(chat, AUTHORS_KEY, [])
         return [Reply(text=replies.commit_text(result))]
 
@@ -247,7 +260,7 @@ class Orchestrator:
     def _test(self, row: CommandRow) -> list[Reply]:
         cmd, chat = row.command, row.chat_id
         test_filter = _filter(cmd)
-        result = self.executor.check_logic(test_filter)
+        result = self.executor.run(CheckTestRequest(filter=test_filter))
         summary = summarize_check(result, budget=self.settings.replies.summary_budget)
         if result.ok:
             return [Reply(text=summary)]
@@ -263,7 +276,7 @@ class Orchestrator:
         parts: list[str] = []
         cap = min(self.settings.replies.module_chars, max(500, (self.settings.replies.max_chars - 1500) // max(1, len(paths))))
         for path in paths[:3]:
-            code = self.executor.get_code(path=path)
+            code = self.executor.run(GetCodeRequest(path=path))
             parts.append(f"Updated {path}{note}:\n" + replies.updated_module(code, applied.regions.get(path), cap))
         if applied.deleted:
             parts.append("Deleted: " + ", ".join(applied.deleted))
@@ -327,7 +340,7 @@ class Orchestrator:
         candidates += [(None, p) for p in protocol.paths_in(summary)]
         for file_id, path in candidates[:4]:
             try:
-                code = self.executor.get_code(file_id=file_id, path=path)
+                code = self.executor.run(GetCodeRequest(file_id=file_id, path=path))
             except SandboxError:
                 continue
             if code.path not in seen:

@@ -125,7 +125,7 @@ def mcp_command(
     settings = _settings(config, project)
     token = _token(settings) if transport == "http" else None
     executor = _executor(settings, sandwiches)
-    server = create_server(executor, author=settings.identities.mcp, summary_budget=settings.replies.summary_budget)
+    server = create_server(executor, summary_budget=settings.replies.summary_budget)
     try:
         if token is None:
             server.run("stdio")
