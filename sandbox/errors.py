@@ -132,9 +132,10 @@ def error_of(body: ErrorBody) -> SandboxError:
     return cls(body.message)
 
 
-def describe(error: Any, *, show_input: bool = False, unknown: str = "unknown field") -> str:
-    """One pydantic error as `dotted.field: message`; `(got <value>)` for a plain value when `show_input`."""
-    where = ".".join(str(part) for part in error["loc"]) or "request"
+def describe(error: Any, *, show_input: bool = False, unknown: str = "unknown field", whole: str = "request") -> str:
+    """One pydantic error as `dotted.field: message` (`whole` when it is about no one field);
+    `(got <value>)` for a plain value when `show_input`."""
+    where = ".".join(str(part) for part in error["loc"]) or whole
     if error["type"] == "extra_forbidden":
         return f"{where}: {unknown}"
     message = str(error["msg"]).removeprefix("Value error, ")

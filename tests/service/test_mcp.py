@@ -170,11 +170,10 @@ def test_streamable_http_needs_the_token(local: LocalExecutor, token: str) -> No
 
 
 def test_mcp_command_over_stdio(crate_copy: Path, tmp_path: Path) -> None:
-    """`devspace mcp --project DIR` (stdio): the SDK's client launches it and calls a tool."""
-    command = "import typer; from sandbox.cli import mcp_command; typer.run(mcp_command)"
+    """`python -m sandbox mcp --project DIR` (stdio): the SDK's client launches it and calls a tool."""
     params = StdioServerParameters(
         command=sys.executable,
-        args=["-c", command, "--project", str(crate_copy)],
+        args=["-m", "sandbox", "mcp", "--project", str(crate_copy)],
         env={"DEVSPACE_HOME": str(tmp_path / "home"), "PYTHONPATH": str(REPO)},
         cwd=tmp_path,
     )

@@ -172,17 +172,13 @@ def test_serve_refuses_a_weak_token_from_a_secret_file(
 
 
 def test_serve_command_serves_the_project_on_loopback(clean_env: Path, crate_copy: Path, token: str) -> None:
-    """`devspace sandbox serve` as a process: up on 127.0.0.1, token required, logs in the project's style."""
+    """The sandbox's own `serve` command as a process (`python -m sandbox serve`): up on 127.0.0.1, token required, logs in the project's style."""
     port = free_port()
-    command = (
-        "import typer; from sandbox.cli import sandbox_app; "
-        "cli = typer.Typer(); cli.add_typer(sandbox_app, name='sandbox'); cli()"
-    )
     env = {**os.environ, "DEVSPACE_SANDBOX_TOKEN": token, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     log = clean_env / "serve.err"
     with log.open("wb") as err:
         process = subprocess.Popen(
-            [sys.executable, "-c", command, "sandbox", "serve", "--project", str(crate_copy), "--port", str(port)],
+            [sys.executable, "-m", "sandbox", "serve", "--project", str(crate_copy), "--port", str(port)],
             env=env, stdout=subprocess.DEVNULL, stderr=err,
         )
         try:
