@@ -12,10 +12,11 @@ from sandbox.summary import summarize_apply, summarize_check
 
 
 class Attempt(BaseModel):
-    """What one patch did: applied and checked, or refused, with its chat summary."""
+    """What one try did: a patch applied and checked, or refused (`applied`), or a plain test run (`applied` None),
+    with its chat summary."""
 
     ok: bool
-    applied: ApplyResult
+    applied: ApplyResult | None = None
     check: CheckResult | None = None
     summary: str
 

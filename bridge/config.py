@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from bridge.protocol.verbs import BY_NAME, default_permissions, suggest
+from bridge.protocol.verbs import canonical, default_permissions, suggest
 from sandbox.operations import Role
 from sandbox.redact import redactor
 from sandbox.settings import (
@@ -74,11 +74,14 @@ class RulesSettings(Section):
     @field_validator("permissions", mode="after")
     @classmethod
     def _over_defaults(cls, value: dict[str, list[Role]]) -> dict[str, list[Role]]:
-        for verb in value:
-            if verb not in BY_NAME:
+        named: dict[str, list[Role]] = {}
+        for verb, roles in value.items():
+            name = canonical(verb)
+            if name is None:
                 hint = ", ".join(suggest(verb))
                 raise ValueError(f"unknown command {verb!r}" + (f" (did you mean: {hint}?)" if hint else ""))
-        return {**default_permissions(), **value}
+            named[name] = roles
+        return {**default_permissions(), **named}
 
 
 class RepliesSettings(Summaries):

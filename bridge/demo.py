@@ -59,7 +59,7 @@ def script(file_id: int) -> Script:
         rules=[
             Rule(match=r"(?i)vibe:.*adjust_to_monday", reply=PATCH.format(file_id=file_id), first_delay_ms=600, chunk=12),
             Rule(match=r"^@all Updated src/date\.rs", reply="The build is clean and nothing regressed. Run the aggregation tests next: `@agent code test #aggr_trades`."),
-            Rule(match=r"check logic #aggr_trades: OK", reply="All aggregation tests pass with the new `adjust_to_monday`. Ready to commit."),
+            Rule(match=r"check test #aggr_trades: OK", reply="All aggregation tests pass with the new `adjust_to_monday`. Ready to commit."),
             Rule(match=r"^Committed ", reply="Committed. Anything else?"),
             Rule(match=r"^@assistant ", reply="Let me look at the failure summary again."),
         ],
@@ -69,7 +69,7 @@ def script(file_id: int) -> Script:
 
 DEVELOPER_STEPS: list[tuple[str, str]] = [
     ("@agent code improvement #2025-07-12 file_id={file_id} [vibe: оптимизировать adjust_to_monday]", "@all Updated"),
-    ("@agent code test #aggr_trades", "check logic #aggr_trades"),
+    ("@agent code test #aggr_trades", "check test #aggr_trades"),
     ("@agent commit [msg: Оптимизирована функция]", "Committed "),
 ]
 

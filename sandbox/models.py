@@ -101,7 +101,12 @@ class TestCase(BaseModel):
     binary: str = ""
     outcome: Outcome
     message: str | None = None
-    location: str | None = None
+    location: str | None = Field(default=None, description="where it panicked: file:line:column")
+
+    @property
+    def file(self) -> str | None:
+        """The file of `location`."""
+        return self.location.rsplit(":", 2)[0] if self.location and self.location.count(":") >= 2 else None
 
 
 class TestBinary(BaseModel):

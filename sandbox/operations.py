@@ -12,12 +12,13 @@ A new operation is one declaration here and one handler in `LocalExecutor` (`@ha
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Annotated, Any, Generic, Literal, TypeVar, cast
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from sandbox.errors import invalid
 from sandbox.models import (
@@ -96,12 +97,21 @@ ProjectPath = Annotated[str, Field(min_length=1, max_length=4096, description="a
 Payload = Annotated[str, Field(min_length=1, max_length=MAX_PAYLOAD, description="the patch: diff, SEARCH/REPLACE or whole file")]
 TEST_FILTER = r"[^-\s][^\x00-\x1f]{0,199}"
 """A libtest name filter cargo may be given: never an option (no leading '-'), one line, at most 200 characters."""
+
+
+def _test_filter(value: str) -> str:
+    if not re.fullmatch(TEST_FILTER, value):
+        raise ValueError("must be a test name (no leading '-', one line)")
+    return value
+
+
 TestFilter = Annotated[
     str,
     Field(
-        min_length=1, max_length=200, pattern=f"^{TEST_FILTER}$",
+        min_length=1, max_length=200, json_schema_extra={"pattern": f"^{TEST_FILTER}$"},
         description="a cargo test name filter: the tests whose path contains it (no leading '-', one line)",
     ),
+    AfterValidator(_test_filter),
 ]
 CommitMessage = Annotated[str, Field(min_length=1, max_length=10_000, description="the commit message")]
 

@@ -248,7 +248,7 @@ def _header(result: CheckResult) -> str:
         title = "check compile"
         parts = [_plural(errors, "error") + (f" ({codes} codes)" if codes > 1 else ""), _plural(warnings, "warning")]
     elif result.kind == "test":
-        title = "check logic" + (f" #{result.filter}" if result.filter else "")
+        title = "check test" + (f" #{result.filter}" if result.filter else "")
         parts = [_tests_phrase(result)] if result.binaries or result.tests else []
         parts += [_plural(errors, "compile error")] if errors else []
         parts += [_plural(warnings, "warning")] if warnings else []

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from functools import cache
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from bridge.models import ChatMessage, CodeBlock, Command, Reply
 from bridge.protocol import SIGNATURE, VERBS, fenced, format_post, parse, payload_of, render, trim_post
+from bridge.protocol.arguments import ArgumentError, arguments
 from bridge.protocol.parse import agent_at
 from bridge.protocol.posts import trim_note
 from bridge.protocol.verbs import BY_NAME
@@ -53,15 +54,15 @@ def commands(draw: st.DrawFn) -> Command:
     words = [draw(st.sampled_from([w, w.upper(), w.capitalize()])) for w in spec.name.split()]
     meta = draw(st.lists(TOKEN, max_size=3))
     params: dict[str, str] = {}
-    for key in spec.keys:
+    for key, field in spec.keys.items():
         if key in ("msg", "vibe"):
             continue
         if key == "file_id":
-            ids = draw(st.lists(st.integers(0, 999).map(str), min_size=1, max_size=3 if spec.file_id_list else 1))
+            ids = draw(st.lists(st.integers(1, 999).map(str), min_size=1, max_size=3 if field == "file_ids" else 1))
             value = ",".join(ids)
         else:
             value = draw(TOKEN)
-        if draw(st.booleans()) or (key in spec.needs_one_of and not params):
+        if draw(st.booleans()) or spec.args.model_fields[field].is_required():
             params[key] = value
     blocks = draw(st.lists(st.builds(CodeBlock, text=CODE, info=INFO), max_size=2))
     data: str | None = None
@@ -79,7 +80,12 @@ def commands(draw: st.DrawFn) -> Command:
         data = "\n".join([draw(FREE), *(fenced(b) for b in blocks[:inside]), draw(FREE)]).strip()
     if spec.needs_data and not (data or blocks):
         blocks = [CodeBlock(text="-a\n+b", info="diff")]
-    return Command(verb=spec.name, words=words, meta=meta, params=params, data=data, code_blocks=blocks)
+    cmd = Command(verb=spec.name, words=words, meta=meta, params=params, data=data, code_blocks=blocks)
+    try:
+        arguments(spec, cmd)
+    except ArgumentError:
+        assume(False)  # only commands whose arguments the verb takes (e.g. `code get`: one of file_id and path)
+    return cmd
 
 
 @SETTINGS

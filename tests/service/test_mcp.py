@@ -83,7 +83,7 @@ def test_tools_work_the_workspace(local: LocalExecutor) -> None:
         assert refused.structured_content["ok"] is False and "Patch refused" in text(refused)
         assert (await client.call_tool("apply", {"payload": patches.GOOD})).structured_content["ok"] is True
         tests = await client.call_tool("check_test", {"filter": "adjust_to_monday"})
-        assert "check logic #adjust_to_monday: OK" in text(tests) and tests.structured_content["filter"] == "adjust_to_monday"
+        assert "check test #adjust_to_monday: OK" in text(tests) and tests.structured_content["filter"] == "adjust_to_monday"
         degradation = await client.call_tool("check_degradation", {})
         assert degradation.structured_content["ok"] is True and "0 regressions" in text(degradation)
 
@@ -110,8 +110,8 @@ def test_tools_work_the_workspace(local: LocalExecutor) -> None:
         ("get_code", {"path": "../etc/passwd"}, "path_refused:"),
         ("sandwich", {"file_ids": []}, "at least 1 item"),
         ("apply", {"payload": ""}, "at least 1 character"),
-        ("check_test", {"filter": "--list"}, "should match pattern"),
-        ("check_test", {"filter": "a\nb"}, "should match pattern"),
+        ("check_test", {"filter": "--list"}, "must be a test name (no leading '-', one line)"),
+        ("check_test", {"filter": "a\nb"}, "must be a test name (no leading '-', one line)"),
         ("apply", {"payload": patches.GOOD, "file_id": 9999}, "not_found: no file with file_id=9999"),
         ("commit", {"message": ""}, "at least 1 character"),
         ("commit", {"message": "nothing changed"}, "nothing_to_commit:"),
