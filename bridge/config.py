@@ -53,10 +53,8 @@ class ChatSettings(Section):
     selectors_file: UserPath | None = Field(default=None, description="default: the selectors.yaml shipped with DevSpace")
     cdp_url: str | None = Field(default=None, description="attach to a running Chrome over CDP instead of launching one")
     storage_state: UserPath | None = Field(default=None, description="saved login; default: <home>/sessions/<profile>.json")
-    headed: bool = False
     dry_run: bool = Field(default=False, description="print replies instead of posting; never commit")
     catch_up: bool = Field(default=False, description="on the first attach, run the commands already in the chat")
-    poll_interval: Seconds = Field(default=15.0, description="seconds between refreshes of the conversation")
     answer_timeout: Seconds = Field(default=600.0, description="seconds to wait for the assistant's fix before escalating")
     chromium: UserPath | None = Field(default=None, description="browser executable; also DEVSPACE_CHROMIUM")
 

@@ -61,12 +61,6 @@ def format_post(reply: Reply, limit: int = 8000, max_parts: int = MAX_PARTS, ref
     return [sign(chunk, (i, len(chunks)), f"{ref}-{i}" if ref else None) for i, chunk in enumerate(chunks, 1)]
 
 
-def trim_post(text: str, limit: int) -> str:
-    """The text cut to `limit` characters on a line boundary, fences closed, with a note on what was cut."""
-    _check(limit)
-    return text if len(text) <= limit else _chunks(text, limit, 1)[0]
-
-
 def trim_note(lines: int) -> str:
     return f"[… {lines} more lines trimmed; full text in the log]"
 

@@ -6,7 +6,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from bridge.models import Reply
-from bridge.protocol import SIGNATURE, format_post, is_mcp_post, parse, sign, trim_post
+from bridge.protocol import SIGNATURE, format_post, is_mcp_post, parse, sign
 from bridge.protocol.posts import MIN_LIMIT
 
 MD = MarkdownIt("commonmark")
@@ -102,23 +102,29 @@ def test_overlong_line_is_clipped_with_a_note() -> None:
     assert "more characters trimmed]" in joined and "after" in joined and "short" in joined
 
 
-def test_trim_post_cuts_on_a_line_boundary_and_closes_the_fence() -> None:
+def one_post(text: str, limit: int) -> str:
+    """The one post a reply may take, without its signature."""
+    (post,) = format_post(Reply(text=text), limit=limit, max_parts=1)
+    return post.removesuffix(f"\n\n{SIGNATURE}")
+
+
+def test_one_post_cuts_on_a_line_boundary_and_closes_the_fence() -> None:
     text = "Summary\n```text\n" + "\n".join(f"error line {i}" for i in range(500)) + "\n```"
-    out = trim_post(text, 600)
+    out = one_post(text, 600)
     assert len(out) <= 600
     lines = out.split("\n")
     assert lines[-2] == "```" and lines[-1].startswith("[… ") and lines[-1].endswith(" more lines trimmed; full text in the log]")
     kept = sum(1 for line in lines if line.startswith("error line"))
     assert lines[-1] == f"[… {500 - kept + 1} more lines trimmed; full text in the log]"
     assert fence_count(out) == 1
-    assert trim_post("fits", 600) == "fits"
+    assert one_post("fits", 600) == "fits"
 
 
 def test_limits_too_small_to_hold_a_part_are_rejected() -> None:
     with pytest.raises(ValueError):
         format_post(Reply(text="x"), limit=MIN_LIMIT - 1)
     with pytest.raises(ValueError):
-        trim_post("x", 10)
+        format_post(Reply(text="x"), limit=10, max_parts=1)
 
 
 @pytest.mark.browser

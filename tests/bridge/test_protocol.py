@@ -5,16 +5,10 @@ from __future__ import annotations
 import pytest
 
 from bridge.models import ChatMessage, CodeBlock, Command
-from bridge.protocol import (
-    VERBS,
-    default_permissions,
-    help_text,
-    parse,
-    payload_of,
-    render,
-    sign,
-)
+from bridge.protocol import help_text, parse, payload_of, sign
 from bridge.protocol.parse import LOOKALIKE, MAX_COMMAND_LINES, MAX_ISSUES
+from bridge.protocol.render import render
+from bridge.protocol.verbs import VERBS, default_permissions
 
 SEED = [
     "@agent code improvement #2025-07-12 file_id=51 [vibe: оптимизировать adjust_to_monday]",

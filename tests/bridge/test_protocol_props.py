@@ -9,11 +9,12 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from bridge.models import ChatMessage, CodeBlock, Command, Reply
-from bridge.protocol import SIGNATURE, VERBS, fenced, format_post, parse, payload_of, render, trim_post
+from bridge.protocol import SIGNATURE, fenced, format_post, parse, payload_of, sign
 from bridge.protocol.arguments import ArgumentError, arguments
 from bridge.protocol.parse import agent_at
 from bridge.protocol.posts import trim_note
-from bridge.protocol.verbs import BY_NAME
+from bridge.protocol.render import render
+from bridge.protocol.verbs import BY_NAME, VERBS
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MD = MarkdownIt("commonmark")
@@ -201,13 +202,16 @@ def test_format_post_parts_fit_and_rejoin_to_the_content(content: str, limit: in
 
 @SETTINGS
 @given(CONTENT, st.integers(400, 1500))
-def test_trim_post_is_a_bounded_prefix(content: str, limit: int) -> None:
-    out = trim_post(content, limit)
-    assert len(out) <= limit
-    if out == content:
-        return
+def test_one_post_is_a_bounded_prefix(content: str, limit: int) -> None:
+    (post,) = format_post(Reply(text=content), limit=limit, max_parts=1)
+    assert len(post) <= limit
+    if post == sign(content):
+        return  # it fits (with any open fence closed)
+    out = post.removesuffix(f"\n\n{SIGNATURE}")
     lines = content.split("\n")
     kept = out.split("\n")
+    if not kept[-1].startswith("[… "):
+        assert set(kept.pop()) <= set("`~")  # the signature closed a fence the cut left looking open
     note = kept.pop()
     assert note.startswith("[… ") and note.endswith(" more lines trimmed; full text in the log]")
     if kept != lines[: len(kept)]:
