@@ -53,7 +53,7 @@ that many days at once instead of looping.
 
 
 def script(file_id: int) -> Script:
-    """The assistant's side of the seed's workflow; it answers every turn, MCP's included."""
+    """The assistant's side of the seed's workflow; it answers every turn, the bot's included."""
     return Script(
         delay_ms=8,
         rules=[
@@ -94,7 +94,7 @@ class Transcript:
 
 
 def wait_turn(client: MockChatClient, transcript: Transcript, marker: str, after: int, stop: Callable[[], bool]) -> None:
-    """Wait until an MCP post containing `marker` appears after turn `after` and the chat settles."""
+    """Wait until a post of the bot containing `marker` appears after turn `after` and the chat settles."""
     deadline = time.monotonic() + STEP_TIMEOUT
     while time.monotonic() < deadline and not stop():
         turns = client.messages(CHAT_ID)
@@ -103,7 +103,7 @@ def wait_turn(client: MockChatClient, transcript: Transcript, marker: str, after
         if any(marker in t.markdown for t in posts) and turns[-1].role == "assistant" and turns[-1].status != "streaming":
             return
         time.sleep(0.2)
-    raise TimeoutError(f"no MCP post with {marker!r} within {STEP_TIMEOUT:.0f}s")
+    raise TimeoutError(f"no post of the bot with {marker!r} within {STEP_TIMEOUT:.0f}s")
 
 
 def run_demo(settings: Settings, *, port: int, stay: bool, console: Console) -> bool:

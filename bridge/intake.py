@@ -26,7 +26,7 @@ class Intake:
         """A post of the bot: read back (by its signature, or as an outbox entry whatever the UI did to it)."""
         return (
             message.role == "mcp"
-            or protocol.is_mcp_post(message.text)
+            or protocol.is_bot_post(message.text)
             or self.journal.is_our_post(message.chat_id, message.text, protocol.post_ref(message.text))
         )
 

@@ -205,5 +205,5 @@ class WorkspaceStatus(BaseModel):
     base_commit: str
     pending: list[str] = Field(default_factory=list, description="files changed and not committed")
     patches: int = Field(default=0, description="applied, uncommitted patches that undo can drop")
-    mcp_commits: int = 0
+    mcp_commits: int = Field(default=0, description="commits the bot (MCP in the chat) made here, which undo may revert")
     isolation: str = "none"

@@ -2,7 +2,7 @@
 
 from bridge.protocol.arguments import ArgumentError, arguments
 from bridge.protocol.parse import parse
-from bridge.protocol.posts import SIGNATURE, format_post, is_mcp_post, post_ref, sign
+from bridge.protocol.posts import SIGNATURE, format_post, is_bot_post, post_ref, sign
 from bridge.protocol.render import fenced, payload_of
 from bridge.protocol.verbs import help_text
 
@@ -13,7 +13,7 @@ __all__ = [
     "fenced",
     "format_post",
     "help_text",
-    "is_mcp_post",
+    "is_bot_post",
     "parse",
     "payload_of",
     "post_ref",

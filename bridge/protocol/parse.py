@@ -13,7 +13,7 @@ from bridge.models import ChatMessage, CodeBlock, Command
 from bridge.protocol.arguments import QUOTE_CAP, ArgumentError, arguments
 from bridge.protocol.lookalike import AT_SIGNS, INVISIBLE, mimics_agent, skeleton
 from bridge.protocol.markdown import Kind, Layout, exact_text, in_code_spans, line_numbers, scan
-from bridge.protocol.posts import is_mcp_post
+from bridge.protocol.posts import is_bot_post
 from bridge.protocol.verbs import Verb, lookup, suggest
 from sandbox.text import clip
 
@@ -23,7 +23,7 @@ DATA_KEYS = ("msg", "vibe")
 ITEM = re.compile(r"(msg|vibe)[ \t]*:", re.IGNORECASE)
 MAX_ISSUES = 10
 MAX_COMMAND_LINES = 100
-# Lines that may address MCP: an at sign (or a look-alike of one) after blanks and invisible characters.
+# Lines that may address the bot: an at sign (or a look-alike of one) after blanks and invisible characters.
 ADDRESSED = re.compile(rf"^(?:[^\S\n]|[{INVISIBLE}])*[{AT_SIGNS}]", re.MULTILINE)
 TEXT_CAP = 200
 LOOKALIKE = "looks like @agent but contains look-alike characters; not executed"
@@ -34,7 +34,7 @@ HELP_HINT = "write `@agent help` for the list"
 
 
 class ParseIssue(BaseModel):
-    """A line that addresses MCP but is not executed, with the reason to tell the writer."""
+    """A line that addresses the bot but is not executed, with the reason to tell the writer."""
 
     line: int = Field(description="1-based line number in the message; 0 for the message as a whole")
     text: str = ""
@@ -113,7 +113,7 @@ def data_items(data: str) -> dict[str, str]:
 
 
 def _parse(text: str, exact: list[CodeBlock]) -> ParseResult:
-    if is_mcp_post(text):
+    if is_bot_post(text):
         return ParseResult()
     if BROKEN.search(text) or any(BROKEN.search(b.text + b.info) for b in exact):
         found = _parse(BROKEN.sub("\ufffd", text), [])

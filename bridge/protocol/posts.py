@@ -1,4 +1,7 @@
-"""MCP's posts: addressed by kind, signed so they never run as commands, and bounded in size."""
+"""The bot's posts: addressed by kind, signed so they never run as commands, and bounded in size.
+
+The bot is this program, the chat's third actor; it signs as "MCP", the name the product gives it in the chat.
+"""
 
 from __future__ import annotations
 
@@ -27,8 +30,8 @@ def _last_line(text: str) -> str:
     return " ".join(text[-TAIL:].rstrip().rsplit("\n", 1)[-1].split())
 
 
-def is_mcp_post(text: str) -> bool:
-    """Whether a message (as markdown or as rendered innerText) ends with MCP's signature."""
+def is_bot_post(text: str) -> bool:
+    """Whether a message (as markdown or as rendered innerText) ends with the bot's signature."""
     return _last_line(text).endswith(SIGNATURE)
 
 
