@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,70 @@ def test_the_sandbox_commands_of_devspace_load_no_chat_side(command: list[str], 
     assert "sandbox.local" in loaded  # the import log covers the command's own work
     chat_side = sorted(m for m in loaded if m.split(".")[0] in ("openai", "playwright") or m in ("bridge.orchestrator", "bridge.llm"))
     assert chat_side == []
+
+
+def _name(distribution: str) -> str:
+    return distribution.lower().replace("_", "-").replace(".", "-")
+
+
+def _closure(requirements: list[str]) -> set[str]:
+    """The distributions `requirements` install, with everything they require (with the extras they ask for)."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    from packaging.requirements import Requirement
+
+    seen: set[str] = set()
+    todo = [Requirement(line) for line in requirements]
+    while todo:
+        wanted = todo.pop()
+        name = _name(wanted.name)
+        key = f"{name}[{','.join(sorted(wanted.extras))}]"
+        if key in seen:
+            continue
+        seen |= {key, name}
+        try:
+            needed = requires(name) or []
+        except PackageNotFoundError:
+            continue
+        for line in needed:
+            req = Requirement(line)
+            if req.marker is None or any(req.marker.evaluate({"extra": e}) for e in {"", *wanted.extras}):
+                todo.append(req)
+    return {key for key in seen if "[" not in key}
+
+
+BLOCKER = """
+import importlib, importlib.abc, json, sys
+
+class NotInstalled(importlib.abc.MetaPathFinder):
+    def __init__(self, names):
+        self.names = set(names)
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in self.names:
+            raise ModuleNotFoundError(f"No module named {name!r} (not installed in the sandbox's image)", name=name)
+        return None
+
+sys.meta_path.insert(0, NotInstalled(json.loads(sys.argv[1])))
+for name in ["sandbox.cli", "sandbox.settings", "sandbox.service", "sandbox.mcp_server", "sandbox.local", "sandbox.client"]:
+    importlib.import_module(name)
+print("ok")
+"""
+
+
+def test_the_sandbox_runs_with_its_own_requirements_only() -> None:
+    """The sandbox's image installs sandbox/requirements.txt only: the sandbox's modules load with every other
+    distribution hidden, and neither the browser nor the LLM client is among its requirements."""
+    from importlib.metadata import packages_distributions
+
+    lines = (ROOT / "sandbox" / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    closure = _closure([line for line in lines if line.strip() and not line.startswith("#")])
+    assert not closure & {"playwright", "openai", "tenacity"}
+    installed = closure | {"colloqium-devspace"}  # the project itself, installed with --no-deps
+    hidden = sorted(m for m, dists in packages_distributions().items() if not {_name(d) for d in dists} & installed)
+    assert "openai" in hidden and "playwright" in hidden
+    done = subprocess.run([sys.executable, "-c", BLOCKER, json.dumps(hidden)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
+    whole = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"sandbox/requirements.txt", "bridge/requirements.txt"' in whole  # a plain install still gets everything
