@@ -12,10 +12,11 @@ from pydantic import SecretStr
 from bridge.config import Settings, load_settings
 from bridge.journal import Journal
 from bridge.llm import LLMClient
-from bridge.models import ChatMessage, Role
+from bridge.models import ChatMessage
 from bridge.orchestrator import Orchestrator
 from sandbox.fake import FakeExecutor
 from sandbox.models import CheckResult, Diagnostic, TestCase
+from tests.support.conversation import Chat
 from tests.support.fake_llm import FakeLLM
 
 API_KEY = "xai-TESTKEY-fixloop-0123456789abcdef"
@@ -39,23 +40,6 @@ FAILED_TEST = CheckResult(
     kind="test", ok=False,
     tests=[TestCase(name="doubles", outcome="failed", message="assertion failed", location="tests/double.rs:3:5")],
 )
-
-
-class Chat:
-    def __init__(self, orchestrator: Orchestrator, chat_id: str = "9") -> None:
-        self.orchestrator = orchestrator
-        self.chat_id = chat_id
-        self.count = 0
-
-    def say(self, role: Role, text: str) -> list[str]:
-        self.count += 1
-        self.orchestrator.handle(ChatMessage(id=f"m{self.count}", role=role, text=text, chat_id=self.chat_id))
-        journal = self.orchestrator.journal
-        out = []
-        for row in journal.pending_replies(self.chat_id):
-            out.append(row.text)
-            journal.mark_posted(row.id, None)
-        return out
 
 
 @pytest.fixture
@@ -95,7 +79,7 @@ def test_chat_mode_counts_the_assistants_patches_then_escalates(settings: Settin
     last = chat.say("assistant", f"@agent code improvement\n{FIRST}")
     assert last[0].startswith("@dev escalate:") and "after 3 fix attempts" in last[0]
     assert fake.calls.count("apply") == 4 and fake.calls.count("undo") == 4
-    assert chat.orchestrator.journal.open_task("9") is None
+    assert chat.orchestrator.journal.open_task("123") is None
 
 
 def test_the_llm_is_shown_the_files_the_failure_names(settings: Settings, fake: FakeExecutor, fake_llm: FakeLLM) -> None:
@@ -127,14 +111,14 @@ def test_an_undo_interrupted_by_a_restart_is_not_repeated(settings: Settings, fa
     chat.say("developer", f"@agent code improvement\n{FIRST}")
     chat.say("developer", f"@agent code improvement\n{SECOND}")
     journal = chat.orchestrator.journal
-    message = ChatMessage(id="undo-1", role="developer", text="@agent undo", chat_id="9")
+    message = ChatMessage(id="undo-1", role="developer", text="@agent undo", chat_id="123")
     chat.orchestrator.intake.take(message)
-    row = journal.unfinished_commands("9")[0]
+    row = journal.unfinished_commands("123")[0]
     journal.set_stage(row.id, "effect")  # the undo had begun when the bridge was killed
     fake.undo()
     before = fake.calls.count("undo")
     restarted = orchestrator(settings, fake)
-    restarted.run_pending("9")
+    restarted.run_pending("123")
     assert fake.calls.count("undo") == before  # not run a second time
-    assert "interrupted by a restart and is not repeated" in journal.pending_replies("9")[-1].text
+    assert "interrupted by a restart and is not repeated" in journal.pending_replies("123")[-1].text
     assert "x + x" in fake.get_code(path="src/lib.rs").text  # the first patch is still there
