@@ -384,7 +384,7 @@ def check_compile(workspace: Path, *, target_dir: Path, limits: RunLimits, log_p
     )
 
 
-def check_logic(
+def check_test(
     workspace: Path, filter: str | None = None, *, target_dir: Path, limits: RunLimits, log_path: Path, hidden: Sequence[Path] = ()
 ) -> CheckResult:
     """Compile the tests (JSON diagnostics), then `cargo test --no-fail-fast [filter]` parsed per binary."""

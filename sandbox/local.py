@@ -245,7 +245,7 @@ class LocalExecutor(Handlers):
 
     def _tests(self, tree: Path, target: Path, filter: str | None = None) -> CheckResult:
         log = self._log_path("test")
-        return cargo.check_logic(tree, filter, target_dir=target, limits=self.config.limits, log_path=log, hidden=[self.config.home])
+        return cargo.check_test(tree, filter, target_dir=target, limits=self.config.limits, log_path=log, hidden=[self.config.home])
 
     @handles(CheckDegradationRequest)
     def check_degradation(self) -> CheckResult:
