@@ -119,8 +119,7 @@ def serve(
     _warn_if_exposed(host)
     logger.info(f"sandbox service for {executor.ws.project.name} on http://{host}:{port}")
     try:
-        waiting = {"queue_timeout": queue_timeout} if queue_timeout is not None else {}
-        _serve(create_app(executor, token, **waiting), host, port, access_log=False)
+        _serve(create_app(executor, token, queue_timeout=queue_timeout), host, port, access_log=False)
     finally:
         executor.close()
 

@@ -190,12 +190,15 @@ def _document_bearer(app: FastAPI) -> None:
 
 
 def create_app(
-    executor: Executor, token: str, *, max_body: int = MAX_BODY, queue_timeout: float = QUEUE_TIMEOUT
+    executor: Executor, token: str, *, max_body: int = MAX_BODY, queue_timeout: float | None = None
 ) -> FastAPI:
-    """The REST API over `executor`; `token` (at least 16 characters) guards every route but /healthz."""
+    """The REST API over `executor`; `token` (at least 16 characters) guards every route but /healthz.
+
+    A call waits at most `queue_timeout` seconds (default `QUEUE_TIMEOUT`) for the workspace.
+    """
     token = check_token(token)
     redactor.register(token)
-    serial = SerialRunner(queue_timeout)
+    serial = SerialRunner(QUEUE_TIMEOUT if queue_timeout is None else queue_timeout)
     app = FastAPI(
         title="Colloqium DevSpace sandbox",
         version="1",
