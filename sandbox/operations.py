@@ -101,7 +101,7 @@ TEST_FILTER = r"[^-\s][^\x00-\x1f]{0,199}"
 
 def _test_filter(value: str) -> str:
     if not re.fullmatch(TEST_FILTER, value):
-        raise ValueError("must be a test name (no leading '-', one line)")
+        raise ValueError("must be a test name, with no leading '-' and no control characters")
     return value
 
 

@@ -305,7 +305,7 @@ def test_stray_words_missing_brackets_and_bad_params_are_refused() -> None:
     assert reasons("@agent code get file_id=3 path=src/lib.rs") == reasons("@agent code get")
     assert reasons("@agent code sandwich") == ["`code sandwich` needs file_id; usage: code sandwich file_id=1,2,…"]
     assert reasons("@agent code get file_id=0") == ["file_id should be greater than or equal to 1, not '0'"]
-    assert reasons("@agent code test #-x") == ["filter must be a test name (no leading '-', one line), not '-x'"]
+    assert reasons("@agent code test #-x") == ["filter must be a test name, with no leading '-' and no control characters, not '-x'"]
     assert reasons("@agent code improvement file_id=3") == [
         "`code improvement` needs data: [vibe: …], [patch] or a fenced patch block after the line"
     ]

@@ -86,7 +86,7 @@ def test_typed_errors_cross_the_wire(
         ("GET", "/get_code", {"file_id": "3", "path": "src/lib.rs"}, "needs exactly one of file_id and path"),
         ("GET", "/get_code", {"file_id": "0"}, "file_id: Input should be greater than or equal to 1"),
         ("POST", "/sandwich", {"file_ids": []}, "file_ids: List should have at least 1 item"),
-        ("POST", "/check_test", {"filter": "--list"}, "filter: must be a test name"),
+        ("POST", "/check_test", {"filter": "--list"}, "filter: must be a test name, with no leading '-' and no control characters"),
     ],
     ids=["neither", "both", "zero", "empty-sandwich", "option-filter"],
 )
