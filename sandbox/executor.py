@@ -7,13 +7,14 @@ service, `FakeExecutor` in memory for tests):
   operation's result model. Requests are pydantic models, so their arguments were validated when
   the request was built; a request built from untrusted text raises `InvalidRequest` there.
 - A request the sandbox cannot serve raises a `sandbox.errors.SandboxError` subclass, the same one
-  whichever executor runs it: `NotFound` for an unknown file_id or path in every operation,
-  `PathRefused`, `NothingToCommit`, `NothingToUndo`, `WorkspaceError`, `Busy`; `HttpExecutor` adds
-  `Unauthorized` and `ServiceUnavailable`. Work that ran reports its outcome in the result:
-  a patch that cannot be placed is `ApplyResult(ok=False, error, hunk, closest)` with nothing
-  changed, a failing build or test is `CheckResult(ok=False, …)`.
-- Calls on one workspace run one at a time, in the order they arrive; an executor may be shared
-  between threads.
+  whichever executor runs it: `NotFound` for a file_id or path argument that names no file, in
+  every operation that takes one; `PathRefused`, `NothingToCommit`, `NothingToUndo`,
+  `WorkspaceError`, `Busy`; `HttpExecutor` adds `Unauthorized` and `ServiceUnavailable`. Work that
+  ran reports its outcome in the result: a patch that cannot be placed (a file its text names
+  included) is `ApplyResult(ok=False, error, hunk, closest)` with nothing changed, a failing build
+  or test is `CheckResult(ok=False, …)`.
+- `LocalExecutor` and the REST service run the calls on one workspace one at a time (a file lock,
+  a queue), so they may be shared between threads and processes; `FakeExecutor` is for one thread.
 - `close()` releases what the executor holds (database handles, HTTP connections); it is safe to
   call twice, and the executor is not used afterwards.
 """
