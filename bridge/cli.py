@@ -89,12 +89,12 @@ def files(
     """List the project's files with their stable file_ids."""
     from bridge.wiring import make_executor
     from sandbox.errors import SandboxError
-    from sandbox.operations import FilesRequest
+    from sandbox.operations import FilesRequest, build
     from sandbox.settings import ConfigError
 
     settings = settings_for(config, project=project)
     try:
-        entries = make_executor(settings).run(FilesRequest(glob=glob))
+        entries = make_executor(settings).run(build(FilesRequest, glob=glob))
     except (SandboxError, ConfigError) as exc:
         raise fail(str(exc)) from None
     for entry in entries:
@@ -142,15 +142,18 @@ def check(
     """Run one check in the project's workspace and print its summary."""
     from bridge.wiring import make_executor
     from sandbox.errors import SandboxError
-    from sandbox.operations import CheckCompileRequest, CheckDegradationRequest, CheckTestRequest
+    from sandbox.models import CheckResult
+    from sandbox.operations import CheckCompileRequest, CheckDegradationRequest, CheckTestRequest, Request, build
     from sandbox.settings import ConfigError
     from sandbox.summary import summarize_check
 
     settings = settings_for(config, project=project)
     try:
         executor = make_executor(settings)
-        request = {"compile": CheckCompileRequest(), "test": CheckTestRequest(filter=filter), "degradation": CheckDegradationRequest()}[kind]
-        result = executor.run(request)
+        kinds: dict[str, type[Request[CheckResult]]] = {
+            "compile": CheckCompileRequest, "test": CheckTestRequest, "degradation": CheckDegradationRequest,
+        }
+        result = executor.run(build(kinds[kind], **({"filter": filter} if kind == "test" else {})))
     except (SandboxError, ConfigError) as exc:
         raise fail(str(exc)) from None
     out.print(summarize_check(result, budget=settings.replies.summary_budget))
