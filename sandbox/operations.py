@@ -258,7 +258,7 @@ class CommitRequest(Request[CommitResult]):
 
 @operation("undo", result=UndoResult, access="developer", mutates=True, verb="undo")
 class UndoRequest(Request[UndoResult]):
-    """drop the last applied, uncommitted patch, or else revert the bot's last commit"""
+    """drop the last applied, uncommitted patch, or else revert the last commit made through DevSpace"""
 
 
 @operation("status", result=WorkspaceStatus, access="all", http="GET", verb="status")
