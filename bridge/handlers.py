@@ -46,9 +46,10 @@ class Services:
 
 @dataclass(frozen=True)
 class Call:
-    """One recorded command being run: its row, its arguments, and whether a restart interrupted it."""
+    """One recorded command being run: its row, its verb and arguments, and whether a restart interrupted it."""
 
     row: CommandRow
+    verb: Verb
     args: BaseModel
     resumed: bool
     services: Services
@@ -93,8 +94,7 @@ def handler_of(verb: Verb) -> Handler:
 
 def run_operation(call: Call) -> list[Reply]:
     """A verb that is one sandbox operation: run it (once, if it mutates) and post its result."""
-    verb = BY_NAME[call.cmd.verb]
-    assert verb.operation is not None
+    verb = call.verb
     if verb.mutates:
         if call.resumed and call.row.stage not in ("", "started"):
             return [Reply(text=f"`{verb.name}` was interrupted by a restart and is not repeated; check `@agent status`.", kind="error")]

@@ -99,7 +99,7 @@ class Orchestrator:
             if verb is None:
                 out = [Reply(text=f"`{cmd.verb}` is not supported", kind="error")]
             else:
-                out = handler_of(verb)(Call(row, arguments(verb, cmd), resumed, self.services))
+                out = handler_of(verb)(Call(row, verb, arguments(verb, cmd), resumed, self.services))
         except (SandboxError, ArgumentError) as exc:
             out = [Reply(text=f"`{cmd.verb}` failed: {exc}", kind="error")]
         except Exception as exc:  # a bug must not stop the bridge; the log has the trace

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Annotated, Any, Generic, Literal, TypeVar, cast
 
@@ -129,7 +129,7 @@ class Operation(Generic[R]):
     verb: str | None = None
     aliases: tuple[str, ...] = ()
     usage: str = ""
-    summary: str = field(default="")
+    summary: str = ""
 
     @property
     def roles(self) -> tuple[Role, ...]:
@@ -161,7 +161,11 @@ def operation(
     aliases: tuple[str, ...] = (),
     usage: str = "",
 ) -> Callable[[type[Q]], type[Q]]:
-    """Declare the decorated request model as the operation `name` (see the module docstring)."""
+    """Declare the decorated request model as the operation `name` (see the module docstring).
+
+    `http="GET"` for a read that changes nothing (its arguments travel as query parameters); `verb`
+    names the `@agent` verb that runs it as it is, if any, written also as any of `aliases`.
+    """
 
     def register(request: type[Q]) -> type[Q]:
         summary = " ".join((request.__doc__ or "").split("\n\n", 1)[0].split())
