@@ -48,7 +48,8 @@ from bridge.config import load_settings
 from bridge.journal import Journal
 from bridge.models import ChatMessage
 from bridge.orchestrator import Orchestrator
-from bridge.protocol import default_permissions, help_text, parse
+from bridge.protocol import help_text, parse
+from bridge.protocol.verbs import default_permissions
 from sandbox.client import HttpExecutor
 from sandbox.mcp_server import create_server
 from sandbox.service import create_app
