@@ -7,6 +7,7 @@ from pathlib import PurePosixPath
 
 from pydantic import BaseModel
 
+from bridge.journal import RoleUsage
 from bridge.models import CodeBlock
 from bridge.protocol import fenced
 from sandbox.models import ApplyResult, CheckResult, CodeFile, CommitResult, FileEntry, Sandwich, UndoResult, WorkspaceStatus
@@ -119,3 +120,15 @@ def status_text(status: WorkspaceStatus, task: str | None) -> str:
         f"Task: {task or 'none'}",
     ]
     return "\n".join(lines)
+
+
+def roles_usage_text(usage: list[RoleUsage]) -> str:
+    """Each agent role's API calls and tokens in a chat, on one line."""
+    if not usage:
+        return "Roles: none called in this chat"
+    parts = [
+        f"@{u.role} {u.calls} call(s)" + (f" ({u.failed} failed)" if u.failed else "")
+        + f", {u.prompt_tokens + u.completion_tokens} tokens ({u.prompt_tokens} in, {u.completion_tokens} out)"
+        for u in usage
+    ]
+    return "Roles in this chat: " + "; ".join(parts)
