@@ -1,5 +1,6 @@
 """`devspace demo`: the mock chat, a scripted assistant and developer playing the seed's workflow
-on a copy of the example crate, with the real bridge attached in a headless Chromium."""
+on a copy of the example crate, with the real bridge attached in a headless Chromium; then the
+agent roles' scene (`bridge.demo_roles`) with a stand-in LLM."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import git
 from rich.console import Console
 
 from bridge.config import Settings
+from bridge.demo_roles import role_steps, start_standin
 from bridge.example import copy_example
 from bridge.mockchat.app import create_app
 from bridge.mockchat.assistant import Rule, Script, ScriptedAssistant
@@ -113,6 +115,7 @@ def run_demo(settings: Settings, *, port: int, stay: bool, console: Console) -> 
     settings = settings.model_copy(update={"home": root / "home", "project": project})
     settings.chat.profile = "mock"
     settings.chat.selectors_file = None
+    standin = start_standin(settings)
     orchestrator = make_orchestrator(settings)
     file_id = next(e.file_id for e in orchestrator.executor.run(FilesRequest()) if e.path == "src/date.rs")
     server = BackgroundServer(create_app(ScriptedAssistant(script(file_id))), port=port, timeout_graceful_shutdown=1).start()
@@ -130,14 +133,15 @@ def run_demo(settings: Settings, *, port: int, stay: bool, console: Console) -> 
     ok = False
     try:
         time.sleep(2.0)  # the bridge attaches to the empty conversation first
-        for text, marker in DEVELOPER_STEPS:
+        for text, marker in DEVELOPER_STEPS + role_steps(orchestrator.executor):
             after = len(client.messages(CHAT_ID))
             client.inject(CHAT_ID, text.format(file_id=file_id))
             wait_turn(client, transcript, marker, after, lambda: not thread.is_alive())
         ok = True
-        head = git.Repo(orchestrator.executor.run(StatusRequest()).workspace).head.commit
+        repo = git.Repo(orchestrator.executor.run(StatusRequest()).workspace)
         console.rule("[bold]done")
-        console.print(f"commit {head.hexsha[:10]} by {head.author.name} <{head.author.email}>: {head.summary}")
+        for commit in reversed(list(repo.iter_commits())[:-1]):  # the demo's commits, the crate's import aside
+            console.print(f"commit {commit.hexsha[:10]} by {commit.author.name} <{commit.author.email}>: {commit.summary}")
         console.print(f"chat: {url}  (log in on the page with any name)")
         if stay:
             console.print("The bridge stays attached: type `@agent help` in the chat. Ctrl-C to stop.")
@@ -151,4 +155,5 @@ def run_demo(settings: Settings, *, port: int, stay: bool, console: Console) -> 
         thread.join(30)
         client.close()
         server.stop()
+        standin.stop()
     return ok

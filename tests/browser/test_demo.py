@@ -13,14 +13,21 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_demo_plays_the_seed_workflow(tmp_path: Path) -> None:
-    env = {**os.environ, "DEVSPACE_HOME": str(tmp_path / "home"), "XAI_API_KEY": "", "OPENAI_API_KEY": ""}
+@pytest.fixture(scope="module")
+def demo_output(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """What `devspace demo --exit` prints, run once for the module with no LLM key in the environment."""
+    home = tmp_path_factory.mktemp("demo") / "home"
+    env = {**os.environ, "DEVSPACE_HOME": str(home), "XAI_API_KEY": "", "OPENAI_API_KEY": ""}
     run = subprocess.run(
         [sys.executable, "-m", "bridge.cli", "demo", "--port", "0", "--exit"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    out = run.stdout
+    return run.stdout
+
+
+def test_demo_plays_the_seed_workflow(demo_output: str) -> None:
+    out = demo_output
     order = [
         "[vibe: оптимизировать adjust_to_monday]",  # the developer's request
         "Here is a constant-time version",  # the assistant's patch
@@ -35,3 +42,22 @@ def test_demo_plays_the_seed_workflow(tmp_path: Path) -> None:
     assert positions == sorted(positions)
     assert "by Grok <grok@x.ai>: From Grok: Оптимизирована функция (chat_id=demo)" in out
     assert "/chat/demo" in out
+
+
+def test_demo_plays_the_roles_scene(demo_output: str) -> None:
+    """After the seed's workflow: the critic reviews a file, the tester adds a test that real cargo runs while
+    critics are allowed (so the critic reviews the tester's patch), and the commit is authored by the tester;
+    the roles answer from the demo's embedded stand-in LLM, with no key in the environment."""
+    out = demo_output[demo_output.index("Committed. Anything else?"):]  # after the seed's workflow
+    order = [
+        "@critic (stand-in) on file_id=",  # the review the developer asked for
+        "rem_euclid(7)",
+        "@all @tester (stand-in) on file_id=",  # the tester's patch, applied and checked
+        "fn aggr_trades_week_crosses_a_year()",
+        "check degradation vs",
+        "@critic (stand-in) on the patch to src/tests/task/aggr_trades.rs",  # critics allowed: the critic's own review
+        "by Tester <tester@roles.devspace.local>: From Tester: Тест: неделя на границе года (chat_id=demo)",
+    ]
+    positions = [out.find(marker) for marker in order]
+    assert all(p >= 0 for p in positions), dict(zip(order, positions, strict=True))
+    assert positions == sorted(positions)
