@@ -131,7 +131,9 @@ class RoleRunner:
             answer = self.calls.complete(name, call.chat_id, messages)
         except LLMError as exc:
             return [Reply(text=str(exc) if exc.kind in ("no_key", "limit") else f"`@{name}` got no answer: {exc}", kind="error")]
-        said = headline(name, self.calls.model(name), _subject(files, patch, change))
+        named = len(set(args.file_ids or []))
+        left_out = f" (the first {len(files)} of the {named} files named)" if named > len(files) else ""
+        said = headline(name, self.calls.model(name), _subject(files, patch, change) + left_out)
         if role.produces == "text":
             if name == CRITIC:
                 if nothing_new(answer.text, []):

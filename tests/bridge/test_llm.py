@@ -129,6 +129,50 @@ def test_empty_answer_is_an_error(fake: FakeLLM) -> None:
         client(fake).complete(MESSAGES)
 
 
+def test_the_answer_carries_its_usage_and_the_output_limit_is_sent(fake: FakeLLM) -> None:
+    fake.script([Outcome(text="a b c", finish_reason="length")])
+    answer = client(fake).complete(MESSAGES, max_tokens=3)
+    assert (answer.text, answer.completion_tokens, answer.truncated) == ("a b c", 3, True)
+    assert answer.prompt_tokens == len(fake.completions[0].prompt.split())
+    assert fake.completions[0].body is not None and fake.completions[0].body["max_tokens"] == 3
+    client(fake).complete(MESSAGES)
+    assert fake.completions[1].body is not None and "max_tokens" not in fake.completions[1].body
+
+
+@pytest.mark.parametrize("finish", ["stop", "content_filter"])
+def test_a_refusal_is_not_retried(fake: FakeLLM, finish: str) -> None:
+    refused = Outcome.refuse("I can't help with that.") if finish == "stop" else Outcome(text="", finish_reason=finish)
+    fake.script([refused, "never sent"])
+    with pytest.raises(LLMError, match="declined to answer") as caught:
+        client(fake).complete(MESSAGES)
+    assert caught.value.kind == "refusal" and len(fake.completions) == 1
+
+
+def test_a_malformed_answer_is_retried_then_reported(fake: FakeLLM) -> None:
+    fake.script([Outcome.malformed(), "recovered"])
+    assert client(fake).complete(MESSAGES).text == "recovered"
+    fake.script([Outcome.malformed("<html>bad gateway</html>")] * 4)
+    with pytest.raises(LLMError, match=r"failed after 4 attempts: malformed answer: the response was not JSON") as caught:
+        client(fake).complete(MESSAGES)
+    assert caught.value.kind == "malformed" and "<html>" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "kind"),
+    [
+        (Outcome.fail(429, retry_after="120"), "rate_limit"),
+        (Outcome.fail(400), "rejected"),
+        (Outcome.fail(404, "model not found"), "rejected"),
+        (Outcome(text=""), "empty"),
+    ],
+)
+def test_each_failure_has_its_kind(fake: FakeLLM, outcome: Outcome, kind: str) -> None:
+    fake.script([outcome])
+    with pytest.raises(LLMError) as caught:
+        client(fake).complete(MESSAGES)
+    assert caught.value.kind == kind
+
+
 def test_no_key_is_refused_before_any_request() -> None:
     with pytest.raises(LLMError, match="no LLM API key configured"):
         LLMClient(LLMSettings(api_key=None))

@@ -560,3 +560,68 @@ def test_a_tag_inside_code_in_a_message_calls_no_role(settings: Settings, fake: 
     chat = make_chat(settings, fake)
     assert chat.say("developer", "To get a review write:\n```\n@critic file_id=2\n```") == []
     assert llm.requests == []
+
+
+# on the example crate, with real cargo and git ------------------------------------------------------
+@pytest.mark.cargo
+def test_the_tester_adds_a_test_to_the_example_crate_and_its_commit_is_the_testers(
+    tmp_path: Path, crate_copy: Path, llm: FakeLLM
+) -> None:
+    """The demo's tester answer, through the real applier, cargo (the topic as the test filter) and git."""
+    import git
+
+    from bridge.demo_roles import TESTER_ANSWER
+    from sandbox.local import LocalExecutor
+
+    settings = make_settings(tmp_path, llm, project=crate_copy, roles={"tester": {"identity": {"name": "QA Bot", "email": "qa@example.org"}}})
+    executor = LocalExecutor(crate_copy, settings.sandbox_config())
+    llm.script([TESTER_ANSWER])
+    chat = make_chat(settings, executor)  # type: ignore[arg-type]
+    aggr = next(e.file_id for e in executor.files() if e.path.endswith("aggr_trades.rs"))
+    replies = chat.say("developer", f"@tester file_id={aggr} #aggr_trades [cover weeks that cross a year]")
+    assert replies[0].startswith(f"@all @tester (grok-test) on file_id={aggr} `src/tests/task/aggr_trades.rs`: Adds a test")
+    assert "check degradation vs" in replies[0] and "OK" in replies[0]
+    user = parts(llm.completions[0])[1]
+    assert f"=== file_id={aggr} path=src/tests/task/aggr_trades.rs" in user and "Topic: `aggr_trades`" in user
+    chat.say("developer", "@agent commit [msg: Тест: неделя на границе года]")
+    head = git.Repo(executor.ws.tree).head.commit
+    assert (head.author.name, head.author.email) == ("QA Bot", "qa@example.org")
+    assert head.message.startswith("From QA Bot: Тест: неделя на границе года (chat_id=123)")
+    assert "aggr_trades_week_crosses_a_year" in (executor.ws.tree / "src/tests/task/aggr_trades.rs").read_text()
+    executor.close()
+
+
+# the context is bounded ------------------------------------------------------------------------------
+def test_a_role_is_shown_the_last_few_turns_never_the_whole_history(settings: Settings, fake: FakeExecutor, llm: FakeLLM) -> None:
+    from bridge.journal import TURNS_KEPT
+    from bridge.roles.context import TURNS
+    from sandbox.redact import MASK, redactor
+
+    secret = "pasted-secret-value-8812"
+    redactor.register(secret)
+    chat = make_chat(settings, fake)
+    for number in range(TURNS_KEPT + 10):
+        chat.say("developer" if number % 2 else "assistant", f"turn {number:03d}")
+    chat.say("developer", f"my key is {secret}, oops")
+    chat.say("developer", "broken \ud83d half of an emoji")  # recorded all the same
+    chat.say("developer", f"@critic file_id={LIB}")
+    user = parts(llm.completions[0])[1]
+    shown = [line for line in user.splitlines() if line.startswith("[")]
+    assert len(shown) == TURNS
+    assert shown[-1] == f"[developer] @critic file_id={LIB}" and shown[-2] == "[developer] broken \ufffd half of an emoji"
+    assert f"my key is {MASK}, oops" in user and secret not in user
+    assert "turn 000" not in user and f"turn {TURNS_KEPT + 9:03d}" in user
+    kept = chat.orchestrator.journal.last_turns("123", 1000)
+    assert len(kept) == TURNS_KEPT
+
+
+def test_a_role_is_shown_at_most_six_files(settings: Settings, llm: FakeLLM) -> None:
+    many = {f"src/m{n}.rs": f"pub fn m{n}() {{}}\n" for n in range(1, 9)}
+    executor = FakeExecutor(many)
+    try:
+        replies = make_chat(settings, executor).say("developer", "@critic file_id=1,2,3,4,5,6,7,8")
+    finally:
+        executor.close()
+    assert replies[0].startswith("@critic (grok-test) on file_id=1 `src/m1.rs`, ") and "(the first 6 of the 8 files named):" in replies[0]
+    user = parts(llm.completions[0])[1]
+    assert [f"src/m{n}.rs" in user for n in range(1, 9)] == [True] * 6 + [False] * 2
