@@ -83,8 +83,10 @@ def role_steps(executor: Executor) -> list[tuple[str, str]]:
     return [
         (f"@critic file_id={ids['src/date.rs']}", "@critic (stand-in) on file_id="),
         (
-            "Cover the year boundary in the aggregation tests. #critics_allowed\n"
-            f"@tester file_id={ids['src/tests/task/aggr_trades.rs']} #aggr_trades [cover weeks that cross a year]",
+            (
+                "Cover the year boundary in the aggregation tests. #critics_allowed\n"
+                f"@tester file_id={ids['src/tests/task/aggr_trades.rs']} #aggr_trades [cover weeks that cross a year]"
+            ),
             "@critic (stand-in) on the patch",
         ),
         ("@agent commit [msg: Тест: неделя на границе года]", "Committed "),

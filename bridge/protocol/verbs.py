@@ -14,9 +14,9 @@ They come from configuration, so the functions that need them take them as `role
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -208,8 +208,10 @@ def help_text(roles: Mapping[str, Verb] | None = None) -> str:
     tags = list((roles or {}).values())
     role_rows = [
         "",
-        "Roles: LLM agents called by their tag at the start of a line; the bot applies and checks what they produce, "
-        "they never commit or undo. Context: the files named, the last few turns, the request.",
+        (
+            "Roles: LLM agents called by their tag at the start of a line; the bot applies and checks what they produce, "
+            "they never commit or undo. Context: the files named, the last few turns, the request."
+        ),
         *(_row(v) for v in tags),
     ] if tags else []
     return "\n".join(

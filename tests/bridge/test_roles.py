@@ -209,7 +209,7 @@ def test_a_failing_role_patch_is_fixed_by_the_same_role(settings: Settings, fake
     assert replies[0].startswith(f"@all @generator (grok-test) on file_id={LIB} `src/lib.rs`: Doubles by adding.")
     assert "Updated src/lib.rs (fixed by @generator on attempt 1)" in replies[0]
     assert "x << 1" in fake.get_code(path="src/lib.rs").text
-    first, fix = llm.completions
+    _, fix = llm.completions
     system, user = parts(fix)
     assert system == prompts.GENERATOR  # the fix is asked of the same role, with its own prompt
     assert fix.body is not None and fix.body["model"] == "grok-test"
@@ -383,7 +383,7 @@ def test_each_api_failure_is_retried_where_sensible_then_reported_never_raw(
     chat = make_chat(settings, fake)
     replies = chat.say("developer", f"@critic file_id={LIB}")
     assert len(llm.completions) == requests
-    assert len(replies) == 1 and replies[0].startswith(f"`@critic` got no answer: ") and reason in replies[0]
+    assert len(replies) == 1 and replies[0].startswith("`@critic` got no answer: ") and reason in replies[0]
     assert '{"error"' not in replies[0] and "<html>" not in replies[0] and API_KEY not in replies[0] + logs.getvalue()
     status = chat.say("developer", "@agent status")[0]
     assert "@critic 1 call(s) (1 failed), 0 tokens" in status
@@ -586,7 +586,7 @@ def test_the_tester_adds_a_test_to_the_example_crate_and_its_commit_is_the_teste
     chat.say("developer", "@agent commit [msg: Тест: неделя на границе года]")
     head = git.Repo(executor.ws.tree).head.commit
     assert (head.author.name, head.author.email) == ("QA Bot", "qa@example.org")
-    assert head.message.startswith("From QA Bot: Тест: неделя на границе года (chat_id=123)")
+    assert str(head.message).startswith("From QA Bot: Тест: неделя на границе года (chat_id=123)")
     assert "aggr_trades_week_crosses_a_year" in (executor.ws.tree / "src/tests/task/aggr_trades.rs").read_text()
     executor.close()
 
