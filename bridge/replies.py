@@ -4,15 +4,18 @@ as their bounded summaries (`sandbox.summary`)."""
 from __future__ import annotations
 
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from bridge.journal import RoleUsage
 from bridge.models import CodeBlock
 from bridge.protocol import fenced
 from sandbox.models import ApplyResult, CheckResult, CodeFile, CommitResult, FileEntry, Sandwich, UndoResult, WorkspaceStatus
 from sandbox.summary import DEFAULT_BUDGET, summarize_apply, summarize_check
 from sandbox.text import trimmed
+
+if TYPE_CHECKING:
+    from bridge.journal import RoleUsage
 
 LANGS = {".rs": "rust", ".toml": "toml", ".md": "markdown", ".py": "python", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
 CONTEXT_LINES = 6

@@ -23,7 +23,7 @@ from sandbox.settings import Section
 if TYPE_CHECKING:
     from bridge.config import LLMSettings
 
-ROLE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+ROLE_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 RESERVED = frozenset({"agent", "all", "dev", "developer", "assistant", "mcp", "here", "everyone"})
 """Names a role may not take: the command tag and the addresses the bot's posts and chat UIs use."""
 CRITIC = "critic"
@@ -93,7 +93,7 @@ def with_builtin(value: Any) -> Any:
     merged: dict[str, Any] = {name: dict(defaults) for name, defaults in BUILTIN.items()}
     for name, given in value.items():
         if not isinstance(name, str) or not ROLE_NAME.fullmatch(name):
-            raise ValueError(f"role name {name!r}: lowercase letters, digits, '_' or '-', starting with a letter (it is the tag: @name)")
+            raise ValueError(f"role name {name!r}: lowercase letters, digits or '_', starting with a letter (it is the tag: @name)")
         if name in RESERVED or find(name) is not None:
             raise ValueError(f"role name {name!r} is reserved (a command or an address in the chat)")
         if isinstance(given, RoleSettings):
