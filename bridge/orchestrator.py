@@ -62,7 +62,7 @@ class Orchestrator:
         calls = RoleCalls(settings, journal, clock=lambda: self.clock())
         critics = Critics(executor, journal, settings, calls, self.policy)
         self.fixes = FixLoop(executor, journal, settings, llm, clock=lambda: self.clock(), reviewer=critics)
-        runner = RoleRunner(executor, journal, settings, calls, self.fixes, settings.replies.summary_budget)
+        runner = RoleRunner(executor, journal, settings, calls, self.fixes)
         self.services = Services(executor, journal, settings, self.fixes, runner, dry_run, "api" if llm is not None else "chat")
 
     def is_own_post(self, message: ChatMessage) -> bool:

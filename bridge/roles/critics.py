@@ -2,7 +2,8 @@
 developer's latest message carries `#critics_allowed` the critic reviews it, posting only what is new.
 
 A review the critic makes on its own is a run the developer did not ask for: it counts toward the loop
-guard, and none is made while the chain is paused. Its API failures are logged, never posted.
+guard, and none is made while the chain is paused. Its API failures are logged, never posted; only a
+missing key is said, once per chat, since the developer asked for critics.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bridge.roles.run import headline, nothing_new, text_post
 from sandbox.executor import Executor
 
 REQUEST = "Review this patch: it was just applied and passed its checks (build, no regressions)."
+NO_KEY_TOLD = "critic_no_key_told"
 
 
 class Critics:
@@ -54,7 +56,10 @@ class Critics:
             answer = self.calls.complete(CRITIC, chat_id, messages)
         except LLMError as exc:
             logger.warning(f"chat {chat_id}: no review by @{CRITIC} of the patch to {', '.join(paths)}: {exc}")
-            return []
+            if exc.kind != "no_key" or self.journal.get(chat_id, NO_KEY_TOLD, False):
+                return []
+            self.journal.put(chat_id, NO_KEY_TOLD, True)
+            return [Reply(text=f"#critics_allowed: {exc}", kind="error")]
         if nothing_new(answer.text, earlier):
             logger.info(f"chat {chat_id}: @{CRITIC} has nothing new to say about the patch to {', '.join(paths)}")
             return []

@@ -39,11 +39,14 @@ TEXT_CHARS = 3_000
 PROSE_CHARS = 400
 """Characters of a patch role's explanation posted with its patch."""
 DIFF_LINES = ("--- ", "+++ ", "@@", "diff --git", "<<<<<<<", "=======", ">>>>>>>")
-DEFAULT_REQUESTS = {
+DEFAULT_REQUESTS: dict[str, str | None] = {
+    "generator": None,  # a request is required
     "tester": "Write tests for the files shown.",
     "critic": "Review what is shown.",
     "optimizer": "Make the code shown faster or smaller, with the same behaviour.",
 }
+"""The request of a tag that carries none, by role (a role of the user's: GENERIC_REQUEST)."""
+GENERIC_REQUEST = "Do what your role says with what is shown."
 
 
 def headline(name: str, model: str, subject: str) -> str:
@@ -90,17 +93,14 @@ def _subject(files: list[CodeFile], patch: str | None, change: context.Change | 
 
 
 class RoleRunner:
-    """Runs the configured roles' tags (see the module docstring); `budget`: characters of a check summary."""
+    """Runs the configured roles' tags (see the module docstring)."""
 
-    def __init__(
-        self, executor: Executor, journal: Journal, settings: Settings, calls: RoleCalls, fixes: FixLoop, budget: int
-    ) -> None:
+    def __init__(self, executor: Executor, journal: Journal, settings: Settings, calls: RoleCalls, fixes: FixLoop) -> None:
         self.executor = executor
         self.journal = journal
         self.settings = settings
         self.calls = calls
         self.fixes = fixes
-        self.budget = budget
 
     def run(self, call: Call) -> list[Reply]:
         name = cast(str, call.verb.role)
@@ -110,7 +110,6 @@ class RoleRunner:
             text = f"`@{name}` was interrupted by a restart after its patch reached the workspace and is not repeated; check `@agent status`."
             return [Reply(text=text, kind="error")]
         cmd = call.cmd
-        request = request_of(cmd, args)
         files = context.files_named(self.executor, args.file_ids or [])
         patch = payload_of(cmd) if cmd.code_blocks else None
         change = None
@@ -118,7 +117,7 @@ class RoleRunner:
             change = context.last_change(self.journal, call.chat_id)
             if change is not None:
                 files, patch = context.files_at(self.executor, change.paths), change.payload
-        request = request or DEFAULT_REQUESTS.get(name) or ("" if name == "generator" else "Do what your role says with what is shown.")
+        request = request_of(cmd, args) or DEFAULT_REQUESTS.get(name, GENERIC_REQUEST)
         if not request or not (files or patch or role.produces == "patch"):
             return [Reply(text=self._nothing_to_do(name, role), kind="error")]
         earlier = context.reviews(self.journal, call.chat_id) if name == CRITIC else []
@@ -145,7 +144,8 @@ class RoleRunner:
     def _patch(self, call: Call, name: str, args: RoleArguments, request: str, answer: Answer, said: str) -> list[Reply]:
         file_id = args.file_ids[0] if args.file_ids and len(args.file_ids) == 1 else None
         call.stage("applying")
-        attempt = try_patch(self.executor, answer.text, file_id=file_id, test_filter=args.topic, budget=self.budget)
+        budget = self.settings.replies.summary_budget
+        attempt = try_patch(self.executor, answer.text, file_id=file_id, test_filter=args.topic, budget=budget)
         explained = prose(answer.text)
         head = f"{said}: {explained}" if explained else said
         if attempt.ok:

@@ -625,3 +625,12 @@ def test_a_role_is_shown_at_most_six_files(settings: Settings, llm: FakeLLM) -> 
     assert replies[0].startswith("@critic (grok-test) on file_id=1 `src/m1.rs`, ") and "(the first 6 of the 8 files named):" in replies[0]
     user = parts(llm.completions[0])[1]
     assert [f"src/m{n}.rs" in user for n in range(1, 9)] == [True] * 6 + [False] * 2
+
+
+def test_critics_allowed_without_a_key_is_said_once(tmp_path: Path, fake: FakeExecutor) -> None:
+    chat = make_chat(make_settings(tmp_path, None), fake)
+    chat.say("developer", "#critics_allowed")
+    first = chat.say("assistant", f"@agent code improvement\n{ADD}")
+    assert len(first) == 2 and first[1].startswith("#critics_allowed: `@critic` needs an LLM API key")
+    second = chat.say("assistant", "@agent code improvement\n" + diff("    x + x", "    x << 1"))
+    assert len(second) == 1
