@@ -33,7 +33,7 @@ from sandbox.text import one_line, trimmed
 if TYPE_CHECKING:
     from bridge.handlers import Call
 
-ASKING = "asking"
+ASKING, APPLYING, APPLIED = "asking", "applying", "applied"
 TEXT_CHARS = 3_000
 """Characters of a text role's answer posted."""
 PROSE_CHARS = 400
@@ -109,15 +109,8 @@ class RoleRunner:
         if call.resumed and call.verb.mutates and call.row.stage not in ("", "started", ASKING):
             text = f"`@{name}` was interrupted by a restart after its patch reached the workspace and is not repeated; check `@agent status`."
             return [Reply(text=text, kind="error")]
-        cmd = call.cmd
-        files = context.files_named(self.executor, args.file_ids or [])
-        patch = payload_of(cmd) if cmd.code_blocks else None
-        change = None
-        if role.produces == "text" and not files and not patch:
-            change = context.last_change(self.journal, call.chat_id)
-            if change is not None:
-                files, patch = context.files_at(self.executor, change.paths), change.payload
-        request = request_of(cmd, args) or DEFAULT_REQUESTS.get(name, GENERIC_REQUEST)
+        files, patch, change = self._shown(call, role, args)
+        request = request_of(call.cmd, args) or DEFAULT_REQUESTS.get(name, GENERIC_REQUEST)
         if not request or not (files or patch or role.produces == "patch"):
             return [Reply(text=self._nothing_to_do(name, role), kind="error")]
         earlier = context.reviews(self.journal, call.chat_id) if name == CRITIC else []
@@ -139,24 +132,37 @@ class RoleRunner:
                     return [Reply(text=f"{said}: nothing new to say.")]
                 context.remember_review(self.journal, call.chat_id, answer.text.strip())
             return [Reply(text=f"{said}:\n\n{text_post(answer, role.max_tokens)}")]
-        return self._patch(call, name, args, request, answer, said)
+        return self._patch(call, role, args, request, answer, said)
 
-    def _patch(self, call: Call, name: str, args: RoleArguments, request: str, answer: Answer, said: str) -> list[Reply]:
+    def _shown(self, call: Call, role: RoleSettings, args: RoleArguments) -> tuple[list[CodeFile], str | None, context.Change | None]:
+        """The files and the patch a role is shown: those the command names or carries; for a text role that is
+        given neither, the chat's last change."""
+        files = context.files_named(self.executor, args.file_ids or [])
+        patch = payload_of(call.cmd) if call.cmd.code_blocks else None
+        if role.produces == "patch" or files or patch:
+            return files, patch, None
+        change = context.last_change(self.journal, call.chat_id)
+        if change is None:
+            return [], None, None
+        return context.files_at(self.executor, change.paths), change.payload, change
+
+    def _patch(self, call: Call, role: RoleSettings, args: RoleArguments, request: str, answer: Answer, said: str) -> list[Reply]:
+        name = cast(str, call.verb.role)
         file_id = args.file_ids[0] if args.file_ids and len(args.file_ids) == 1 else None
-        call.stage("applying")
+        call.stage(APPLYING)
         budget = self.settings.replies.summary_budget
         attempt = try_patch(self.executor, answer.text, file_id=file_id, test_filter=args.topic, budget=budget)
         explained = prose(answer.text)
         head = f"{said}: {explained}" if explained else said
         if attempt.ok:
-            call.stage("applied")
+            call.stage(APPLIED)
             return _headed(head, self.fixes.announce(call.chat_id, attempt, name, note=f" by @{name}"))
         if attempt.applied is not None and attempt.applied.already_applied:
             return [Reply(text=f"{head}\n\nNothing to do: {attempt.summary}")]
         logger.info(f"@{name}'s patch failed its checks; asking @{name} for fixes")
         target = f" for file_id={file_id}" if file_id is not None else ""
         task = f"the patch from @{name}{target} ({one_line(request, 120)})"
-        fixer = Fixer(f"@{name}", name, self.settings.roles[name].prompt, self._asker(name, call.chat_id))
+        fixer = Fixer(f"@{name}", name, role.prompt, self._asker(name, call.chat_id))
         replies = self.fixes.open(
             call.chat_id, "role", task, attempt, payload=answer.text, file_id=file_id, test_filter=args.topic, fixer=fixer
         )

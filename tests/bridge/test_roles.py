@@ -634,3 +634,16 @@ def test_critics_allowed_without_a_key_is_said_once(tmp_path: Path, fake: FakeEx
     assert len(first) == 2 and first[1].startswith("#critics_allowed: `@critic` needs an LLM API key")
     second = chat.say("assistant", "@agent code improvement\n" + diff("    x + x", "    x << 1"))
     assert len(second) == 1
+
+
+def test_a_file_id_that_is_not_known_is_a_clear_error_and_nothing_is_sent(settings: Settings, fake: FakeExecutor, llm: FakeLLM) -> None:
+    replies = make_chat(settings, fake).say("developer", "@critic file_id=99")
+    assert replies[0].startswith("`@critic` failed: no file with file_id=99")
+    assert llm.requests == []
+
+
+def test_a_text_role_with_nothing_to_look_at_says_what_to_give_it(settings: Settings, fake: FakeExecutor, llm: FakeLLM) -> None:
+    chat = make_chat(settings, fake)
+    assert chat.say("developer", "@critic")[0].startswith("`@critic` has nothing to look at: name files (file_id=N,…)")
+    assert chat.say("developer", "@generator")[0].startswith("`@generator` needs a request: `[vibe: …]`")
+    assert llm.requests == []
