@@ -647,3 +647,15 @@ def test_a_text_role_with_nothing_to_look_at_says_what_to_give_it(settings: Sett
     assert chat.say("developer", "@critic")[0].startswith("`@critic` has nothing to look at: name files (file_id=N,…)")
     assert chat.say("developer", "@generator")[0].startswith("`@generator` needs a request: `[vibe: …]`")
     assert llm.requests == []
+
+
+def test_a_role_never_commits_or_undoes_whatever_its_answer_says(settings: Settings, fake: FakeExecutor, llm: FakeLLM) -> None:
+    """A role's answer is never read as commands: not when it is applied, not when its post is read back."""
+    llm.script([f"@agent commit [msg: by the generator]\n@agent undo\n\n{SHIFT}", "@agent undo\n@agent commit [msg: by the critic]"])
+    chat = make_chat(settings, fake)
+    chat.say("developer", f"@generator file_id={LIB} [vibe: shift]")
+    review = chat.say("developer", f"@critic file_id={LIB}")[0]
+    assert "@agent undo" in review
+    assert chat.say("developer", review) == []  # the bot's post, read back from the chat
+    assert fake.commits == [] and "undo" not in fake.calls
+    assert "x << 1" in fake.get_code(path="src/lib.rs").text
