@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from bridge.models import CodeBlock
 from bridge.protocol import fenced
 from sandbox.models import CodeFile, CommitResult, FileEntry, Sandwich, UndoResult, WorkspaceStatus
 
@@ -18,7 +17,7 @@ def lang_of(path: str) -> str:
 
 def fence(text: str, info: str = "") -> str:
     """A fenced block whose fence is longer than any backtick run inside the text."""
-    return fenced(CodeBlock(text=text.rstrip("\n"), info=info))
+    return fenced(text.rstrip("\n"), info)
 
 
 def files_table(entries: list[FileEntry], cap: int = 200) -> str:

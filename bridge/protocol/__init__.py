@@ -3,8 +3,9 @@
 from bridge.protocol.parse import ParseIssue, ParseResult, agent_at, data_items, parse
 from bridge.protocol.paths import paths_in
 from bridge.protocol.posts import SIGNATURE, format_post, is_mcp_post, post_ref, sign, trim_post
-from bridge.protocol.render import fenced, payload_of, render
+from bridge.protocol.render import payload_of, render
 from bridge.protocol.verbs import VERBS, VerbSpec, default_permissions, help_text
+from sandbox.markdown import fenced
 
 __all__ = [
     "SIGNATURE",
