@@ -63,7 +63,7 @@ def test_search_replace_blocks_for_two_files_in_order(root: Path) -> None:
 def test_search_replace_keeps_the_files_whitespace_on_shared_lines(root: Path) -> None:
     (root / "src" / "tabs.rs").write_text("fn a() {\n\tlet x = 1;\n\tx\n}\n")
     payload = "src/tabs.rs\n```rust\n<<<<<<< SEARCH\n    let x = 1;\n    x\n=======\n    let x = 1;\n    x + 1\n>>>>>>> REPLACE\n```"
-    assert planned(root, payload) == {"src/tabs.rs": "fn a() {\n\tlet x = 1;\n    x + 1\n}\n"}
+    assert planned(root, payload) == {"src/tabs.rs": "fn a() {\n\tlet x = 1;\n\tx + 1\n}\n"}
 
 
 @pytest.mark.parametrize(
