@@ -181,9 +181,14 @@ REFUSALS: dict[str, tuple[str, str, str]] = {
         "matches 2 places",
     ),
     "file does not exist": (BEFORE, unified(BEFORE, AFTER, "src/missing.rs"), "src/missing.rs does not exist"),
-    "elided lines inside a fenced diff": (
+    "elided lines inside a fenced diff, the part after them placed twice": (
+        "fn a() {\n    x += 1;\n}\n\nfn b() {\n    x += 1;\n}\n",
+        "```diff\n--- a/src/lib.rs\n+++ b/src/lib.rs\n@@\n fn a() {\n...\n-    x += 1;\n+    x += 2;\n```",
+        "matches 2 places",
+    ),
+    "a line that is no diff line inside a fenced diff": (
         BEFORE,
-        "```diff\n--- a/src/lib.rs\n+++ b/src/lib.rs\n@@\n pub fn total(values: &[i64]) -> i64 {\n...\n"
+        "```diff\n--- a/src/lib.rs\n+++ b/src/lib.rs\n@@\n pub fn total(values: &[i64]) -> i64 {\nsee below\n"
         "-        sum += v;\n+        sum += *v;\n```",
         "neither a header nor a hunk line",
     ),
