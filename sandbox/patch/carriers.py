@@ -55,6 +55,17 @@ def find_edits(payload: str, default_path: str | None = None) -> list[Edit]:
     return found.ordered()
 
 
+def carries_edit(payload: str) -> bool:
+    """Whether a payload carries an edit of any format this applier reads (a malformed one too: its refusal is the answer).
+
+    A fenced block that names no file counts only where the caller has a default file for it.
+    """
+    try:
+        return bool(find_edits(payload))
+    except PatchRefused:
+        return True
+
+
 def _take_tags(text: str, found: Found) -> str:
     """Collect the tag carriers and blank them out (keeping line numbers) for the other readers."""
 
@@ -149,7 +160,7 @@ def _check_ends(block: Block, path: str) -> None:
     markdown = path.rsplit(".", 1)[-1].casefold() in _MARKDOWN or block.language in ("markdown", "md")
     if markdown and block.end_ambiguous:
         raise PatchRefused(
-            f"the block for {path} holds fences of its own and could end at its line {block.fence.closer + 1} or later; "
+            f"the block for {path} holds fences of its own and could end at line {block.fence.closer + 1} of the message or later; "
             "fence the file with a longer fence (````) than any inside it"
         )
 

@@ -5,7 +5,7 @@ bare `...` standing where the code was. Writing such a "whole file" deletes that
 vary without end, so the placeholder is found by its effect: the old and new texts are compared
 region by region (changed runs of lines, joined across unchanged runs of blank or bracket-only
 lines), and a region is an elision when a new comment or `...` line (not the old code commented
-out) stands where code was removed, and either
+out) stands where code was removed (not commented out either), and either
 
 - nothing but such lines (and brackets) replaces that code, or
 - definitions the old region had (`fn`, `struct`, `impl …`, `def`, `class`, …) are nowhere in the new file.
@@ -99,7 +99,8 @@ def excerpt_reason(old: Sequence[str], new: Sequence[str], *, whole_only: bool =
     new_defs = _definitions(new)
     for before, after in _regions(old, new):
         stands = [t for t in after if _placeholder(t) and loose(t) not in old_keys and not _commented_out(t, old_keys)]
-        removed = [t for t in before if _code(t)]
+        kept = {loose(_MARKER.sub("", t, count=1)) for t in after if is_comment(t)}
+        removed = [t for t in before if _code(t) and loose(t) not in kept]
         if not stands or not removed:
             continue
         rest = [t for t in after if _code(t) and not _placeholder(t)]

@@ -7,8 +7,8 @@ in that style too. The matched pairs (hunk line, file line) show how the hunk's 
 to the file's, and the added lines are rewritten by that map:
 
 - U+00A0 in added lines becomes a space when a matched hunk line has U+00A0 where the file has none;
-- an added line is re-indented only when its indentation is of a kind (led by a tab, or by two or
-  more spaces) that no line of the file uses, so a file that mixes both keeps lines as written;
+- added lines are re-indented only in a file whose indented lines are all of one kind (led by a
+  tab, or by two or more spaces): where a file mixes both, a line as written may be right;
 - an indentation the pairs map one way is replaced by what it maps to;
 - any other indentation goes through the models that explain every pair (runs of spaces as tabs
   of width 2, 4 or 8; tabs as spaces; indentation levels of 2 and 4 spaces swapped) when they
@@ -89,7 +89,7 @@ def restyle(pairs: Sequence[tuple[str, str]], used: frozenset[str]) -> Callable[
         if nbsp:
             text = _unbreak(text)
         indent = lead(text)
-        if kind(indent) in used or kind(indent) is None:
+        if kind(indent) is None or len(used) != 1:
             return text
         if indent in table:
             return table[indent] + text[len(indent) :]
