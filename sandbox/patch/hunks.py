@@ -133,7 +133,11 @@ def place_hunks(lines: Lines, hunks: Sequence[Hunk], path: str) -> Lines:
     for number, hunk in enumerate(hunks, 1):
         ctx = _Context(path, number, lines)
         if not hunk.changes:
-            _check_inert(views, hunk, ctx)
+            expected = None if hunk.old_start is None else max(hunk.old_start - 1, 0) + drift
+            anchor = _anchor(views, hunk, lo if in_order else None, expected, ctx)
+            if anchor is not None and hunk.old_start is not None:
+                drift, previous_start = anchor - max(hunk.old_start - 1, 0), hunk.old_start
+            lo = max(lo, anchor + len(hunk.old)) if anchor is not None else lo
             continue
         if hunk.old_start is not None and previous_start is not None and hunk.old_start < previous_start:
             in_order = False  # the header says this hunk comes before the previous one
@@ -151,11 +155,24 @@ def place_hunks(lines: Lines, hunks: Sequence[Hunk], path: str) -> Lines:
     return _splice(lines, spots, path)
 
 
-def _check_inert(views: tuple[_View, _View], hunk: Hunk, ctx: _Context) -> None:
-    """A hunk without changes is an anchor the writer added: harmless where it matches, a sign of the wrong file where not."""
+def _anchor(views: tuple[_View, _View], hunk: Hunk, lo: int | None, expected: int | None, ctx: _Context) -> int | None:
+    """Where a hunk without changes stands, when one place is its: an anchor the writer added, which changes
+    nothing but tells where the next hunks are. One that matches nowhere is a sign of the wrong file."""
     old = hunk.old
-    if old and not any(view.find(old, 0) for view in views):
+    for view in views:
+        found = view.find(old, 0) if old else []
+        after = [p for p in found if lo is not None and p >= lo]
+        if len(found) == 1:
+            return found[0]
+        if expected in found:
+            return expected
+        if len(after) == 1:
+            return after[0]
+        if found:
+            return None
+    if old:
         raise ctx.refuse("changes nothing (it has no '+' or '-' lines) and does not match the file", hunk, _closest(views[1], old, None, ctx))
+    return None
 
 
 def _locate(views: tuple[_View, _View], hunk: Hunk, lo: int | None, expected: int | None, ctx: _Context) -> tuple[int, _View]:
