@@ -18,7 +18,7 @@ from dataclasses import replace
 
 from sandbox.errors import PatchRefused
 from sandbox.patch.diffs import looks_like_diff, parse_diff
-from sandbox.patch.edits import Edit, Found, Target, WholeFile
+from sandbox.patch.edits import Edit, Found, ReplaceEdit, Target, WholeFile
 from sandbox.patch.fences import Block, Prose, segments
 from sandbox.patch.labels import comment_path, info_path, writes
 from sandbox.patch.searchreplace import has_blocks, parse_blocks
@@ -52,7 +52,20 @@ def find_edits(payload: str, default_path: str | None = None) -> list[Edit]:
             loose_blocks.append(segment)
     if not found.edits and default_path is not None:
         _default_whole(loose_blocks, default_path, found)
-    return found.ordered()
+    return _inherit_paths(found.ordered())
+
+
+def _inherit_paths(edits: list[Edit]) -> list[Edit]:
+    """A SEARCH/REPLACE block that names no file edits the file of the block before it (aider's rule)."""
+    out: list[Edit] = []
+    last: Target | None = None
+    for edit in edits:
+        if isinstance(edit, ReplaceEdit):
+            if edit.target == Target() and last is not None:
+                edit = replace(edit, target=last)
+            last = edit.target if edit.target != Target() else last
+        out.append(edit)
+    return out
 
 
 def carries_edit(payload: str) -> bool:
@@ -72,6 +85,7 @@ def _take_tags(text: str, found: Found) -> str:
     def take(m: re.Match[str]) -> str:
         line = text.count("\n", 0, m.start())
         target = _tag_target(m["attrs"], m["tag"])
+        _check_tag_end(text, m)
         body = _unwrap(m["body"])
         if m["tag"].lower() == "code_file":
             found.add(line, WholeFile(target, "\n".join(body), carrier="code_file"))
@@ -85,6 +99,14 @@ def _take_tags(text: str, found: Found) -> str:
     if unclosed:
         raise PatchRefused(f"unterminated <{unclosed[1]}> tag: no closing </{unclosed[1]}>")
     return rest
+
+
+def _check_tag_end(text: str, m: re.Match[str]) -> None:
+    """A tag whose text holds its own closing tag could end at either: refused (a file that documents the tags)."""
+    following = _OPEN_TAG.search(text, m.end())
+    tail = text[m.end() : following.start() if following else len(text)]
+    if re.search(rf"</{m['tag']}\s*>", tail, re.IGNORECASE) or _OPEN_TAG.search(m["body"]):
+        raise PatchRefused(f"a <{m['tag']}> tag's text holds <{m['tag']}> tags of its own, so where it ends is ambiguous; send a diff")
 
 
 def _tag_target(attrs: str, tag: str) -> Target:

@@ -5,9 +5,12 @@ bare `...` standing where the code was. Writing such a "whole file" deletes that
 vary without end, so the placeholder is found by its effect: the old and new texts are compared
 region by region (changed runs of lines, joined across unchanged runs of blank or bracket-only
 lines), and a region is an elision when a new comment or `...` line (not the old code commented
-out) stands where code was removed (not commented out either), and either
+out) stands where code was removed (not commented out either):
 
-- nothing but such lines (and brackets) replaces that code, or
+- between the old lines that its nearest new neighbours correspond to (the same line, or one
+  edited into it: similar text, in order) lie old code lines that nothing in the new text
+  corresponds to, more than twice as many as the new code lines written between those
+  neighbours (a rewrite puts code where code was; an elision puts a comment); or
 - definitions the old region had (`fn`, `struct`, `impl …`, `def`, `class`, …) are nowhere in the new file.
 
 A file that keeps less than half of a long file's lines is refused too: too much is missing to
@@ -26,6 +29,10 @@ from sandbox.patch.text import loose
 
 EXCERPT_MIN_LINES = 20
 EXCERPT_KEPT = 0.5
+SIMILAR = 0.6  # difflib ratio above which an old line counts as edited into a new one
+SHARED = 0.5  # or the share of the shorter line's words both lines have
+MAX_CELLS = 40_000  # the largest region (old lines × new lines) paired exactly
+_WORD = re.compile(r"\w+")
 
 _ELLIPSIS = re.compile(r"^\s*(?:\.{3,}|…)\s*$")
 _DOC = re.compile(r"^\s*(?:///|//!|/\*\*|/\*!|#!)")
@@ -84,6 +91,81 @@ def _regions(old: list[str], new: list[str]) -> list[tuple[list[str], list[str]]
     return regions
 
 
+def _counterparts(before: list[str], after: list[str]) -> list[int | None]:
+    """For each new line, the old line it corresponds to, None for new ones: the in-order pairing of most weight
+    (the same text weighs most, a blank line little, an edited line by its likeness), or, past MAX_CELLS, the
+    first same-or-similar line in order."""
+    if len(before) * len(after) > MAX_CELLS:
+        return _greedy_counterparts(before, after)
+    weights = [[_weight(old, new) for new in after] for old in before]
+    best = [[0.0] * (len(after) + 1) for _ in range(len(before) + 1)]
+    for i in range(1, len(before) + 1):
+        for j in range(1, len(after) + 1):
+            w = weights[i - 1][j - 1]
+            best[i][j] = max(best[i - 1][j], best[i][j - 1], best[i - 1][j - 1] + w if w else 0.0)
+    out: list[int | None] = [None] * len(after)
+    i, j = len(before), len(after)
+    while i and j:
+        w = weights[i - 1][j - 1]
+        if w and best[i][j] == best[i - 1][j - 1] + w:
+            out[j - 1] = i - 1
+            i, j = i - 1, j - 1
+        elif best[i][j] == best[i - 1][j]:
+            i -= 1
+        else:
+            j -= 1
+    return out
+
+
+def _weight(old: str, new: str) -> float:
+    if _placeholder(new):
+        return 0.0
+    if loose(old) == loose(new):
+        return 0.25 if not loose(new) else 1.0
+    return 0.5 if loose(new) and _similar(old, new) else 0.0
+
+
+def _greedy_counterparts(before: list[str], after: list[str]) -> list[int | None]:
+    out: list[int | None] = []
+    at = 0
+    for line in after:
+        key = loose(line)
+        found = None
+        if key and not _placeholder(line):
+            found = next((i for i in range(at, len(before)) if loose(before[i]) == key), None)
+            if found is None:
+                found = next((i for i in range(at, len(before)) if _similar(before[i], line)), None)
+        out.append(found)
+        if found is not None:
+            at = found + 1
+    return out
+
+
+def _similar(one: str, two: str) -> bool:
+    """Whether `two` reads as `one` edited: similar text, or most of the shorter line's words (two at least) shared."""
+    if _bracket_only(one):
+        return False
+    words, other = set(_WORD.findall(one)), set(_WORD.findall(two))
+    shared = len(words & other)
+    if shared >= 2 and shared >= SHARED * min(len(words), len(other)):
+        return True
+    return difflib.SequenceMatcher(None, loose(one), loose(two), autojunk=False).ratio() >= SIMILAR
+
+
+def _stood_for(before: list[str], after: list[str], index: int) -> tuple[list[str], list[str]]:
+    """Around a new line at `index`, between its nearest new neighbours that have an old counterpart: the old lines
+    nothing corresponds to, and the other new lines that have none (written there instead)."""
+    pairs = _counterparts(before, after)
+    left = next((j for j in range(index - 1, -1, -1) if pairs[j] is not None), -1)
+    right = next((j for j in range(index + 1, len(after)) if pairs[j] is not None), len(after))
+    low = pairs[left] if left >= 0 else -1
+    high = pairs[right] if right < len(after) else len(before)
+    taken = {p for p in pairs if p is not None}
+    gone = [before[i] for i in range(low + 1, high) if i not in taken]  # type: ignore[operator]
+    written = [after[j] for j in range(left + 1, right) if j != index and not _placeholder(after[j])]
+    return gone, written
+
+
 def _commented_out(line: str, old: set[str]) -> bool:
     """Whether a comment line is old code commented out (`// foo();` where `foo();` was)."""
     return loose(_MARKER.sub("", line, count=1)) in old
@@ -103,10 +185,13 @@ def excerpt_reason(old: Sequence[str], new: Sequence[str], *, whole_only: bool =
         removed = [t for t in before if _code(t) and loose(t) not in kept]
         if not stands or not removed:
             continue
-        rest = [t for t in after if _code(t) and not _placeholder(t)]
+        for index, line in enumerate(after):
+            if line in stands:
+                gone, written = _stood_for(before, after, index)
+                gone = [t for t in gone if _code(t) and loose(t) not in kept]
+                if len(gone) > 2 * sum(map(_code, written)):
+                    return f"{line.strip()[:80]!r} stands where {len(gone)} line(s) of code were"
         lost = sorted(f"{kind} {name}" for kind, name in _definitions(before) - new_defs)
-        if not rest:
-            return f"{stands[0].strip()[:80]!r} stands where {len(removed)} line(s) of code were"
         if lost:
             return f"{stands[0].strip()[:80]!r} stands where {', '.join(lost[:3])} {'was' if len(lost) == 1 else 'were'}"
     if whole_only:

@@ -276,14 +276,14 @@ def _splice(lines: Lines, spots: list[_Spot], path: str) -> Lines:
     merge = _Merge(path, lines, {}, {})
     final_newline = lines.final_newline
     texts, eols = lines.texts, lines.eols
-    used = kinds(texts) if any(s.tolerant for s in spots) else frozenset()
+    used = kinds(texts)
     for spot in sorted(spots, key=lambda s: (s.pos, s.number)):
         hunk = spot.hunk
-        style = restyle([(t, texts[spot.pos + j]) for j, t in enumerate(hunk.old)], used) if spot.tolerant else None
+        style = restyle([(t, texts[spot.pos + j]) for j, t in enumerate(hunk.old)], used, spot.tolerant)
         at = spot.pos
         for kind, text in hunk.lines:
             if kind == "+":
-                merge.add(at, style(text) if style is not None else text, spot)
+                merge.add(at, style(text), spot)
             else:
                 merge.claim(at, kind, spot)
                 at += 1

@@ -6,7 +6,8 @@ spaces for four, or U+00A0 no-break spaces copied from a web page. Its added lin
 in that style too. The matched pairs (hunk line, file line) show how the hunk's indentation maps
 to the file's, and the added lines are rewritten by that map:
 
-- U+00A0 in added lines becomes a space when a matched hunk line has U+00A0 where the file has none;
+- U+00A0 in added lines becomes a space when a matched hunk line has U+00A0 where the file has none,
+  and in an added line's indentation wherever no line of the file is indented with it;
 - added lines are re-indented only in a file whose indented lines are all of one kind (led by a
   tab, or by two or more spaces): where a file mixes both, a line as written may be right;
 - an indentation the pairs map one way is replaced by what it maps to;
@@ -37,8 +38,9 @@ def kind(indent: str) -> str | None:
 
 
 def kinds(texts: Sequence[str]) -> frozenset[str]:
-    """The kinds of indentation a file's lines use."""
-    return frozenset(k for k in (kind(lead(t)) for t in texts if t.strip(_BLANKS)) if k is not None)
+    """The kinds of indentation a file's lines use ("tab", "space", and "nbsp" for U+00A0 anywhere in it)."""
+    out = {k for k in (kind(lead(t)) for t in texts if t.strip(_BLANKS)) if k is not None}
+    return frozenset(out | ({"nbsp"} if any(NBSP in lead(t) for t in texts) else set()))
 
 
 def _columns(indent: str, tab: int) -> int:
@@ -72,24 +74,24 @@ def _levels(given: int, wanted: int) -> Model:
 MODELS: tuple[Model, ...] = (_tabs(4), _tabs(8), _tabs(2), _spaces(4), _spaces(8), _spaces(2), _levels(2, 4), _levels(4, 2))
 
 
-def restyle(pairs: Sequence[tuple[str, str]], used: frozenset[str]) -> Callable[[str], str] | None:
+def restyle(pairs: Sequence[tuple[str, str]], used: frozenset[str], tolerant: bool) -> Callable[[str], str]:
     """The rewrite of added lines that the matched (hunk line, file line) pairs call for, in a file whose
-    lines use the indentation kinds `used`; None when none is needed."""
-    nbsp = any(NBSP in given and NBSP not in found for given, found in pairs)
+    lines use the indentation kinds `used`; `tolerant`: the pairs matched only whitespace-tolerantly."""
+    nbsp = tolerant and any(NBSP in given and NBSP not in found for given, found in pairs)
+    spaced = _unbreak_lead if "nbsp" not in used else _same
     seen: dict[str, set[str]] = {}
     for given, found in pairs:
         if given.strip(_BLANKS) and found.strip(_BLANKS):
             seen.setdefault(_unbreak(lead(given)) if nbsp else lead(given), set()).add(lead(found))
-    if not nbsp and all(found == {given} for given, found in seen.items()):
-        return None
+    if not tolerant or (not nbsp and all(found == {given} for given, found in seen.items())):
+        return spaced
     table = {given: next(iter(found)) for given, found in seen.items() if len(found) == 1}
     fitting = [m for m in MODELS if all(found == {m(given)} for given, found in seen.items())]
 
     def rewrite(text: str) -> str:
-        if nbsp:
-            text = _unbreak(text)
+        text = _unbreak(text) if nbsp else spaced(text)
         indent = lead(text)
-        if kind(indent) is None or len(used) != 1:
+        if kind(indent) is None or len(used - {"nbsp"}) != 1:
             return text
         if indent in table:
             return table[indent] + text[len(indent) :]
@@ -103,3 +105,12 @@ def restyle(pairs: Sequence[tuple[str, str]], used: frozenset[str]) -> Callable[
 
 def _unbreak(text: str) -> str:
     return text.replace(NBSP, " ")
+
+
+def _unbreak_lead(text: str) -> str:
+    indent = lead(text)
+    return _unbreak(indent) + text[len(indent) :] if NBSP in indent else text
+
+
+def _same(text: str) -> str:
+    return text

@@ -101,11 +101,12 @@ def _in_sentence(line: str) -> str | None:
 
 
 def _file_like(text: str, spaced: bool) -> bool:
-    """A path in running text: a folder part, a known file name, or a known file extension (`x.len` is code)."""
+    """A path in running text: a folder part, a known file name or dotfile, or a known file extension (`x.len` is code)."""
     if not path_like(text, spaced):
         return False
     name = text.rsplit("/", 1)[-1]
-    return "/" in text or name in _NAMED or name.rsplit(".", 1)[-1].casefold() in _KNOWN_EXTS
+    dotfile = name.startswith(".") and name.count(".") == 1
+    return "/" in text or name in _NAMED or dotfile or name.rsplit(".", 1)[-1].casefold() in _KNOWN_EXTS
 
 
 def info_path(info: str) -> str | None:

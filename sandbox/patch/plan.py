@@ -34,7 +34,7 @@ NO_EDIT = (
     "no edit found: send a unified diff, SEARCH/REPLACE blocks, a fenced whole file whose path is on the fence line "
     "or on the line before it, or <code_file>/<code_patch> tags"
 )
-# Folders never searched when a short name is resolved: VCS data, build output, dependencies.
+# Folders never searched when a short name is resolved: VCS data, build output, dependencies, caches.
 _SKIPPED = {".git", "target", "node_modules", "__pycache__"}
 MAX_LISTED = 50_000
 
@@ -63,6 +63,7 @@ class _Files:
 
         "edit" (the file must exist) resolves a missing name by its tail; "write" (a whole file,
         new or not) only a name without a folder or one read from the code; "create" keeps it as given.
+        A file name read from the code must be the name of exactly one file, at the top or below.
         """
         name = target.path
         if name is None and target.file_id is not None:
@@ -73,11 +74,12 @@ class _Files:
         if name is None:
             raise PatchRefused("an edit names no file: add the path (e.g. --- a/src/lib.rs) or give file_id=N")
         path = relative(self.root, name)
-        if mode == "create" or self.get(path) is not None:
+        bare_code_name = target.from_code and "/" not in path  # `// lib.rs` must name one file of the whole tree
+        if mode == "create" or (self.get(path) is not None and not bare_code_name):
             return path
         if mode == "write" and "/" in path and not target.from_code:
             return path
-        tails = self.tails(path)
+        tails = ([path] if self.get(path) is not None else []) + self.tails(path)
         if len(tails) == 1:
             return tails[0]
         if len(tails) > 1:
@@ -111,10 +113,10 @@ class _Files:
 
 
 def _listing(root: Path) -> list[str]:
-    """The tree's file paths (relative, "/"-separated), skipping `_SKIPPED` and hidden folders; at most MAX_LISTED."""
+    """The tree's file paths (relative, "/"-separated), skipping `_SKIPPED` folders; at most MAX_LISTED."""
     out: list[str] = []
     for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED and not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED)
         base = Path(folder).relative_to(root).as_posix()
         out += [name if base == "." else f"{base}/{name}" for name in sorted(files)]
         if len(out) >= MAX_LISTED:
