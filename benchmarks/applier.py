@@ -12,6 +12,7 @@ own, SEARCH/REPLACE blocks, and "whole files" that are excerpts). Each rendering
 fresh tree holding the pre-change file; diff renderings also go to `git apply` and GNU `patch`.
 
     exact    the tool reported success and the file is the real post-change file
+    literal  no reading gives the real file (a damage lost what it needs) and the tool wrote what the text says
     refused  the tool reported failure and left the tree as it was
     partial  the tool reported failure but changed the tree
     silent   the tool reported success but the file is wrong: silent damage
@@ -50,7 +51,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sandbox.patch import apply_payload  # noqa: E402
-from tests.support.damage import DIFF_KINDS, KINDS, Change, Rendering  # noqa: E402
+from tests.support.damage import DIFF_KINDS, KINDS, Change, Rendering, git_diff  # noqa: E402
 
 MAX_BYTES = 200_000
 GIT_APPLY = ["git", "apply", "--recount", "--ignore-whitespace", "-C1", "--whitespace=nowarn"]
@@ -145,24 +146,9 @@ def _listing(repo: Path | None, commit: str) -> tuple[str, ...]:
     return tuple(_git(repo, "-c", "core.quotepath=off", "ls-tree", "-r", "--name-only", commit).decode("utf-8", "replace").splitlines())
 
 
-def git_diff(case: Case, work: Path) -> str:
-    """The change as `git diff` writes it (a/ b/ prefixes, 3 lines of context, function headings)."""
-    for side, data in (("a", case.before), ("b", case.after)):
-        target = work / side / case.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    run = subprocess.run(
-        ["git", "diff", "--no-index", "--no-color", "--no-ext-diff", "--no-prefix", "-U3", f"a/{case.path}", f"b/{case.path}"],
-        cwd=work,
-        capture_output=True,
-    )
-    shutil.rmtree(work / "a")
-    shutil.rmtree(work / "b")
-    return run.stdout.decode("utf-8")
-
-
 def change_of(case: Case, work: Path) -> Change:
-    return Change(case.path, case.before.decode("utf-8"), case.after.decode("utf-8"), git_diff(case, work), _listing(case.repo, case.commit))
+    before, after = case.before.decode("utf-8"), case.after.decode("utf-8")
+    return Change(case.path, before, after, git_diff(case.path, before, after, work), _listing(case.repo, case.commit))
 
 
 # Tools ----------------------------------------------------------------------------------------
@@ -200,10 +186,14 @@ TOOLS: dict[str, Callable[[Path, Path, str], bool]] = {
 }
 
 
-def outcome(ok: bool, before: dict[str, bytes], now: dict[str, bytes], path: str, after: str) -> str:
+def outcome(ok: bool, before: dict[str, bytes], now: dict[str, bytes], path: str, rendering: Rendering) -> str:
+    """exact, literal (no exact reading, and the tool wrote what the text says), silent, refused or partial."""
     if ok:
-        want = {**before, path: after.encode("utf-8")}
-        return "exact" if now == want else "silent"
+        if now == {**before, path: rendering.after.encode("utf-8")}:
+            return "exact"
+        if now.keys() == before.keys() and rendering.right(now[path].decode("utf-8", "replace")):
+            return "literal"
+        return "silent"
     return "refused" if now == before else "partial"
 
 
@@ -267,7 +257,7 @@ def main() -> None:
                     started = time.perf_counter()
                     ok = run(work, root, rendering.payload)
                     seconds[tool] += time.perf_counter() - started
-                    result = outcome(ok, before, _snapshot(root), case.path, rendering.after)
+                    result = outcome(ok, before, _snapshot(root), case.path, rendering)
                     tally = tallies[kind].setdefault(tool, Tally(Counter(), Counter()))
                     tally.all[result] += 1
                     if rendering.one_reading:

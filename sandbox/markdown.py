@@ -13,7 +13,8 @@ the end of the text. Options widen the reading where a caller needs it:
   non-blank line indented less; trailing blank lines are not part of the block.
 - `nested=True` reads the nesting LLMs write without lengthening the outer fence: inside a
   block, a fence line with an info string (```` ```sh ````) opens an inner block, and the next
-  bare closing line closes that inner block, not the outer one.
+  bare closing line closes that inner block, not the outer one. `end_is_ambiguous` tells where a
+  block's end could be read otherwise.
 - `guard` hides lines from fence detection (e.g. the lines of a diff hunk, where " ```" is a
   context line): a fresh guard is asked about every line, outside and inside blocks.
 
@@ -284,18 +285,20 @@ def _fence_end(
 
 
 def end_is_ambiguous(lines: list[str], fence: Fence) -> bool:
-    """Whether a closed fence could end later in the nested reading: its closer read as a bare inner
-    opener, a later bare line closes that inner block and another closes the fence."""
+    """Whether a closed fence could end at a later line: after its closer, outside any block opened with an
+    info string, a bare fence line follows. That line opens a block in CommonMark's reading, but may as well
+    be this fence's true closer, its first closer a line of the content (or a nested block's bare opener)."""
     if fence.closer is None or fence.indented:
         return False
-    depth = 1
+    inner: Opener | None = None
     for line in lines[fence.closer + 1 :]:
-        if opens_inside(line, fence.opener):
-            depth += 1
-        elif opener(line, strict=True) is not None and closes(line, fence.opener):
-            if depth == 0:
+        found = opener(line, strict=True)
+        if inner is not None:
+            inner = None if closes(line, inner) else inner
+        elif found is not None and found.char == fence.opener.char:
+            if not found.info:
                 return True
-            depth -= 1
+            inner = found
     return False
 
 

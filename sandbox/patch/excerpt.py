@@ -15,6 +15,8 @@ out) stands where code was removed (not commented out either):
 
 A file that keeps less than half of a long file's lines is refused too: too much is missing to
 tell an excerpt from a rewrite.
+
+Comments are told by the file's language (`//` in Rust, `#` in TOML, `<!--` in Markdown).
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from __future__ import annotations
 import difflib
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from sandbox.patch.labels import is_comment
+from sandbox.patch.labels import comment_test
 from sandbox.patch.text import loose
 
 EXCERPT_MIN_LINES = 20
@@ -46,17 +48,6 @@ _IMPL = re.compile(r"^\s*(?:unsafe\s+)?impl\b(?P<rest>[^{]*)")
 
 def _bracket_only(line: str) -> bool:
     return not re.search(r"\w", line)
-
-
-def _placeholder(line: str) -> bool:
-    """A line that can stand for elided code: a comment that is not a doc comment, or a bare ellipsis."""
-    if _ELLIPSIS.match(line):
-        return True
-    return is_comment(line) and (not _DOC.match(line) or "..." in line or "…" in line)
-
-
-def _code(line: str) -> bool:
-    return bool(line.strip()) and not is_comment(line) and not _bracket_only(line)
 
 
 def _definitions(lines: Sequence[str]) -> set[tuple[str, str]]:
@@ -91,56 +82,6 @@ def _regions(old: list[str], new: list[str]) -> list[tuple[list[str], list[str]]
     return regions
 
 
-def _counterparts(before: list[str], after: list[str]) -> list[int | None]:
-    """For each new line, the old line it corresponds to, None for new ones: the in-order pairing of most weight
-    (the same text weighs most, a blank line little, an edited line by its likeness), or, past MAX_CELLS, the
-    first same-or-similar line in order."""
-    if len(before) * len(after) > MAX_CELLS:
-        return _greedy_counterparts(before, after)
-    weights = [[_weight(old, new) for new in after] for old in before]
-    best = [[0.0] * (len(after) + 1) for _ in range(len(before) + 1)]
-    for i in range(1, len(before) + 1):
-        for j in range(1, len(after) + 1):
-            w = weights[i - 1][j - 1]
-            best[i][j] = max(best[i - 1][j], best[i][j - 1], best[i - 1][j - 1] + w if w else 0.0)
-    out: list[int | None] = [None] * len(after)
-    i, j = len(before), len(after)
-    while i and j:
-        w = weights[i - 1][j - 1]
-        if w and best[i][j] == best[i - 1][j - 1] + w:
-            out[j - 1] = i - 1
-            i, j = i - 1, j - 1
-        elif best[i][j] == best[i - 1][j]:
-            i -= 1
-        else:
-            j -= 1
-    return out
-
-
-def _weight(old: str, new: str) -> float:
-    if _placeholder(new):
-        return 0.0
-    if loose(old) == loose(new):
-        return 0.25 if not loose(new) else 1.0
-    return 0.5 if loose(new) and _similar(old, new) else 0.0
-
-
-def _greedy_counterparts(before: list[str], after: list[str]) -> list[int | None]:
-    out: list[int | None] = []
-    at = 0
-    for line in after:
-        key = loose(line)
-        found = None
-        if key and not _placeholder(line):
-            found = next((i for i in range(at, len(before)) if loose(before[i]) == key), None)
-            if found is None:
-                found = next((i for i in range(at, len(before)) if _similar(before[i], line)), None)
-        out.append(found)
-        if found is not None:
-            at = found + 1
-    return out
-
-
 def _similar(one: str, two: str) -> bool:
     """Whether `two` reads as `one` edited: similar text, or most of the shorter line's words (two at least) shared."""
     if _bracket_only(one):
@@ -152,44 +93,105 @@ def _similar(one: str, two: str) -> bool:
     return difflib.SequenceMatcher(None, loose(one), loose(two), autojunk=False).ratio() >= SIMILAR
 
 
-def _stood_for(before: list[str], after: list[str], index: int) -> tuple[list[str], list[str]]:
-    """Around a new line at `index`, between its nearest new neighbours that have an old counterpart: the old lines
-    nothing corresponds to, and the other new lines that have none (written there instead)."""
-    pairs = _counterparts(before, after)
-    left = next((j for j in range(index - 1, -1, -1) if pairs[j] is not None), -1)
-    right = next((j for j in range(index + 1, len(after)) if pairs[j] is not None), len(after))
-    low = pairs[left] if left >= 0 else -1
-    high = pairs[right] if right < len(after) else len(before)
-    taken = {p for p in pairs if p is not None}
-    gone = [before[i] for i in range(low + 1, high) if i not in taken]  # type: ignore[operator]
-    written = [after[j] for j in range(left + 1, right) if j != index and not _placeholder(after[j])]
-    return gone, written
+class _Reader:
+    """Lines read in one file's language: comments, placeholders, code, and which old line a new one continues."""
+
+    def __init__(self, comment: Callable[[str], bool]) -> None:
+        self.comment = comment
+
+    def placeholder(self, line: str) -> bool:
+        """A line that can stand for elided code: a comment that is not a doc comment, or a bare ellipsis."""
+        if _ELLIPSIS.match(line):
+            return True
+        return self.comment(line) and (not _DOC.match(line) or "..." in line or "…" in line)
+
+    def code(self, line: str) -> bool:
+        return bool(line.strip()) and not self.comment(line) and not _bracket_only(line)
+
+    def uncommented(self, line: str) -> str:
+        """A comment line's text without its marker, as a whitespace-folded key."""
+        return loose(_MARKER.sub("", line, count=1))
+
+    def counterparts(self, before: list[str], after: list[str]) -> list[int | None]:
+        """For each new line, the old line it corresponds to, None for new ones: the in-order pairing of most weight
+        (the same text weighs most, a blank line little, an edited line by its likeness), or, past MAX_CELLS, the
+        first same-or-similar line in order."""
+        if len(before) * len(after) > MAX_CELLS:
+            return self._greedy(before, after)
+        weights = [[self._weight(old, new) for new in after] for old in before]
+        best = [[0.0] * (len(after) + 1) for _ in range(len(before) + 1)]
+        for i in range(1, len(before) + 1):
+            for j in range(1, len(after) + 1):
+                w = weights[i - 1][j - 1]
+                best[i][j] = max(best[i - 1][j], best[i][j - 1], best[i - 1][j - 1] + w if w else 0.0)
+        out: list[int | None] = [None] * len(after)
+        i, j = len(before), len(after)
+        while i and j:
+            w = weights[i - 1][j - 1]
+            if w and best[i][j] == best[i - 1][j - 1] + w:
+                out[j - 1] = i - 1
+                i, j = i - 1, j - 1
+            elif best[i][j] == best[i - 1][j]:
+                i -= 1
+            else:
+                j -= 1
+        return out
+
+    def _weight(self, old: str, new: str) -> float:
+        if self.placeholder(new):
+            return 0.0
+        if loose(old) == loose(new):
+            return 1.0 if loose(new) else 0.25
+        return 0.5 if loose(new) and _similar(old, new) else 0.0
+
+    def _greedy(self, before: list[str], after: list[str]) -> list[int | None]:
+        out: list[int | None] = []
+        at = 0
+        for line in after:
+            key = loose(line)
+            found = None
+            if key and not self.placeholder(line):
+                found = next((i for i in range(at, len(before)) if loose(before[i]) == key), None)
+                if found is None:
+                    found = next((i for i in range(at, len(before)) if _similar(before[i], line)), None)
+            out.append(found)
+            if found is not None:
+                at = found + 1
+        return out
+
+    def stood_for(self, before: list[str], after: list[str], index: int) -> tuple[list[str], list[str]]:
+        """Around a new line at `index`, between its nearest new neighbours that have an old counterpart: the old
+        lines nothing corresponds to, and the other new lines that have none (written there instead)."""
+        pairs = self.counterparts(before, after)
+        left = next((j for j in range(index - 1, -1, -1) if pairs[j] is not None), -1)
+        right = next((j for j in range(index + 1, len(after)) if pairs[j] is not None), len(after))
+        low = pairs[left] if left >= 0 else -1
+        high = pairs[right] if right < len(after) else len(before)
+        taken = {p for p in pairs if p is not None}
+        gone = [before[i] for i in range(low + 1, high) if i not in taken]  # type: ignore[operator]
+        written = [after[j] for j in range(left + 1, right) if j != index and not self.placeholder(after[j])]
+        return gone, written
 
 
-def _commented_out(line: str, old: set[str]) -> bool:
-    """Whether a comment line is old code commented out (`// foo();` where `foo();` was)."""
-    return loose(_MARKER.sub("", line, count=1)) in old
-
-
-def excerpt_reason(old: Sequence[str], new: Sequence[str], *, whole_only: bool = False) -> str | None:
-    """Why `new` (lines) is an excerpt of `old` rather than its new whole text, or None.
+def excerpt_reason(old: Sequence[str], new: Sequence[str], path: str, *, whole_only: bool = False) -> str | None:
+    """Why `new` (lines) is an excerpt of `old` rather than the new whole text of the file at `path`, or None.
 
     `whole_only` skips the share-kept rule, for carriers that declare a replacement (`<code_file>`).
     """
     old, new = list(old), list(new)
+    read = _Reader(comment_test(path))
     old_keys = {loose(t) for t in old}
     new_defs = _definitions(new)
     for before, after in _regions(old, new):
-        stands = [t for t in after if _placeholder(t) and loose(t) not in old_keys and not _commented_out(t, old_keys)]
-        kept = {loose(_MARKER.sub("", t, count=1)) for t in after if is_comment(t)}
-        removed = [t for t in before if _code(t) and loose(t) not in kept]
-        if not stands or not removed:
+        stands = [t for t in after if read.placeholder(t) and loose(t) not in old_keys and read.uncommented(t) not in old_keys]
+        kept = {read.uncommented(t) for t in after if read.comment(t)}
+        if not stands or not any(read.code(t) and loose(t) not in kept for t in before):
             continue
         for index, line in enumerate(after):
             if line in stands:
-                gone, written = _stood_for(before, after, index)
-                gone = [t for t in gone if _code(t) and loose(t) not in kept]
-                if len(gone) > 2 * sum(map(_code, written)):
+                gone, written = read.stood_for(before, after, index)
+                gone = [t for t in gone if read.code(t) and loose(t) not in kept]
+                if len(gone) > 2 * sum(map(read.code, written)):
                     return f"{line.strip()[:80]!r} stands where {len(gone)} line(s) of code were"
         lost = sorted(f"{kind} {name}" for kind, name in _definitions(before) - new_defs)
         if lost:
@@ -199,7 +201,7 @@ def excerpt_reason(old: Sequence[str], new: Sequence[str], *, whole_only: bool =
     had = Counter(k for k in map(loose, old) if k)
     if sum(had.values()) < EXCERPT_MIN_LINES:
         return None
-    kept = sum((had & Counter(k for k in map(loose, new) if k)).values())
-    if kept < EXCERPT_KEPT * sum(had.values()):
-        return f"it keeps only {kept} of the file's {sum(had.values())} non-blank lines"
+    kept_lines = sum((had & Counter(k for k in map(loose, new) if k)).values())
+    if kept_lines < EXCERPT_KEPT * sum(had.values()):
+        return f"it keeps only {kept_lines} of the file's {sum(had.values())} non-blank lines"
     return None

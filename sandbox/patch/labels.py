@@ -10,6 +10,7 @@ A path marked as code, bold or quoted, or written after `File:`/`Path:`, may hol
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 _PATH = re.compile(r"^/?[\w.@+\-]+(?:/[\w.@+\-]+)*$")  # ".." and "/" allowed: confinement refuses them loudly
 _SPACED_PATH = re.compile(r"^/?[\w.@+\-]+(?: [\w.@+\-]+)*(?:/[\w.@+\-]+(?: [\w.@+\-]+)*)*$")
@@ -131,6 +132,25 @@ def comment_path(line: str) -> str | None:
 def is_comment(line: str) -> bool:
     """Whether a line is a comment in the common line-comment syntaxes (`#[attr]` and `#!` are not)."""
     return _COMMENT.match(line) is not None
+
+
+_SLASHES = re.compile(r"^\s*(?://|/\*)")
+_HASH = re.compile(r"^\s*#(?![\[!])")
+_MARKUP = re.compile(r"^\s*<!--")
+_DASHES = re.compile(r"^\s*--")
+_COMMENTS_BY_EXT: dict[str, re.Pattern[str]] = {
+    **dict.fromkeys(("rs", "c", "h", "cc", "cpp", "hpp", "js", "mjs", "ts", "go", "java", "kt", "swift", "scala", "css", "proto"), _SLASHES),
+    **dict.fromkeys(("py", "pyi", "sh", "bash", "toml", "yml", "yaml", "rb", "pl", "conf", "cfg", "ini", "env", "gitignore"), _HASH),
+    **dict.fromkeys(("md", "markdown", "mdx", "html", "xml", "svg"), _MARKUP),
+    **dict.fromkeys(("sql", "lua", "hs"), _DASHES),
+}
+
+
+def comment_test(path: str) -> Callable[[str], bool]:
+    """Whether a line is a comment in the language of the file at `path` (any common syntax for an unknown one)."""
+    name = path.rsplit("/", 1)[-1]
+    found = _COMMENTS_BY_EXT.get(name.rsplit(".", 1)[-1].casefold() if "." in name else "")
+    return is_comment if found is None else lambda line: found.match(line) is not None
 
 
 def language_of(info: str) -> str:

@@ -188,7 +188,7 @@ def _whole(files: _Files, edit: WholeFile, path: str) -> str:
     if edit.label is not None and _drops_label(files, edit, path, style):
         lines = lines[1:]
     if current is not None and edit.carrier in ("whole-file", "code_file"):
-        reason = excerpt_reason(style.texts, lines, whole_only=edit.carrier == "code_file")
+        reason = excerpt_reason(style.texts, lines, path, whole_only=edit.carrier == "code_file")
         if reason is not None:
             raise PatchRefused(
                 f"the block for {path} is an excerpt, not a whole file: {reason}; "

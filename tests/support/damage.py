@@ -10,10 +10,12 @@ where it does, the applier must give the exact `after`; where not, it must refus
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from pathlib import PurePosixPath
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
 HEADER = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$")
 FENCE_LINE = re.compile(r"^ {0,3}(?:```|~~~)")
@@ -39,6 +41,8 @@ class Rendering:
     """A posted edit: the payload, the file's text before and the one right after, and whether one reading exists.
 
     `decoys` are other files of the project the tree must hold for the rendering to mean what it says.
+    `literal` is what the text says where a damage lost what the file should get (spaces written for
+    tabs in a file that shows no tabs to map them to): writing it is no damage, though not exact.
     """
 
     payload: str
@@ -46,6 +50,12 @@ class Rendering:
     after: str
     one_reading: bool
     decoys: tuple[str, ...] = ()
+    literal: str | None = None
+
+    def right(self, result: str) -> bool:
+        """Whether `result` is a right outcome of applying the payload (the exact tree, or where no reading is
+        exact, the literal one)."""
+        return result == self.after or (not self.one_reading and result == self.literal)
 
 
 # diffs -------------------------------------------------------------------------------------------------
@@ -184,6 +194,7 @@ def _simple(damage: Callable[[str], str], oracle: str = "numbers") -> Callable[[
             one = True
         elif oracle == "tabs":
             one = _tabs_only(change)
+            return Rendering(payload, change.before, change.after, one, literal=_added_as(change, damage))
         else:
             key = loose if oracle == "loose" else str
             one = placed_in_order(change.before, [(old_block(h), hunk_start(h)) for h in hunks], key)
@@ -196,11 +207,31 @@ def _same(diff: str) -> str:
     return diff
 
 
+def _added_as(change: Change, damage: Callable[[str], str]) -> str:
+    """The new text with the diff's added lines as `damage` left them."""
+    lines = change.after.split("\n")
+    _, hunks = split_diff(change.diff)
+    for hunk in hunks:
+        m = HEADER.match(hunk[0])
+        assert m is not None
+        at = int(m[3]) - 1 if m[4] != "0" else int(m[3])
+        for line in hunk[1:]:
+            if line[:1] == "+":
+                lines[at] = damage(line)[1:]
+            if line[:1] in (" ", "+"):
+                at += 1
+    return "\n".join(lines)
+
+
 def _tabs_only(change: Change) -> bool:
-    """Whether a file's indentation is tabs alone and its added lines have tabs only there: spaces for tabs then read one way."""
+    """Whether spaces for tabs read one way: the file is indented with tabs alone, every hunk has a tab-indented
+    old line to show the mapping, and added lines have tabs only in their indentation."""
     indents = [t[: len(t) - len(t.lstrip(" \t"))] for t in change.before.split("\n") if t.strip()]
     added = [t[1:] for t in change.diff.split("\n") if t.startswith("+") and not t.startswith("+++")]
-    return all(not i or i.startswith("\t") and " " not in i for i in indents) and all("\t" not in t.lstrip("\t") for t in added)
+    _, hunks = split_diff(change.diff)
+    shown = all(any(t.startswith("\t") for t in old_block(h)) for h in hunks)
+    pure = any(indents) and all(not i or i.startswith("\t") and " " not in i for i in indents)
+    return shown and pure and all("\t" not in t.lstrip("\t") for t in added)
 
 
 def _out_of_order(change: Change) -> Rendering | None:
@@ -274,10 +305,12 @@ def _suffix(path: str) -> str:
 
 
 def _fits_a_whole_file(change: Change) -> bool:
-    """Whether a fenced whole file can say it: same final newline and line endings, no fence-like lines, text at all."""
+    """Whether a fenced whole file can say it: same final newline and line endings, no trailing blank lines
+    (a code block's text ends at its last line), no fence-like lines, text at all."""
     before, after = change.before, change.after
     return (
         bool(after.strip())
+        and not after.endswith("\n\n")
         and before.endswith("\n") == after.endswith("\n")
         and ("\r\n" in before) == ("\r\n" in after)
         and not any(FENCE_LINE.match(t) for t in after.split("\n"))
@@ -350,8 +383,9 @@ def _nested(change: Change) -> Rendering | None:
     fences = [t for t in after.split("\n") if FENCE_LINE.match(t)]
     if _suffix(change.path) != ".md" or not fences or change.before.endswith("\n") != after.endswith("\n"):
         return None
-    openers = fences[::2]  # CommonMark pairs a Markdown file's own fences in order
-    one = len(fences) % 2 == 0 and all(t.strip().strip("`~") for t in openers) and _reads_as_whole(change.before, after)
+    # one reading: the file's own blocks each open with an info string and close with a bare fence line
+    paired = len(fences) % 2 == 0 and all(bool(t.strip().strip("`~")) == (k % 2 == 0) for k, t in enumerate(fences))
+    one = paired and _reads_as_whole(change.before, after)
     payload = f"{change.path}\n{_block(after, 'markdown')}\n"
     return Rendering(payload, change.before, after, one)
 
@@ -438,5 +472,17 @@ FILE_KINDS: dict[str, Callable[[Change], Rendering | None]] = {
 KINDS = {**DIFF_KINDS, **FILE_KINDS}
 
 
-def with_tree(change: Change, tree: Sequence[str]) -> Change:
-    return replace(change, tree=tuple(tree))
+def git_diff(path: str, before: str, after: str, work: Path) -> str:
+    """The change as `git diff` writes it (a/ b/ prefixes, 3 lines of context, function headings), made in `work`."""
+    for side, text in (("a", before), ("b", after)):
+        target = work / side / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(text.encode("utf-8"))
+    run = subprocess.run(
+        ["git", "diff", "--no-index", "--no-color", "--no-ext-diff", "--no-prefix", "-U3", f"a/{path}", f"b/{path}"],
+        cwd=work,
+        capture_output=True,
+    )
+    shutil.rmtree(work / "a")
+    shutil.rmtree(work / "b")
+    return run.stdout.decode("utf-8")
