@@ -272,13 +272,13 @@ def _fence_end(
         if quoted and not in_quote:
             return j, None, c
         if hiding is None or not hiding.hides(lines[j]):
-            if opens_inside(body, found):
-                seen_inner[0] = True
-                depth += nested
-            elif closes(body, found):
+            if closes(body, found):
                 if depth == 0:
                     return j, j, c + 1
                 depth -= 1
+            elif opens_inside(body, found):
+                seen_inner[0] = True
+                depth += nested
         previous = j
         c += 1
     return (previous + 1 if quoted else len(lines)), None, c
