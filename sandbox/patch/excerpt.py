@@ -2,21 +2,23 @@
 
 An LLM asked for a whole file often elides unchanged code with a placeholder: a comment or a
 bare `...` standing where the code was. Writing such a "whole file" deletes that code. Phrases
-vary without end, so the placeholder is found by its effect. The old and new texts are compared
-region by region (changed runs of lines, joined across unchanged runs of blank or bracket-only
-lines). A region is an elision when a new comment or `...` line (not old code commented out)
-stands in it and
+vary without end, so the placeholder is found by its effect. The old and new texts are aligned
+and cut into changed regions (joined across unchanged runs of blank, bracket-only or comment
+lines). In a region where a new comment or `...` line stands (not old code commented out), the
+old code lines that are gone count: not in the region's new text, not commented out there, and
+not edited into a line written there (similar text or most words shared; one old line per new
+line). Lines of definitions the new text adds (a new `fn` with its attributes and body) are
+additions, never what replaced old code. The region is an elision when code is gone and
 
-- old code lines of the region are gone from the new text (nowhere in it, not commented out,
-  and not edited into a line written in the region: similar text, or most words shared), where
-  lines of definitions the new text adds (a new `fn` with its attributes and body) count as
-  additions, not as what replaced the old code; or
-- definitions the old region had (`fn`, `struct`, `impl …`, `def`, `class`, …) are nowhere in the new file.
+- more lines are gone than were written in the region (a rewrite puts code where code was), or
+- the placeholder sits where the code was: both its nearest non-blank neighbours are unchanged
+  lines, or it stands alone (a blank line, a bracket or the block's start on each side), not
+  attached to code it could describe;
 
-A rewrite puts code where code was, and a comment beside it; an elision puts only the comment.
-A file that keeps less than half of a long file's lines is refused too: too much is missing to
-tell an excerpt from a rewrite. Comments are told by the file's language (`//` in Rust, `#` in
-TOML, `<!--` in Markdown).
+and also when definitions the region had (`fn`, `struct`, `impl …`, `def`, `class`, …) are
+nowhere in the new file. A file that keeps less than half of a long file's lines is refused too:
+too much is missing to tell an excerpt from a rewrite. Comments are told by the file's language
+(`//` in Rust, `#` in TOML, `<!--` in Markdown).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import difflib
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from sandbox.patch.labels import comment_test
 from sandbox.patch.text import loose
@@ -85,25 +88,34 @@ def _added(new: list[str], old_definitions: set[tuple[str, str]]) -> set[int]:
     return out
 
 
-def _regions(old: list[str], new: list[str]) -> list[tuple[list[int], list[int]]]:
-    """Changed regions as (old line indexes, new line indexes), joined across unchanged blank or bracket-only runs."""
+@dataclass
+class _Alignment:
+    """Changed regions as (old line indexes, new line indexes), and the new lines that stand unchanged."""
+
+    regions: list[tuple[list[int], list[int]]]
+    unchanged: set[int]
+
+
+def _align(old: list[str], new: list[str], quiet: Callable[[str], bool]) -> _Alignment:
+    """Align old and new lines; changes separated only by `quiet` unchanged lines form one region."""
     matcher = difflib.SequenceMatcher(None, [loose(t) for t in old], [loose(t) for t in new], autojunk=False)
-    regions: list[tuple[list[int], list[int]]] = []
+    out = _Alignment([], set())
     bridge: tuple[range, range] | None = None  # an unchanged run that may join two changes
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
-            joins = bool(regions) and bridge is not None and all(_bracket_only(t) for t in old[i1:i2])
+            out.unchanged.update(range(j1, j2))
+            joins = bool(out.regions) and bridge is not None and all(quiet(t) for t in old[i1:i2])
             bridge = (range(i1, i2), range(j1, j2)) if joins else None
             continue
         if bridge is None:
-            regions.append(([], []))
+            out.regions.append(([], []))
         else:
-            regions[-1][0].extend(bridge[0])
-            regions[-1][1].extend(bridge[1])
-        regions[-1][0].extend(range(i1, i2))
-        regions[-1][1].extend(range(j1, j2))
+            out.regions[-1][0].extend(bridge[0])
+            out.regions[-1][1].extend(bridge[1])
+        out.regions[-1][0].extend(range(i1, i2))
+        out.regions[-1][1].extend(range(j1, j2))
         bridge = (range(0), range(0))
-    return regions
+    return out
 
 
 def _similar(one: str, two: str) -> bool:
@@ -130,9 +142,43 @@ class _Reader:
     def code(self, line: str) -> bool:
         return bool(line.strip()) and not self.comment(line) and not _bracket_only(line)
 
+    def quiet(self, line: str) -> bool:
+        """A line that joins changes around it into one region: blank, brackets only, or a comment."""
+        return _bracket_only(line) or self.comment(line)
+
     def uncommented(self, line: str) -> str:
         """A comment line's text without its marker, as a whitespace-folded key."""
         return loose(_MARKER.sub("", line, count=1))
+
+
+def _gone(old: list[str], before: list[int], written: list[str], kept: set[str], read: _Reader) -> list[str]:
+    """The region's old code lines that nothing in its new text keeps, comments out or edits (one old line per new one)."""
+    free = list(written)
+    gone = []
+    for line in (old[i] for i in before):
+        if not read.code(line) or loose(line) in kept:
+            continue
+        partner = next((k for k, new in enumerate(free) if _similar(line, new)), None)
+        if partner is None:
+            gone.append(line)
+        else:
+            free.pop(partner)
+    return gone
+
+
+def _in_place(new: list[str], at: int, unchanged: set[int]) -> bool:
+    """Whether the line at `at` sits where old code was: between unchanged lines, or alone, attached to no code."""
+    sides = []
+    for step in (-1, 1):
+        j = at + step
+        while 0 <= j < len(new) and not new[j].strip():
+            j += step
+        sides.append(not 0 <= j < len(new) or j in unchanged)
+    if all(sides):
+        return True
+    before = new[at - 1] if at > 0 else ""
+    after = new[at + 1] if at + 1 < len(new) else ""
+    return _bracket_only(after) and (_bracket_only(before) or before.rstrip().endswith(("{", "(", "[")))
 
 
 def excerpt_reason(old: Sequence[str], new: Sequence[str], path: str, *, whole_only: bool = False) -> str | None:
@@ -142,25 +188,23 @@ def excerpt_reason(old: Sequence[str], new: Sequence[str], path: str, *, whole_o
     """
     old, new = list(old), list(new)
     read = _Reader(comment_test(path))
-    old_keys, new_keys = {loose(t) for t in old}, {loose(t) for t in new}
-    old_definitions = _definitions(old)
-    added = _added(new, old_definitions)
+    old_keys = {loose(t) for t in old}
+    added = _added(new, _definitions(old))
     new_definitions = _definitions(new)
-    for before, after in _regions(old, new):
-        stands = [new[j] for j in after if read.placeholder(new[j]) and {loose(new[j]), read.uncommented(new[j])}.isdisjoint(old_keys)]
+    alignment = _align(old, new, read.quiet)
+    for before, after in alignment.regions:
+        stands = [j for j in after if read.placeholder(new[j]) and {loose(new[j]), read.uncommented(new[j])}.isdisjoint(old_keys)]
         if not stands:
             continue
-        kept = {read.uncommented(new[j]) for j in after if read.comment(new[j])}
-        written = [new[j] for j in after if j not in added and read.code(new[j]) and loose(new[j]) not in old_keys]
-        gone = [
-            old[i] for i in before
-            if read.code(old[i]) and not {loose(old[i])} & (new_keys | kept) and not any(_similar(old[i], w) for w in written)
-        ]  # fmt: skip
-        if gone:
-            return f"{stands[0].strip()[:80]!r} stands where {len(gone)} line(s) of code were"
+        shown = new[stands[0]].strip()[:80]
+        kept = {read.uncommented(new[j]) for j in after if read.comment(new[j])} | {loose(new[j]) for j in after}
+        written = [new[j] for j in after if j not in added and read.code(new[j]) and not read.placeholder(new[j])]
+        gone = _gone(old, before, written, kept, read)
+        if gone and (len(gone) > len(written) or any(_in_place(new, j, alignment.unchanged) for j in stands)):
+            return f"{shown!r} stands where {len(gone)} line(s) of code were"
         lost = sorted(f"{kind} {name}" for kind, name in _definitions([old[i] for i in before]) - new_definitions)
         if lost:
-            return f"{stands[0].strip()[:80]!r} stands where {', '.join(lost[:3])} {'was' if len(lost) == 1 else 'were'}"
+            return f"{shown!r} stands where {', '.join(lost[:3])} {'was' if len(lost) == 1 else 'were'}"
     if whole_only:
         return None
     had = Counter(k for k in map(loose, old) if k)
