@@ -164,7 +164,8 @@ def _block(block: Block, found: Found) -> bool:
             found.add(start + offset, diff)
         return True
     named = info_path(block.info)
-    target = Target(named or block.label_file) if (named or block.label_file) else Target(comment, from_code=True)
+    labelled = named or block.label_file
+    target = Target(labelled) if labelled is not None else Target(comment, from_code=True)
     if target.path is None or (named is None and not writes(block.language, target.path)):
         return False
     _check_ends(block, target.path)
@@ -176,7 +177,6 @@ def _block(block: Block, found: Found) -> bool:
 
 def _check_ends(block: Block, path: str) -> None:
     """A whole file must end where its fence says, and only there."""
-    assert block.fence is not None
     if block.fence.closer is None:
         raise PatchRefused(f"the block for {path} has no closing fence (the message may be cut short); send it again")
     markdown = path.rsplit(".", 1)[-1].casefold() in _MARKDOWN or block.language in ("markdown", "md")

@@ -23,14 +23,15 @@ from sandbox.patch.searchreplace import REPLACE, SEARCH
 
 @dataclass(frozen=True)
 class Block:
-    """A fenced code block: its info string, its content lines, and the non-blank line just before it."""
+    """A fenced code block: its info string, its content lines, the non-blank line just before it, and
+    the fence as read in the payload's lines (`text`)."""
 
     start: int
     info: str
     lines: tuple[str, ...]
     label: str | None
-    fence: Fence | None = field(default=None, compare=False, repr=False)
-    text: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    fence: Fence = field(compare=False, repr=False)
+    text: tuple[str, ...] = field(compare=False, repr=False)
 
     @property
     def language(self) -> str:
@@ -48,8 +49,8 @@ class Block:
 
     @property
     def end_ambiguous(self) -> bool:
-        """Whether the block could also end at a later line (its closer read as an inner fence)."""
-        return self.fence is not None and end_is_ambiguous(list(self.text), self.fence)
+        """Whether the block could also end at a later line (see `sandbox.markdown.end_is_ambiguous`)."""
+        return end_is_ambiguous(list(self.text), self.fence)
 
 
 @dataclass(frozen=True)

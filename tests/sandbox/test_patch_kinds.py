@@ -78,6 +78,22 @@ def test_comments_that_stand_beside_code_or_for_commented_out_code_are_whole_fil
     assert planned(root, f"src/lib.rs\n```rust\n{after}```") == {"src/lib.rs": after}
 
 
+def test_a_placeholder_standing_alone_beside_new_code_is_an_excerpt(root: Path) -> None:
+    """The elided methods' place holds a lone comment; the code written after it is new, not their replacement."""
+    excerpt = COUNTER.split("    pub fn bump")[0] + "    // ...\n\n    pub fn reset(&mut self) {\n        self.count = 0;\n    }\n}\n"
+    excerpt = excerpt.replace("    pub fn new() -> Self {\n        Counter { count: 0 }\n    }\n\n", "")
+    with pytest.raises(PatchRefused, match="excerpt, not a whole file"):
+        plan_payload(root, f"src/lib.rs\n```rust\n{excerpt}```")
+
+
+def test_a_comment_over_code_that_replaces_more_code_is_a_rewrite(root: Path) -> None:
+    after = COUNTER.replace(
+        "        self.count += 1;\n",
+        "        // wrap instead of panicking in debug builds\n        let next = self.count.wrapping_add(1);\n        self.count = next;\n",
+    )
+    assert planned(root, f"src/lib.rs\n```rust\n{after}```") == {"src/lib.rs": after}
+
+
 def test_a_whole_file_that_drops_a_definition_without_a_stand_in_is_a_rewrite(root: Path) -> None:
     after = COUNTER.replace("    pub fn get(&self) -> u64 {\n        self.count\n    }\n", "").replace("    }\n\n}\n", "    }\n}\n")
     assert planned(root, f"src/lib.rs\n```rust\n{after}```") == {"src/lib.rs": after}
