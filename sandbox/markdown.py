@@ -223,7 +223,7 @@ def scan(
     else:
         todo = line_numbers(text, STRICT_LINES if strict else LENIENT_LINES)
     hiding = guard() if guard is not None else None
-    seen_inner = [False]
+    nesting = False
     c = 0
     while c < len(todo):
         i = todo[c]
@@ -234,7 +234,8 @@ def scan(
         found = opener(inner, strict)
         if found is None:
             continue
-        stop, closer, c = _fence_end(lines, todo, c, i, found, quoted, nested, guard() if guard is not None else None, seen_inner)
+        stop, closer, c, inner_seen = _fence_end(lines, todo, c, i, found, quoted, nested, guard() if guard is not None else None)
+        nesting = nesting or inner_seen
         fences.append(Fence(start=i, stop=stop, closer=closer, opener=found, quoted=quoted))
         kinds[i] = Kind.OPEN
         kinds[i + 1 : stop] = bytes([Kind.BODY]) * (stop - i - 1)
@@ -243,7 +244,7 @@ def scan(
         hiding = guard() if guard is not None else None
     if indented:
         fences = sorted(fences + _indented_blocks(text, lines, kinds), key=lambda f: f.start)
-    return Layout(lines=lines, kinds=kinds, fences=fences, starts=[f.start for f in fences], nesting=seen_inner[0])
+    return Layout(lines=lines, kinds=kinds, fences=fences, starts=[f.start for f in fences], nesting=nesting)
 
 
 def _fence_end(
@@ -255,33 +256,33 @@ def _fence_end(
     quoted: bool,
     nested: bool,
     hiding: Guard | None,
-    seen_inner: list[bool],
-) -> tuple[int, int | None, int]:
-    """Where a fence opened at `start` ends: (stop, closer line or None, next candidate to visit).
+) -> tuple[int, int | None, int, bool]:
+    """Where a fence opened at `start` ends: (stop, closer line or None, next candidate to visit, whether a
+    line inside opens an inner block in the nested reading).
 
     Only candidate lines can close a fence; a quoted fence also ends at the first line without `>`.
-    `seen_inner[0]` is set when a line inside opens an inner block in the nested reading.
     """
     previous = start
     depth = 0
+    inner = False
     while c < len(todo):
         j = todo[c]
         if quoted and j != previous + 1:
-            return previous + 1, None, c
+            return previous + 1, None, c, inner
         in_quote, body = unquote(lines[j]) if quoted else (False, lines[j])
         if quoted and not in_quote:
-            return j, None, c
+            return j, None, c, inner
         if hiding is None or not hiding.hides(lines[j]):
             if closes(body, found):
                 if depth == 0:
-                    return j, j, c + 1
+                    return j, j, c + 1, inner
                 depth -= 1
             elif opens_inside(body, found):
-                seen_inner[0] = True
+                inner = True
                 depth += nested
         previous = j
         c += 1
-    return (previous + 1 if quoted else len(lines)), None, c
+    return (previous + 1 if quoted else len(lines)), None, c, inner
 
 
 def end_is_ambiguous(lines: list[str], fence: Fence) -> bool:
