@@ -29,11 +29,7 @@ project) and pass their paths; --limit caps the changes taken from each:
     git clone https://github.com/dtolnay/anyhow /tmp/anyhow
     .venv/bin/python benchmarks/applier.py --repo /tmp/json --repo /tmp/log --repo /tmp/anyhow --limit 150
 
-`--startup N` instead times `devspace apply` on a one-line patch N times, beside a bare
-`python -c pass` and the applier alone in a fresh interpreter (medians, alternating).
-
 Usage: benchmarks/applier.py [--repo DIR ...] [--trees OLD NEW ...] [--limit N] [--kinds K ...] [--show N]
-       benchmarks/applier.py --startup N
 """
 
 from __future__ import annotations
@@ -226,37 +222,6 @@ def corpus(args: argparse.Namespace) -> list[Case]:
     return cases
 
 
-STARTUP_FILE = "fn a() -> u32 {\n    1\n}\n"
-STARTUP_PATCH = "--- a/src/lib.rs\n+++ b/src/lib.rs\n@@\n fn a() -> u32 {{\n-    {old}\n+    {new}\n }}\n"
-APPLIER_ALONE = "import sys; from pathlib import Path; from sandbox.patch import apply_payload; apply_payload(Path(sys.argv[1]), sys.stdin.read())"
-
-
-def startup(runs: int) -> None:
-    """Median wall time of `devspace apply` on a one-line patch, of the applier alone, and of a bare interpreter."""
-    devspace = str(Path(sys.executable).with_name("devspace"))
-    times: dict[str, list[float]] = defaultdict(list)
-    with tempfile.TemporaryDirectory(prefix="applier-startup-") as tmp:
-        root = Path(tmp)
-        (root / "src").mkdir()
-        (root / "src" / "lib.rs").write_text(STARTUP_FILE)
-        commands = {
-            "python -c pass": ([sys.executable, "-c", "pass"], False),
-            "applier alone": ([sys.executable, "-c", APPLIER_ALONE, str(root)], True),
-            "devspace apply": ([devspace, "apply", "--root", str(root), "-"], True),
-        }
-        for k in range(runs):
-            for name, (command, patches) in commands.items():
-                old, new = ("1", "2") if (root / "src" / "lib.rs").read_text() == STARTUP_FILE else ("2", "1")
-                payload = STARTUP_PATCH.format(old=old, new=new) if patches else ""
-                started = time.perf_counter()
-                run = subprocess.run(command, input=payload, capture_output=True, text=True, cwd=ROOT)
-                times[name].append(time.perf_counter() - started)
-                if run.returncode != 0:
-                    sys.exit(f"{name} failed: {run.stderr[-500:]}")
-    for name, values in times.items():
-        print(f"{name:<16} median {1000 * sorted(values)[len(values) // 2]:.0f} ms over {runs} runs")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repo", action="append", help="a git repository whose history is the corpus (repeatable; default: this one)")
@@ -264,11 +229,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=200, help="at most this many per-file changes from each source (default 200)")
     parser.add_argument("--kinds", nargs="*", default=list(KINDS), help="rendering kinds to run (default: all)")
     parser.add_argument("--show", type=int, default=0, help="print this many of our wrong results (silent, or refused with one reading)")
-    parser.add_argument("--startup", type=int, default=0, metavar="N", help="time `devspace apply` on a one-line patch N times instead")
     args = parser.parse_args()
-    if args.startup:
-        startup(args.startup)
-        return
     if shutil.which("patch") is None:
         sys.exit("GNU patch is missing: apt-get install -y patch")
 
