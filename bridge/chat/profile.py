@@ -9,7 +9,9 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-REPO_FILE = Path(__file__).resolve().parents[2] / "selectors.yaml"
+PROFILES_FILE = "selectors.yaml"
+REPO_FILE = Path(__file__).resolve().parents[2] / PROFILES_FILE
+PACKAGED_FILE = Path(__file__).resolve().with_name(PROFILES_FILE)
 
 
 def _non_empty(values: list[str]) -> list[str]:
@@ -141,8 +143,8 @@ class ProfileError(ValueError):
 
 
 def default_path() -> Path:
-    """The `selectors.yaml` at the top of the project."""
-    return REPO_FILE
+    """The `selectors.yaml` at the top of a source checkout, else the copy a wheel or an install ships in the package."""
+    return REPO_FILE if REPO_FILE.is_file() else PACKAGED_FILE
 
 
 def load_profiles(path: Path | None = None) -> dict[str, Profile]:
