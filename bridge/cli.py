@@ -185,8 +185,8 @@ ProfileOpt = Annotated[str | None, typer.Option("--profile", help="a profile of 
 SelectorsOpt = Annotated[Path | None, typer.Option("--selectors", help="your own selectors file")]
 
 
-def _chat_settings(config: Path | None, profile: str | None, selectors: Path | None, **extra: Any) -> Settings:
-    chat = {k: v for k, v in {"profile": profile, "selectors_file": selectors}.items() if v is not None}
+def _chat_settings(config: Path | None, profile: str | None, selectors: Path | None, driver: str | None = None, **extra: Any) -> Settings:
+    chat = {k: v for k, v in {"profile": profile, "selectors_file": selectors, "driver": driver}.items() if v is not None}
     return settings_for(config, chat=chat or None, **extra)
 
 
@@ -206,6 +206,7 @@ def run(
     profile: ProfileOpt = None,
     url: UrlOpt = None,
     selectors: SelectorsOpt = None,
+    driver: Annotated[str | None, typer.Option("--driver", help="the chat driver: playwright (default), memory, or a module path")] = None,
     cdp: Annotated[str | None, typer.Option("--cdp", help="attach to your running Chrome, e.g. http://127.0.0.1:9222")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print replies; post and commit nothing")] = False,
     catch_up: Annotated[bool, typer.Option("--catch-up", help="on the first attach, run the commands already there")] = False,
@@ -219,11 +220,12 @@ def run(
     import contextlib
     import signal
 
+    from bridge.chat.drivers import DriverError
     from bridge.chat.errors import ChatError
     from bridge.session import Attachment, make_bridge, run_until_stopped
 
     settings = _chat_settings(
-        config, profile, selectors, project=project, sandbox={"url": sandbox_url} if sandbox_url else None
+        config, profile, selectors, driver=driver, project=project, sandbox={"url": sandbox_url} if sandbox_url else None
     )
     if catch_up:
         settings.chat.catch_up = True
@@ -233,7 +235,10 @@ def run(
     except (SandboxError, ConfigError) as exc:
         raise fail(str(exc), 2) from None
     target = url or settings.chat.url or chat_profile.url
-    bridge = make_bridge(settings, orchestrator, Attachment(url=target, cdp_url=cdp or settings.chat.cdp_url, headed=headed))
+    try:
+        bridge = make_bridge(settings, orchestrator, Attachment(url=target, cdp_url=cdp or settings.chat.cdp_url, headed=headed))
+    except DriverError as exc:
+        raise fail(str(exc), 2) from None
     err.print(f"attached to {target} as profile {chat_profile.name} ({'dry run' if orchestrator.dry_run else 'live'}); Ctrl-C to stop")
 
     async def main_loop() -> None:
@@ -267,13 +272,14 @@ def doctor(
     """Check every selector of a profile on the live page, as a table; exit 1 when one is broken."""
     import asyncio
 
+    from bridge.chat.base import Attachment
     from bridge.chat.doctor import doctor_table, healthy, run_doctor
-    from bridge.session import Attachment, driver_options
+    from bridge.chat.playwright_driver import options_for
 
     settings = _chat_settings(config, profile, selectors)
     chat_profile = _profile(settings)
     target = url or settings.chat.url or chat_profile.url
-    rows = asyncio.run(run_doctor(chat_profile, driver_options(settings, Attachment(url=target, cdp_url=cdp))))
+    rows = asyncio.run(run_doctor(chat_profile, options_for(settings, Attachment(url=target, cdp_url=cdp))))
     out.print(doctor_table(rows, title=f"{chat_profile.name} on {target}"))
     raise typer.Exit(0 if healthy(rows) else 1)
 

@@ -57,6 +57,7 @@ class Bridge:
         self.on_message = on_message
         self.on_post = on_post
         self._refreshed = time.monotonic()
+        self._provisional = not driver.chat_id  # a new chat: its id comes with the first send
 
     async def attach(self) -> None:
         """First attach marks what is already there as seen; later attaches resume from the journal."""
@@ -75,6 +76,18 @@ class Bridge:
         self.journal.put(self.chat_id, ATTACHED, True)
         await asyncio.to_thread(self.orchestrator.run_pending, self.chat_id)
 
+    def _adopt_chat_id(self) -> None:
+        """A new chat takes the id its UI gives it on the first send (`/` -> `/c/<id>`); the journal's place follows once."""
+        found = self.driver.chat_id
+        if not self._provisional or not found:
+            return
+        for key in (LAST_SEEN, ATTACHED):
+            value = self.journal.get(self.chat_id, key)
+            if value is not None:
+                self.journal.put(found, key, value)
+        logger.info(f"the new chat {self.chat_id} is now chat {found}")
+        self.chat_id, self._provisional = found, False
+
     def _own(self, msg: ChatMessage) -> ChatMessage:
         return msg.model_copy(update={"chat_id": self.chat_id})
 
@@ -84,6 +97,7 @@ class Bridge:
             await self.driver.refresh()
             self._refreshed = time.monotonic()
         messages = await self.driver.read_new()
+        self._adopt_chat_id()
         for raw in messages:
             msg = self._own(raw)
             if self.orchestrator.is_mcp(msg):

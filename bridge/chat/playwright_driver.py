@@ -10,7 +10,7 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from loguru import logger
@@ -20,12 +20,16 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 from pydantic import BaseModel, Field
 
 from bridge.chat import markdown
+from bridge.chat.base import Attachment
 from bridge.chat.assemble import RawMessage, ReadResult, Stability, is_complete, to_chat_message
 from bridge.chat.errors import BrowserGone, Challenge, ErrorBubble, LastSeenMissing, LoggedOut, PageStalled, PostUnconfirmed, UIDrift
 from bridge.chat.launch import launch
 from bridge.chat.login_secrets import register_login_secrets
-from bridge.chat.profile import Profile
+from bridge.chat.profile import Profile, load_profile
 from bridge.models import ChatMessage
+
+if TYPE_CHECKING:
+    from bridge.config import Settings
 
 HERE = Path(__file__).parent
 READER_JS = (HERE / "reader.js").read_text(encoding="utf-8")
@@ -83,6 +87,7 @@ class PlaywrightDriver:
         self._tail: tuple[tuple[str | None, str | None], float] | None = None
         self._js_profile = profile.model_dump(mode="json")
         self._posted_since_reload = False
+        self._conversation_url = options.url
 
     @property
     def page(self) -> Page:
@@ -92,7 +97,22 @@ class PlaywrightDriver:
 
     @property
     def chat_id(self) -> str:
-        return self.profile.chat_id(self.page.url)
+        return self.profile.chat_id(self.url)
+
+    @property
+    def url(self) -> str:
+        """The page's address while it shows a conversation (a new chat moves to its own on the first send), else the one opened."""
+        if self._page is not None and self.profile.chat_id(self._page.url):
+            self._conversation_url = self._page.url
+        return self._conversation_url
+
+    @property
+    def poll_interval(self) -> float:
+        return self.profile.timing.poll_ms / 1000
+
+    @property
+    def refresh_interval(self) -> float | None:
+        return self.profile.timing.refresh_ms / 1000 if self.options.second_session else None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -437,3 +457,23 @@ class PlaywrightDriver:
             if time.monotonic() > deadline:
                 return None
             await asyncio.sleep(STEP / 2)
+
+
+def options_for(settings: Settings, attachment: Attachment) -> DriverOptions:
+    """How to open the chat from the settings: the saved login, the browser, where drift artifacts go."""
+    state = settings.chat.storage_state
+    second = attachment.second_session if attachment.second_session is not None else attachment.cdp_url is None
+    return DriverOptions(
+        url=attachment.url,
+        storage_state=state if state is not None and state.is_file() else None,
+        cdp_url=attachment.cdp_url,
+        chromium=settings.chat.chromium,
+        headless=not attachment.headed,
+        artifacts_dir=settings.home / "artifacts",
+        second_session=second,
+    )
+
+
+def create_driver(settings: Settings, attachment: Attachment) -> PlaywrightDriver:
+    """The registry's entry: the settings' profile on a page of a launched browser or of the person's over CDP."""
+    return PlaywrightDriver(load_profile(settings.chat.profile, settings.chat.selectors_file), options_for(settings, attachment))

@@ -62,7 +62,7 @@ def start_bridge(aio: LoopThread, open_driver: DriverFactory, settings: Settings
         orchestrator = Orchestrator(executor, Journal(settings.home / "journal.db"), settings, dry_run=dry_run)
         driver = open_driver(url, start=False, second_session=second_session)
         bridge = Bridge(
-            driver, orchestrator, chat_id_of(driver.profile, url), dry_run=dry_run,
+            driver, orchestrator, chat_id_of(driver), dry_run=dry_run,
             idle_wait=0.5, refresh_every=driver.profile.timing.refresh_ms / 1000 if second_session else None,
         )
         run = Running(aio, bridge)
