@@ -10,7 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from bridge.chat.errors import UIDrift
-from bridge.chat.playwright_driver import READER_JS, DriverOptions, PlaywrightDriver
+from bridge.chat.page import READER_JS, DriverOptions
+from bridge.chat.playwright_driver import PlaywrightDriver
 from bridge.chat.profile import Profile
 
 

@@ -23,6 +23,16 @@ class Challenge(ChatError):
     code = "challenge"
 
 
+class RateLimited(ChatError):
+    """The chat UI refuses more messages for now (its usage limit); the reply stays queued, nothing was posted."""
+
+    code = "rate_limited"
+
+    def __init__(self, shown: str) -> None:
+        super().__init__(f"the chat is rate limited: {shown}")
+        self.shown = shown
+
+
 class ErrorBubble(ChatError):
     """The assistant's turn ended in the UI's error bubble instead of an answer."""
 

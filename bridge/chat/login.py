@@ -16,7 +16,7 @@ from playwright.async_api import Page, async_playwright
 
 from bridge.chat.errors import LoggedOut
 from bridge.chat.launch import launch
-from bridge.chat.playwright_driver import READER_JS
+from bridge.chat.page import READER_JS
 from bridge.chat.profile import Profile
 
 Person = Callable[[Page], Awaitable[None]]
