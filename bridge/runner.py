@@ -178,7 +178,8 @@ class Bridge:
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
     try:
-        await asyncio.wait_for(stop.wait(), seconds)
+        async with asyncio.timeout(seconds):  # unlike wait_for on 3.11, never swallows a cancellation
+            await stop.wait()
     except TimeoutError:
         pass
 

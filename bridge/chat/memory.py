@@ -91,7 +91,8 @@ class InMemoryDriver:
 
     async def wait_for_activity(self, timeout: float) -> bool:
         try:
-            await asyncio.wait_for(self._activity.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._activity.wait()
         except TimeoutError:
             return False
         return True

@@ -29,6 +29,7 @@ HERE = Path(__file__).parent
 READER_JS = (HERE / "reader.js").read_text(encoding="utf-8")
 OBSERVER_JS = (HERE / "observer.js").read_text(encoding="utf-8")
 CALL_TIMEOUT = 60.0
+NAVIGATIONS = 5
 CLIPBOARD = ["clipboard-read", "clipboard-write"]
 CLOSED = ("has been closed", "Target closed", "Browser closed", "browser has disconnected", "Page crashed")
 
@@ -82,7 +83,11 @@ class ChatPage:
                 await self._attach(self.options.cdp_url)
             else:
                 await self._launch()
-            await self.page.evaluate(f"({OBSERVER_JS})({json.dumps(self._binding)})")
+            try:
+                await self.page.evaluate(f"({OBSERVER_JS})({json.dumps(self._binding)})")
+            except PlaywrightError as exc:
+                if "context was destroyed" not in exc.message:
+                    raise  # else a redirect: the new document runs the observer as an init script
 
     async def _launch(self) -> None:
         if self._browser is None:
@@ -168,21 +173,24 @@ class ChatPage:
             raise
 
     async def call(self, op: str, **arg: Any) -> Any:
-        """One round trip to the reader script; a navigation in between is waited out and the call made again."""
+        """One round trip to the reader script; a navigation in between (a client-side redirect may follow a
+        load) is waited out and the call made again."""
         payload = {"op": op, "profile": self._js_profile, **arg}
-        try:
-            return await self._evaluate(op, payload)
-        except PlaywrightError as exc:
-            if "context was destroyed" not in exc.message:
-                raise
-        async with self.guard("load"):
-            await self.page.wait_for_load_state("domcontentloaded")
+        for _ in range(NAVIGATIONS):
+            try:
+                return await self._evaluate(op, payload)
+            except PlaywrightError as exc:
+                if "context was destroyed" not in exc.message:
+                    raise
+            async with self.guard("load"):
+                await self.page.wait_for_load_state("domcontentloaded")
         return await self._evaluate(op, payload)
 
     async def _evaluate(self, op: str, payload: dict[str, Any]) -> Any:
         try:
             async with self.guard(op):
-                return await asyncio.wait_for(self.page.evaluate(READER_JS, payload), CALL_TIMEOUT)
+                async with asyncio.timeout(CALL_TIMEOUT):
+                    return await self.page.evaluate(READER_JS, payload)
         except TimeoutError as exc:
             raise PageStalled(f"the page did not answer '{op}' within {CALL_TIMEOUT:.0f}s") from exc
 

@@ -328,7 +328,8 @@ class PlaywrightDriver:
         if pending is not None:
             limit = min(limit, max(0.0, pending) + STEP)
         try:
-            await asyncio.wait_for(self._chat.activity.wait(), max(0.0, limit))
+            async with asyncio.timeout(max(0.0, limit)):  # unlike wait_for on 3.11, never swallows a cancellation
+                await self._chat.activity.wait()
         except TimeoutError:
             return False
         return True
@@ -344,7 +345,9 @@ class PlaywrightDriver:
         if state["streaming"]:
             self._tail = None
             return None
-        reply = self._stream.state(state["tail_id"]) if self._stream is not None and state["tail_id"] else None
+        if state["tail_id"] is None:
+            return 0.0  # an empty conversation: nothing is being written
+        reply = self._stream.state(state["tail_id"]) if self._stream is not None else None
         if reply is not None and reply.status != "streaming":
             return 0.0
         key = (state["tail_id"], state["tail_digest"])

@@ -353,7 +353,7 @@ async (arg) => {
       if (!sel) return null;
       const box = scrollerOf(sel);
       const before = box.scrollTop;
-      const step = Math.max(40, Math.floor(box.clientHeight * 0.7));
+      const step = Math.max(40, Math.floor(box.clientHeight * 0.9));
       if (arg.direction === 'up') box.scrollTop = Math.max(0, before - step);
       else if (arg.direction === 'down') box.scrollTop = before + step;
       else if (arg.direction === 'top') box.scrollTop = 0;

@@ -2,81 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from bridge.config import Settings, load_settings
-from bridge.journal import Journal
-from bridge.orchestrator import Orchestrator
-from bridge.protocol import SIGNATURE
-from bridge.runner import Bridge
-from bridge.session import chat_id_of
+from bridge.config import Settings
 from bridge.mockchat.client import MockChatClient
-from sandbox.local import LocalExecutor
-from tests.browser.conftest import DriverFactory, LoopThread
+from bridge.protocol import SIGNATURE
+from tests.browser.conftest import Running, mcp_posts
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.browser
-
-
-class Running:
-    """A Bridge running on the driver loop in the background until stopped."""
-
-    def __init__(self, aio: LoopThread, bridge: Bridge) -> None:
-        self.aio = aio
-        self.bridge = bridge
-        self.stop = aio.run(_event())
-        self.future: Future[None] = asyncio.run_coroutine_threadsafe(bridge.run(self.stop), aio.loop)
-
-    def halt(self) -> None:
-        self.aio.loop.call_soon_threadsafe(self.stop.set)
-        self.future.result(30)
-
-    def kill(self) -> None:
-        """Stop at once, as a crash would: no clean-up of the loop's step."""
-        self.future.cancel()
-        time.sleep(0.3)
-
-
-async def _event() -> asyncio.Event:
-    return asyncio.Event()
-
-
-@pytest.fixture
-def settings(tmp_path: Path, crate_copy: Path) -> Settings:
-    return load_settings(home=tmp_path / "home", project=crate_copy, llm={"api_key": None})
-
-
-@pytest.fixture
-def start_bridge(aio: LoopThread, open_driver: DriverFactory, settings: Settings) -> Iterator[Callable[..., Running]]:
-    running: list[Running] = []
-
-    def start(url: str, *, dry_run: bool = False, second_session: bool = True) -> Running:
-        executor = LocalExecutor(settings.project, settings.sandbox_config())  # type: ignore[arg-type]
-        orchestrator = Orchestrator(executor, Journal(settings.home / "journal.db"), settings, dry_run=dry_run)
-        driver = open_driver(url, start=False, second_session=second_session)
-        bridge = Bridge(
-            driver, orchestrator, chat_id_of(driver), dry_run=dry_run,
-            idle_wait=0.5, refresh_every=driver.profile.timing.refresh_ms / 1000 if second_session else None,
-        )
-        run = Running(aio, bridge)
-        running.append(run)
-        return run
-
-    yield start
-    for run in running:
-        if not run.future.done():
-            run.halt()
-
-
-def mcp_posts(mock: MockChatClient, chat_id: str) -> list[str]:
-    return [m.markdown for m in mock.messages(chat_id) if m.role == "user" and m.markdown.rstrip().endswith(SIGNATURE)]
 
 
 def type_in(page: Page, text: str) -> None:
