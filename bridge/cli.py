@@ -269,19 +269,19 @@ def doctor(
     cdp: Annotated[str | None, typer.Option("--cdp", help="check the tab of your running Chrome")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Check every selector of a profile on the live page, as a table; exit 1 when one is broken."""
+    """Check every part of a profile on the live page: a report to paste into an issue; exit 1 when one is broken."""
     import asyncio
 
     from bridge.chat.base import Attachment
-    from bridge.chat.doctor import doctor_table, healthy, run_doctor
+    from bridge.chat.doctor import run_doctor
     from bridge.chat.playwright_driver import options_for
 
     settings = _chat_settings(config, profile, selectors)
     chat_profile = _profile(settings)
     target = url or settings.chat.url or chat_profile.url
-    rows = asyncio.run(run_doctor(chat_profile, options_for(settings, Attachment(url=target, cdp_url=cdp))))
-    out.print(doctor_table(rows, title=f"{chat_profile.name} on {target}"))
-    raise typer.Exit(0 if healthy(rows) else 1)
+    report = asyncio.run(run_doctor(chat_profile, options_for(settings, Attachment(url=target, cdp_url=cdp))))
+    out.print(report.markdown(), markup=False, highlight=False)
+    raise typer.Exit(0 if report.healthy() else 1)
 
 
 @app.command()

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from loguru import logger
 
 from bridge.chat.base import ChatDriver
-from bridge.chat.errors import BrowserGone, Challenge, ChatError, ErrorBubble, LoggedOut, PageStalled, PostUnconfirmed
+from bridge.chat.errors import BrowserGone, Challenge, ChatError, ErrorBubble, LoggedOut, PageStalled, PostUnconfirmed, RateLimited
 from bridge.journal import Journal
 from bridge.models import ChatMessage
 from bridge.orchestrator import Orchestrator
@@ -24,6 +24,7 @@ from bridge.protocol import post_ref
 LAST_SEEN = "last_seen_id"
 ATTACHED = "attached"
 HUMAN_WAIT = 30.0
+RATE_LIMIT_WAIT = 300.0
 
 
 class Bridge:
@@ -41,6 +42,7 @@ class Bridge:
         refresh_every: float | None = None,
         reconnect: Callable[[], Awaitable[ChatDriver]] | None = None,
         human_wait: float = HUMAN_WAIT,
+        rate_limit_wait: float = RATE_LIMIT_WAIT,
         on_message: Callable[[ChatMessage], None] | None = None,
         on_post: Callable[[str], None] | None = None,
     ) -> None:
@@ -54,6 +56,7 @@ class Bridge:
         self.refresh_every = refresh_every
         self.reconnect = reconnect
         self.human_wait = human_wait
+        self.rate_limit_wait = rate_limit_wait
         self.on_message = on_message
         self.on_post = on_post
         self._refreshed = time.monotonic()
@@ -154,6 +157,9 @@ class Bridge:
                 await _sleep(stop, self.human_wait)
                 if isinstance(exc, LoggedOut) and self.reconnect is not None:
                     relaunch = "reopening the chat with the saved login"
+            except RateLimited as exc:
+                logger.warning(f"{exc}; replies stay queued, next try in {self.rate_limit_wait:.0f}s")
+                await _sleep(stop, self.rate_limit_wait)
             except PostUnconfirmed as exc:
                 logger.error(f"{exc}; it will be matched by its ref if it shows up later")
             except PageStalled as exc:

@@ -104,6 +104,15 @@ class PlaywrightDriver:
         return self.profile.timing.refresh_ms / 1000 if self.options.second_session else None
 
     @property
+    def stream_seen(self) -> bool:
+        """Whether a socket carrying the replies' events (`api.stream`) was seen opening."""
+        return self._stream is not None and self._stream.sockets > 0
+
+    async def inspect(self, op: str, **arg: Any) -> Any:
+        """One call of the reader script (see reader.js): what `devspace doctor` checks the page with."""
+        return await self._call(op, **arg)
+
+    @property
     def read_route(self) -> str:
         """'api' while the history API answers for this conversation, else 'dom'."""
         return "api" if self.profile.api is not None and self.chat_id and self._api_down is None else "dom"
@@ -373,7 +382,7 @@ class PlaywrightDriver:
         self._raise_for_limit(state)
         before = state["tail_id"]
         confirm = self.profile.timing.confirm_ms / 1000
-        await self._insert(text)
+        await self.insert(text)
         await self._click_send()
         self._posted_since_reload = self.options.second_session
         found = await self._confirm(before, text, confirm)
@@ -399,8 +408,8 @@ class PlaywrightDriver:
             raise await self._chat.drift("composer", self.profile.composer.selectors)
         return dict(found)
 
-    async def _insert(self, text: str) -> None:
-        """The whole text in one step, never key by key (Enter would send early)."""
+    async def insert(self, text: str) -> None:
+        """The whole text into the composer in one step, never key by key (Enter would send early); not sent."""
         composer = await self._composer()
         box = self.page.locator(self.profile.composer.selectors[composer["index"]]).filter(visible=True).nth(composer["nth"])
         async with self._chat.guard("insert"):

@@ -313,7 +313,7 @@ async (arg) => {
         const turns = sel ? mounted(sel) : [];
         const roles = turns.map(roleOf);
         return {
-          counts, shown,
+          counts, shown, turns: turns.length,
           ids: turns.filter((el) => idOf(el) !== null).length,
           user: roles.filter((r) => r === 'user').length,
           assistant: roles.filter((r) => r === 'assistant').length,
@@ -321,7 +321,7 @@ async (arg) => {
           url: location.href,
         };
       } catch (e) {  // an invalid container or role selector: the counts above say which
-        return { counts, shown, ids: 0, user: 0, assistant: 0, markdown: 0, url: location.href };
+        return { counts, shown, turns: 0, ids: 0, user: 0, assistant: 0, markdown: 0, url: location.href };
       }
     }
     case 'composer': {
