@@ -308,14 +308,17 @@ def login(
 def demo(
     port: Annotated[int, typer.Option("--port", help="the mock chat's port (0: any free one)")] = 8765,
     stay: Annotated[bool, typer.Option("--stay/--exit", help="stay up after the scripted workflow")] = True,
+    fixture: Annotated[str, typer.Option("--fixture", help="classic | grok-2026 (today's grok.com, with the grok profile)")] = "classic",
     config: ConfigOpt = None,
 ) -> None:
     """The seed's workflow on the mock chat and a copy of the example crate, then stay up for you."""
-    from bridge.demo import run_demo
+    from bridge.demo import FIXTURES, run_demo
 
+    if fixture not in FIXTURES:
+        raise fail(f"--fixture must be one of {', '.join(FIXTURES)}", 2)
     settings = settings_for(config)
     setup_logging("WARNING", settings.log_file)  # the transcript is the demo's output
-    ok = run_demo(settings, port=port, stay=stay, console=out)
+    ok = run_demo(settings, port=port, stay=stay, console=out, fixture=fixture)  # type: ignore[arg-type]
     raise typer.Exit(0 if ok else 1)
 
 

@@ -11,6 +11,7 @@ and down to its end. Posting always goes through the DOM.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -164,20 +165,33 @@ class PlaywrightDriver:
                 raise await self._chat.drift(name, invalid, "not valid CSS")
 
     async def _wait_ready(self) -> None:
-        """Until a composer shows and, on a conversation's page, its history has turns or the page stood still
-        for the stability window (a single-page app renders the history after the composer). The logged-out
-        gate or a challenge raise at once."""
+        """Until a composer shows and, on a conversation's page, its history is rendered: a single-page app renders
+        the history after the composer. Where the history API answers, the page is waited for while the API lists
+        turns it does not mount yet; else until the page mounts a turn or stood still for the stability window.
+        The logged-out gate or a challenge raise at once."""
         deadline = time.monotonic() + self.profile.timing.ready_ms / 1000
+        listed: int | None = None
         while True:
             state = await self._call("state")
             self._raise_for_state(state["challenge"], state["logged_out"])
             if state["composer"] is not None:
-                loaded = state["turns"] or not self.profile.chat_id(self.page.url) or state["quiet_ms"] >= self.profile.timing.stability_ms
-                if loaded or time.monotonic() > deadline:
+                if state["turns"] or not self.profile.chat_id(self.page.url) or time.monotonic() > deadline:
+                    return
+                if listed is None:
+                    listed = await self._history_size()
+                if listed == 0 or (listed is None and state["quiet_ms"] >= self.profile.timing.stability_ms):
                     return
             elif time.monotonic() > deadline:
                 raise await self._chat.drift("composer", self.profile.composer.selectors, "the page never showed a composer")
             await asyncio.sleep(STEP / 2)
+
+    async def _history_size(self) -> int | None:
+        """How many turns the history API lists for the page's conversation; None without an API or an answer."""
+        if self.profile.api is None or not self.chat_id:
+            return None
+        url = self.profile.api.history.format(chat_id=quote(self.chat_id, safe=""))
+        result = ApiResult.model_validate(await self._call("api", url=url, signature=None))
+        return None if result.items is None else len(result.items)
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -241,7 +255,14 @@ class PlaywrightDriver:
         if result.empty and result.composer is None:
             raise await self._chat.drift("composer", self.profile.composer.selectors, "no composer and no message on the page")
         if result.empty and last_seen is not None:
-            raise await self._chat.drift("messages.container", self.profile.messages.container, "no message on the page")
+            # a conversation that had turns shows none: its history may still be loading, else the selector drifted
+            deadline = time.monotonic() + self.profile.timing.ready_ms / 1000
+            while result.empty and time.monotonic() < deadline:
+                await asyncio.sleep(STEP)
+                result = ReadResult.model_validate(await self._call("read", lastSeenId=last_seen, copy=copy))
+                self._raise_for_state(result.challenge, result.logged_out)
+            if result.empty:
+                raise await self._chat.drift("messages.container", self.profile.messages.container, "no message on the page")
         return result
 
     async def _read_dom(self) -> list[ChatMessage]:
@@ -298,15 +319,15 @@ class PlaywrightDriver:
         if not raw.has_markdown and raw.error is None and (raw.role == "user" or not is_last or not streaming):
             raise await self._chat.drift("messages.markdown", m.markdown, f"message {raw.id} has no markdown element")
 
-    async def _scroll(self, direction: str, patience: float) -> dict[str, Any]:
+    async def _scroll(self, direction: str, patience: float, target: str | None = None) -> dict[str, Any]:
         """Scroll the transcript and wait (up to `patience` s) for the page to mount other turns; the scroll's result
-        with what the page mounts after it."""
+        with what the page mounts after it (`found`: whether `target` is mounted)."""
         moved = await self._call("scroll", direction=direction)
         if moved is None:
             return {"moved": False, "found": False, "changed": False}
         deadline = time.monotonic() + patience
         while True:
-            probe = await self._call("probe", lastSeenId=self.last_seen_id)
+            probe = await self._call("probe", lastSeenId=target)
             changed = probe["signature"] != moved["signature"]
             if changed or time.monotonic() > deadline:
                 return {**probe, "moved": moved["moved"], "changed": changed}
@@ -314,14 +335,14 @@ class PlaywrightDriver:
 
     async def _scroll_to(self, message_id: str) -> None:
         """Scroll a virtualized or lazily loaded history up until the turn is mounted."""
-        logger.info(f"last seen message {message_id} is not on the page; scrolling up")
+        logger.info(f"message {message_id} is not mounted in the page; scrolling up")
         while True:
-            probe = await self._scroll("up", SETTLE)
+            probe = await self._scroll("up", SETTLE, message_id)
             if probe["found"]:
                 return
             if not probe["moved"] and not probe["changed"]:
                 # at the top: a lazy history may still load older turns
-                probe = await self._scroll("up", self.profile.timing.scroll_ms / 1000)
+                probe = await self._scroll("up", self.profile.timing.scroll_ms / 1000, message_id)
                 if probe["found"]:
                     return
                 if not probe["changed"]:
@@ -347,9 +368,17 @@ class PlaywrightDriver:
         """No streaming marker, and the last turn ended (its end event) or its text stood still for the stability window."""
         return await self._idle_in() == 0.0
 
+    async def _state(self) -> dict[str, Any]:
+        """The page's state with the transcript at its end, so the last mounted turn is the conversation's last."""
+        state = await self._call("state")
+        if not state["at_end"]:
+            await self._scroll("bottom", SETTLE)
+            state = await self._call("state")
+        return dict(state)
+
     async def _idle_in(self) -> float | None:
         """Seconds until the page counts as idle if nothing changes (0.0: idle now); None while the assistant streams."""
-        state = await self._call("state")
+        state = await self._state()
         self._raise_for_state(state["challenge"], state["logged_out"])
         if state["streaming"]:
             self._tail = None
@@ -378,7 +407,7 @@ class PlaywrightDriver:
         if self.options.second_session:
             await self.refresh()
         await self._wait_idle()
-        state = await self._call("state")
+        state = await self._state()
         self._raise_for_limit(state)
         before = state["tail_id"]
         confirm = self.profile.timing.confirm_ms / 1000
@@ -437,18 +466,39 @@ class PlaywrightDriver:
             await self.page.locator(self.profile.send[found["index"]]).filter(visible=True).nth(found["nth"]).click()
 
     async def _confirm(self, before: str | None, text: str, timeout: float) -> str | None:
-        """The id of a new user turn after `before` showing the posted text, if one appears in time."""
+        """The id of a new user turn after `before` (the last turn when posting) showing the posted text, if one
+        appears in time: from the history API where it answers, else from the page."""
         deadline = time.monotonic() + timeout
         while True:
-            result = ReadResult.model_validate(await self._call("read", lastSeenId=before, copy=False))
-            self._raise_for_state(result.challenge, result.logged_out)
-            for raw in result.messages:
-                if raw.role == "user" and raw.id and markdown.same_post(text, raw.text):
-                    return raw.id
-            self._raise_for_limit(result.model_dump())
+            found = await self._find_post(before, text)
+            if found is not None:
+                return found
             if time.monotonic() > deadline:
                 return None
             await asyncio.sleep(STEP / 2)
+
+    async def _find_post(self, before: str | None, text: str) -> str | None:
+        if self.read_route == "api":
+            assert self.profile.api is not None
+            url = self.profile.api.history.format(chat_id=quote(self.chat_id, safe=""))
+            result = ApiResult.model_validate(await self._call("api", url=url, signature=None))
+            self._raise_for_state(result.challenge, result.logged_out)
+            self._raise_for_limit(result.model_dump())
+            if result.items is not None:
+                new = after(active_branch(result.items, result.mounted), before) or []
+                return next((i.id for i in new if self.profile.api.role_of(i.role) == "user" and i.text == text), None)
+        result = ReadResult.model_validate(await self._call("read", lastSeenId=before, copy=False))
+        self._raise_for_state(result.challenge, result.logged_out)
+        self._raise_for_limit(result.model_dump())
+        mine = [raw.id for raw in result.messages if raw.role == "user" and raw.id and markdown.same_post(text, raw.text)]
+        if not mine and self.profile.messages.virtualized and (not result.found or before is None):
+            # a long reply pushed our turn (and the one before it) out of the mounted rows: bring them back
+            with contextlib.suppress(LastSeenMissing):
+                await (self._scroll_to(before) if before is not None else self._scroll("top", SETTLE))
+                result = ReadResult.model_validate(await self._call("read", lastSeenId=before, copy=False))
+                mine = [raw.id for raw in result.messages if raw.role == "user" and raw.id and markdown.same_post(text, raw.text)]
+                await self._scroll("bottom", SETTLE)
+        return mine[0] if mine else None
 
 
 def options_for(settings: Settings, attachment: Attachment) -> DriverOptions:

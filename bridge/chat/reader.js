@@ -1,10 +1,12 @@
 // The in-page half of the driver: one call, one round trip. Argument: {op, profile, ...}.
 //   read     mounted messages after `lastSeenId` (all when null) in chat order, the page's state flags,
 //            and whether the transcript shows its start and its end
-//   state    the page's state flags only (plus the last message's id and text digest)
+//   state    the page's state flags only (plus the last mounted message's id and text digest, and whether
+//            the transcript shows its end)
 //   scroll   scroll the transcript a page `up`/`down` or to the `top`/`bottom` (a virtualized or lazy
 //            history mounts other turns)
 //   probe    whether `lastSeenId` is mounted, the first message's id, and what is mounted
+//   ids      the ids of the mounted messages, in chat order
 //   api      the profile's history endpoint fetched with the page's session, and the ids mounted
 //   composer which visible composer candidate matches, its kind and current text
 //   send     which visible, enabled send-button candidate matches
@@ -348,6 +350,10 @@ async (arg) => {
       }
       return { found, first_id: first ? idOf(first) : null, signature: signature(sel), ...edges(sel) };
     }
+    case 'ids': {
+      const sel = containerSel();
+      return sel ? mounted(sel).map(idOf).filter(Boolean) : [];
+    }
     case 'scroll': {
       const sel = containerSel();
       if (!sel) return null;
@@ -365,7 +371,7 @@ async (arg) => {
       const sel = containerSel();
       const last = sel && lastTurn(sel);
       return {
-        ...markers(), composer: composerIndex(), turns: !!last,
+        ...markers(), composer: composerIndex(), turns: !!last, ...(sel ? edges(sel) : { at_start: true, at_end: true }),
         tail_id: last ? idOf(last) : null, tail_digest: last ? tailDigest(last) : null,
       };
     }

@@ -31,10 +31,11 @@ from bridge.mockchat.client import MockChatClient
 from bridge.models import ChatMessage
 from bridge.orchestrator import Orchestrator
 from bridge.protocol import SIGNATURE
-from bridge.runner import Bridge
+from bridge.runner import ATTACHED, Bridge
 from bridge.session import chat_id_of
 from sandbox.local import LocalExecutor
 from sandbox.serving import BackgroundServer
+from tests.support.waiting import wait_for
 
 RULES = Path(__file__).with_name("rules.yaml")
 T = TypeVar("T")
@@ -192,6 +193,11 @@ class Running:
         self.bridge = bridge
         self.stop = aio.run(_event())
         self.task: asyncio.Task[None] = aio.run(_spawn(bridge.run(self.stop)))
+
+    def attached(self, timeout: float = 60.0) -> Running:
+        """Wait until the bridge has attached (what is in the chat by then counts as seen on a first attach)."""
+        wait_for(lambda: self.bridge.journal.get(self.bridge.chat_id, ATTACHED, False), timeout=timeout, what="the bridge to attach")
+        return self
 
     def halt(self) -> None:
         self.aio.loop.call_soon_threadsafe(self.stop.set)

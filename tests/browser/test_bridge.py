@@ -27,9 +27,8 @@ def type_in(page: Page, text: str) -> None:
 def test_developer_command_gets_a_reply_in_the_page(
     person: Page, mock: MockChatClient, chat_id: str, start_bridge: Callable[..., Running]
 ) -> None:
-    start_bridge(mock.chat_url(chat_id))
+    start_bridge(mock.chat_url(chat_id)).attached()  # the (empty) conversation first
     person.goto(mock.chat_url(chat_id, live=1))
-    time.sleep(1.5)  # let the bridge attach to the (empty) conversation first
     type_in(person, "@agent code test #aggr_trades")
     expect(person.locator('[data-testid="user-message"]', has_text="check logic #aggr_trades: OK")).to_be_visible(timeout=60_000)
     posts = wait_for(lambda: mcp_posts(mock, chat_id), what="MCP's post")
@@ -39,8 +38,7 @@ def test_developer_command_gets_a_reply_in_the_page(
 def test_streamed_patch_is_applied_exactly_after_it_ends(
     mock: MockChatClient, chat_id: str, settings: Settings, start_bridge: Callable[..., Running]
 ) -> None:
-    run = start_bridge(mock.chat_url(chat_id))
-    time.sleep(1.5)
+    run = start_bridge(mock.chat_url(chat_id)).attached()
     mock.inject(chat_id, "Please add a tabbed comment to the report module.")
     posts = wait_for(lambda: mcp_posts(mock, chat_id), timeout=90, what="the update post")
     assert posts[0].startswith("@all Updated src/report.rs"), posts[0]
@@ -52,8 +50,7 @@ def test_streamed_patch_is_applied_exactly_after_it_ends(
 def test_own_posts_are_not_run_and_reloads_repeat_nothing(
     mock: MockChatClient, chat_id: str, start_bridge: Callable[..., Running]
 ) -> None:
-    run = start_bridge(mock.chat_url(chat_id))
-    time.sleep(1.5)
+    run = start_bridge(mock.chat_url(chat_id)).attached()
     mock.inject(chat_id, "@agent help")
     posts = wait_for(lambda: mcp_posts(mock, chat_id), what="the help post")
     assert "@agent code test" in posts[0]  # the post quotes commands, yet none of them runs
@@ -79,8 +76,7 @@ def test_own_posts_are_not_run_and_reloads_repeat_nothing(
 def test_dry_run_posts_nothing(
     mock: MockChatClient, chat_id: str, start_bridge: Callable[..., Running], capfd: pytest.CaptureFixture[str]
 ) -> None:
-    run = start_bridge(mock.chat_url(chat_id), dry_run=True)
-    time.sleep(1.5)
+    run = start_bridge(mock.chat_url(chat_id), dry_run=True).attached()
     mock.inject(chat_id, "@agent status")
     wait_for(lambda: "Workspace of trade_report" in capfd.readouterr().out, what="the printed reply")
     run.halt()
@@ -90,8 +86,7 @@ def test_dry_run_posts_nothing(
 def test_second_session_answers_once_across_a_kill(
     mock: MockChatClient, chat_id: str, start_bridge: Callable[..., Running]
 ) -> None:
-    first = start_bridge(mock.chat_url(chat_id))
-    time.sleep(1.5)
+    first = start_bridge(mock.chat_url(chat_id)).attached()
     for n in range(3):
         mock.inject(chat_id, f"@agent code files #date{n}")
     wait_for(lambda: len(mcp_posts(mock, chat_id)) >= 2, what="two answers")

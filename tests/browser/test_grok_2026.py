@@ -50,7 +50,8 @@ def fill(mock: MockChatClient, chat_id: str, start: int, count: int) -> list[str
 def test_a_60_turn_conversation_is_read_exactly_across_a_restart(mock, chat_id, open_driver, read_until, aio, route):
     first_ids = fill(mock, chat_id, 0, 30)
     first = open_driver(mock.grok_url(chat_id), profile=route)
-    seen = read_until(first, 30 if route.api else len(aio.run(first.page.evaluate(VISIBLE_ORDER))))
+    shown = wait_for(lambda: aio.run(first.page.evaluate(VISIBLE_ORDER)), timeout=10, what="the history to render")
+    seen = read_until(first, 30 if route.api else len(shown))
     assert seen[-1].id == first_ids[-1]
     last_known = first.last_seen_id
     aio.run(first.close())  # the bridge stops; 30 more turns are written meanwhile
@@ -101,8 +102,7 @@ def test_shiki_code_blocks_with_tabs_are_read_byte_for_byte(mock, chat_id, open_
 
 def test_a_command_in_a_thinking_section_is_not_run(mock, chat_id, start_bridge, route):
     mock.inject(chat_id, "Hello there.", reply=False)  # the conversation exists before the bridge attaches
-    start_bridge(mock.grok_url(chat_id, live=1), profile=route, second_session=False)
-    time.sleep(1.5)
+    start_bridge(mock.grok_url(chat_id, live=1), profile=route, second_session=False).attached()
     mock.inject(chat_id, "Please think it over before acting.")
     thought = wait_for(lambda: [t for t in mock.messages(chat_id) if "written while thinking" in t.thinking and t.status == "done"], what="the thinking reply")
     mock.inject(chat_id, "@agent status")
@@ -128,6 +128,15 @@ def test_a_post_into_the_tiptap_composer_is_confirmed(mock, chat_id, open_driver
     assert "?rid=" in driver.url and driver.chat_id == chat_id
     mine = read_until(driver, 2)[0]
     assert mine.id == posted and (mine.text == text if route.api else same_post(text, mine.text))
+
+
+def test_a_post_is_confirmed_after_the_last_turn_scrolled_out_of_the_mounted_rows(mock, chat_id, open_driver, aio, grok_dom_profile):
+    fill(mock, chat_id, 0, 4)
+    quick = grok_dom_profile.model_copy(update={"timing": grok_dom_profile.timing.model_copy(update={"confirm_ms": 3000})})
+    driver = open_driver(mock.grok_url(chat_id), profile=quick)
+    first = aio.run(driver.post("a long listing please"))  # the long reply pushes the old last turn out of the rows
+    second = aio.run(driver.post("and once more: a long listing please"))
+    assert [t.id for t in mock.messages(chat_id) if t.role == "user"][-2:] == [first, second]
 
 
 def test_the_api_route_and_the_dom_route_give_the_same_messages(mock, chat_id, open_driver, read_until, aio, grok_profile, grok_dom_profile):
