@@ -65,6 +65,7 @@ class ApiResult(PageFlags):
     items: list[HistoryItem] | None = None
     mounted: list[str] = Field(default_factory=list, description="ids of the mounted turns, in chat order")
     errors: dict[str, str] = Field(default_factory=dict, description="mounted turns showing an error marker: id -> its text")
+    incremental: list[str] | None = Field(default=None, description="the ids fetched alone (mounted after the last seen turn), in chat order")
 
 
 class Stability:

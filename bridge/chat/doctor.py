@@ -212,7 +212,16 @@ async def _read_route(driver: PlaywrightDriver, mounted_turns: int) -> RouteChec
     found = sum(1 for i in result.mounted if i in on_branch)
     ok = found == len(result.mounted)
     detail = f"`GET {url}` → {result.status}, {len(result.items)} turn(s), {len(branch)} on the shown branch; {found} of the {len(result.mounted)} mounted turn(s) found there"
-    return RouteCheck(job="read", route="api", detail=detail + ("" if ok else " (the page shows turns the API does not list)"), ok=ok)
+    if not ok:
+        detail += " (the page shows turns the API does not list)"
+    if api.load and len(result.mounted) > 1:
+        load = api.load.format(chat_id=quote(driver.chat_id, safe=""))
+        some = ApiResult.model_validate(await driver.inspect("api", url=url, loadUrl=load, lastSeenId=result.mounted[0], signature=None))
+        asked = some.incremental or []
+        got = len(some.items or []) if some.incremental is not None else 0
+        ok = ok and got == len(asked)
+        detail += f"; new turns by id: `POST {load}` → {some.status or some.error}, {got} of {len(asked)}"
+    return RouteCheck(job="read", route="api", detail=detail, ok=ok)
 
 
 async def _session(driver: PlaywrightDriver) -> str | None:

@@ -190,7 +190,7 @@ class ChatPage:
         try:
             async with self.guard(op):
                 async with asyncio.timeout(CALL_TIMEOUT):
-                    return await self.page.evaluate(READER_JS, payload)
+                    return json.loads(await self.page.evaluate(READER_JS, payload))
         except TimeoutError as exc:
             raise PageStalled(f"the page did not answer '{op}' within {CALL_TIMEOUT:.0f}s") from exc
 

@@ -23,7 +23,7 @@ from bridge.chat import markdown
 from bridge.chat.assemble import ApiResult, RawMessage, ReadResult, Stability, is_complete, to_chat_message
 from bridge.chat.base import Attachment
 from bridge.chat.errors import Challenge, ErrorBubble, LastSeenMissing, LoggedOut, PageStalled, PostUnconfirmed, RateLimited
-from bridge.chat.history import HistoryItem, active_branch, after
+from bridge.chat.history import HistoryItem, active_branch, after, in_order
 from bridge.chat.page import READER_JS, ChatPage, DriverOptions
 from bridge.chat.profile import Profile, load_profile
 from bridge.chat.stream import ReplyStream
@@ -211,8 +211,13 @@ class PlaywrightDriver:
         """Messages from the history API; None when it did not answer (the DOM is read instead)."""
         api = self.profile.api
         assert api is not None
-        url = api.history.format(chat_id=quote(self.chat_id, safe=""))
-        result = ApiResult.model_validate(await self._call("api", url=url, signature=self._api_signature))
+        chat = quote(self.chat_id, safe="")
+        url, load = api.history.format(chat_id=chat), api.load.format(chat_id=chat) if api.load else None
+        arg = {"url": url, "loadUrl": load, "lastSeenId": self.last_seen_id, "signature": self._api_signature}
+        result = ApiResult.model_validate(await self._call("api", **arg))
+        if result.items is None and result.incremental is not None:
+            logger.debug(f"{load} did not answer ({result.error or result.status}); fetching the whole history")
+            result = ApiResult.model_validate(await self._call("api", **{**arg, "loadUrl": None}))
         self._raise_for_state(result.challenge, result.logged_out)
         if result.unchanged:
             return []
@@ -225,13 +230,18 @@ class PlaywrightDriver:
         if self._api_down is not None:
             logger.info(f"the history API answers again ({url})")
         self._api_down = None
-        new = after(active_branch(result.items, result.mounted), self.last_seen_id)
-        if new is None:
-            raise LastSeenMissing(f"message {self.last_seen_id} is not in this conversation's history")
+        if result.incremental is not None:
+            new = in_order(result.items, result.incremental)
+            whole = len(new) == len(result.incremental)
+        else:
+            found = after(active_branch(result.items, result.mounted), self.last_seen_id)
+            if found is None:
+                raise LastSeenMissing(f"message {self.last_seen_id} is not in this conversation's history")
+            new, whole = found, True
         raws = [self._from_history(item, result.errors.get(item.id or "")) for item in new]
-        out = await self._accept(raws, streaming=result.streaming is not None, quiet=result.quiet_ms / 1000, at_end=True)
+        out = await self._accept(raws, streaming=result.streaming is not None, quiet=result.quiet_ms / 1000, at_end=whole)
         # fetch again on the next read unless everything the page showed was read
-        self._api_signature = result.signature if len(out) == len(raws) else None
+        self._api_signature = result.signature if whole and len(out) == len(raws) else None
         return out
 
     def _from_history(self, item: HistoryItem, dom_error: str | None) -> RawMessage:

@@ -136,9 +136,15 @@ class HistoryApi(Strict):
 
     `history` is a path with `{chat_id}`; the answer holds a list (at `items`) of turns whose fields are
     named below (dotted paths). Turns form a tree by `parent`; the branch the page shows is the one read.
+    With `load`, turns that arrive after the last seen one while the page shows it are fetched alone, by
+    the ids the page mounts after it (a long conversation is not fetched whole for each new turn).
     """
 
     history: str = Field(description="e.g. /rest/app-chat/conversations/{chat_id}/responses")
+    load: str | None = Field(
+        default=None, description="a POST path that returns the turns of given ids (body `{load_ids: [...]}`), for the new turns only"
+    )
+    load_ids: str = "responseIds"
     items: str = "responses"
     id: str = "responseId"
     parent: str = "parentResponseId"
@@ -152,11 +158,11 @@ class HistoryApi(Strict):
     session: str | None = Field(default=None, description="a path that answers 200 while logged in (checked by doctor)")
     stream: StreamEvents | None = None
 
-    @field_validator("history")
+    @field_validator("history", "load")
     @classmethod
-    def _names_the_chat(cls, value: str) -> str:
-        if "{chat_id}" not in value or not value.startswith("/"):
-            raise ValueError("history must be a path on the page's origin with {chat_id}")
+    def _names_the_chat(cls, value: str | None) -> str | None:
+        if value is not None and ("{chat_id}" not in value or not value.startswith("/")):
+            raise ValueError("must be a path on the page's origin with {chat_id}")
         return value
 
     def role_of(self, sender: str) -> Literal["user", "assistant"] | None:

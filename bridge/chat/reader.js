@@ -1,4 +1,4 @@
-// The in-page half of the driver: one call, one round trip. Argument: {op, profile, ...}.
+// The in-page half of the driver: one call, one round trip. Argument: {op, profile, ...}; the answer is JSON text.
 //   read     mounted messages after `lastSeenId` (all when null) in chat order, the page's state flags,
 //            and whether the transcript shows its start and its end
 //   state    the page's state flags only (plus the last mounted message's id and text digest, and whether
@@ -297,143 +297,156 @@ async (arg) => {
   const pick = (obj, path) => path.split('.').reduce((v, k) => (v !== null && typeof v === 'object' ? v[k] : undefined), obj);
   const str = (v) => (v === undefined || v === null ? null : String(v));
 
-  switch (arg.op) {
-    case 'count': {
-      const tally = (s) => {
-        try {
-          const all = [...document.querySelectorAll(s)];
-          return [all.length, all.filter(visible).length];
-        } catch (e) {
-          return [-1, -1];
-        }
-      };
-      const tallies = arg.selectors.map(tally);
-      const counts = tallies.map((t) => t[0]);
-      const shown = tallies.map((t) => t[1]);
-      try {
-        const sel = containerSel();
-        const turns = sel ? mounted(sel) : [];
-        const roles = turns.map(roleOf);
-        return {
-          counts, shown, turns: turns.length,
-          ids: turns.filter((el) => idOf(el) !== null).length,
-          user: roles.filter((r) => r === 'user').length,
-          assistant: roles.filter((r) => r === 'assistant').length,
-          markdown: turns.filter((el) => markdownOf(el)).length,
-          url: location.href,
+  // The answer travels as one JSON string: far faster than Playwright's value serialization for big results.
+  const answer = async () => {
+    switch (arg.op) {
+      case 'count': {
+        const tally = (s) => {
+          try {
+            const all = [...document.querySelectorAll(s)];
+            return [all.length, all.filter(visible).length];
+          } catch (e) {
+            return [-1, -1];
+          }
         };
-      } catch (e) {  // an invalid container or role selector: the counts above say which
-        return { counts, shown, turns: 0, ids: 0, user: 0, assistant: 0, markdown: 0, url: location.href };
-      }
-    }
-    case 'composer': {
-      const hit = firstOf(P.composer.selectors, document, visible);
-      if (!hit) return null;
-      const isTextarea = hit.el.tagName === 'TEXTAREA' || hit.el.tagName === 'INPUT';
-      const kind = P.composer.kind === 'auto' ? (isTextarea ? 'textarea' : 'contenteditable') : P.composer.kind;
-      // the n-th visible match of the candidate, so the caller's locator finds the same element
-      const nth = candidates(P.composer.selectors[hit.index], document).filter(visible).indexOf(hit.el);
-      return { index: hit.index, nth, kind, text: isTextarea ? hit.el.value : hit.el.innerText };
-    }
-    case 'send': {
-      const hit = firstOf(P.send, document, (el) => visible(el) && enabled(el));
-      if (!hit) return null;
-      return { index: hit.index, nth: candidates(P.send[hit.index], document).filter(visible).indexOf(hit.el) };
-    }
-    case 'probe': {
-      const sel = containerSel();
-      const first = sel && firstTurn(sel);
-      let found = false;
-      if (sel && arg.lastSeenId) {
-        const list = inOrder(sel);
-        found = list ? list.some((el) => idOf(el) === arg.lastSeenId) : !!byId(arg.lastSeenId, sel);
-      }
-      return { found, first_id: first ? idOf(first) : null, signature: signature(sel), ...edges(sel) };
-    }
-    case 'ids': {
-      const sel = containerSel();
-      return sel ? mounted(sel).map(idOf).filter(Boolean) : [];
-    }
-    case 'scroll': {
-      const sel = containerSel();
-      if (!sel) return null;
-      const box = scrollerOf(sel);
-      const before = box.scrollTop;
-      const step = Math.max(40, Math.floor(box.clientHeight * 0.9));
-      if (arg.direction === 'up') box.scrollTop = Math.max(0, before - step);
-      else if (arg.direction === 'down') box.scrollTop = before + step;
-      else if (arg.direction === 'top') box.scrollTop = 0;
-      else box.scrollTop = box.scrollHeight;
-      (box === document.scrollingElement ? window : box).dispatchEvent(new Event('scroll'));
-      return { moved: box.scrollTop !== before, signature: signature(sel), ...edges(sel) };
-    }
-    case 'state': {
-      const sel = containerSel();
-      const last = sel && lastTurn(sel);
-      return {
-        ...markers(), composer: composerIndex(), turns: !!last, ...(sel ? edges(sel) : { at_start: true, at_end: true }),
-        tail_id: last ? idOf(last) : null, tail_digest: last ? tailDigest(last) : null,
-      };
-    }
-    case 'api': {
-      const A = P.api;
-      const flags = markers();
-      const sel = containerSel();
-      const sig = `${signature(sel)}|${!!flags.streaming}`;
-      const result = { ...flags, signature: sig, unchanged: false, status: 0, error: null, items: null, mounted: [], errors: {} };
-      if (flags.challenge || flags.logged_out) return result;
-      if (arg.signature === sig) return { ...result, unchanged: true };
-      const list = sel ? mounted(sel) : [];
-      result.mounted = list.map(idOf).filter(Boolean);
-      for (const el of list) {
-        const bubble = markerIn(P.error, scopeOf(el));
-        if (bubble && idOf(el)) result.errors[idOf(el)] = errorText(bubble);
-      }
-      try {
-        const response = await fetch(arg.url, { credentials: 'include', headers: { accept: 'application/json' } });
-        result.status = response.status;
-        if (!response.ok) return result;
-        const items = pick(await response.json(), A.items);
-        if (!Array.isArray(items)) return { ...result, error: `the answer has no list at '${A.items}'` };
-        result.items = items.map((x) => ({
-          id: str(pick(x, A.id)), parent: str(pick(x, A.parent)), role: str(pick(x, A.role)) || '',
-          text: str(pick(x, A.text)) || '', created: str(pick(x, A.created)) || '',
-          partial: !!(A.partial && pick(x, A.partial)), hidden: !!(A.hidden && pick(x, A.hidden)),
-        }));
-      } catch (e) {
-        result.error = String(e);
-      }
-      return result;
-    }
-    case 'read': {
-      const flags = markers();
-      const result = { ...flags, empty: false, composer: null, found: true, first_id: null, at_start: true, at_end: true, messages: [] };
-      if (flags.challenge || flags.logged_out) return result;
-      const sel = containerSel();
-      if (!sel) return { ...result, empty: true, found: !arg.lastSeenId, composer: composerIndex() };
-      Object.assign(result, edges(sel));
-      const ordered = inOrder(sel);
-      let list;
-      if (ordered) {
-        const at = arg.lastSeenId ? ordered.findIndex((el) => idOf(el) === arg.lastSeenId) : -1;
-        if (arg.lastSeenId && at < 0) return { ...result, found: false, first_id: ordered.length ? idOf(ordered[0]) : null };
-        list = ordered.slice(at + 1);
-      } else if (arg.lastSeenId) {
-        const seen = byId(arg.lastSeenId, sel);
-        if (!seen) {
-          const first = document.querySelector(sel);
-          return { ...result, found: false, first_id: first ? idOf(first) : null };
+        const tallies = arg.selectors.map(tally);
+        const counts = tallies.map((t) => t[0]);
+        const shown = tallies.map((t) => t[1]);
+        try {
+          const sel = containerSel();
+          const turns = sel ? mounted(sel) : [];
+          const roles = turns.map(roleOf);
+          return {
+            counts, shown, turns: turns.length,
+            ids: turns.filter((el) => idOf(el) !== null).length,
+            user: roles.filter((r) => r === 'user').length,
+            assistant: roles.filter((r) => r === 'assistant').length,
+            markdown: turns.filter((el) => markdownOf(el)).length,
+            url: location.href,
+          };
+        } catch (e) {  // an invalid container or role selector: the counts above say which
+          return { counts, shown, turns: 0, ids: 0, user: 0, assistant: 0, markdown: 0, url: location.href };
         }
-        list = following(seen, sel).filter(visible);
-      } else {
-        list = [...document.querySelectorAll(sel)].filter(visible);
       }
-      for (let i = 0; i < list.length; i++) {
-        result.messages.push(await describe(list[i], i === list.length - 1, !!flags.streaming));
+      case 'composer': {
+        const hit = firstOf(P.composer.selectors, document, visible);
+        if (!hit) return null;
+        const isTextarea = hit.el.tagName === 'TEXTAREA' || hit.el.tagName === 'INPUT';
+        const kind = P.composer.kind === 'auto' ? (isTextarea ? 'textarea' : 'contenteditable') : P.composer.kind;
+        // the n-th visible match of the candidate, so the caller's locator finds the same element
+        const nth = candidates(P.composer.selectors[hit.index], document).filter(visible).indexOf(hit.el);
+        return { index: hit.index, nth, kind, text: isTextarea ? hit.el.value : hit.el.innerText };
       }
-      return result;
+      case 'send': {
+        const hit = firstOf(P.send, document, (el) => visible(el) && enabled(el));
+        if (!hit) return null;
+        return { index: hit.index, nth: candidates(P.send[hit.index], document).filter(visible).indexOf(hit.el) };
+      }
+      case 'probe': {
+        const sel = containerSel();
+        const first = sel && firstTurn(sel);
+        let found = false;
+        if (sel && arg.lastSeenId) {
+          const list = inOrder(sel);
+          found = list ? list.some((el) => idOf(el) === arg.lastSeenId) : !!byId(arg.lastSeenId, sel);
+        }
+        return { found, first_id: first ? idOf(first) : null, signature: signature(sel), ...edges(sel) };
+      }
+      case 'ids': {
+        const sel = containerSel();
+        return sel ? mounted(sel).map(idOf).filter(Boolean) : [];
+      }
+      case 'scroll': {
+        const sel = containerSel();
+        if (!sel) return null;
+        const box = scrollerOf(sel);
+        const before = box.scrollTop;
+        const step = Math.max(40, Math.floor(box.clientHeight * 0.9));
+        if (arg.direction === 'up') box.scrollTop = Math.max(0, before - step);
+        else if (arg.direction === 'down') box.scrollTop = before + step;
+        else if (arg.direction === 'top') box.scrollTop = 0;
+        else box.scrollTop = box.scrollHeight;
+        (box === document.scrollingElement ? window : box).dispatchEvent(new Event('scroll'));
+        return { moved: box.scrollTop !== before, signature: signature(sel), ...edges(sel) };
+      }
+      case 'state': {
+        const sel = containerSel();
+        const last = sel && lastTurn(sel);
+        return {
+          ...markers(), composer: composerIndex(), turns: !!last, ...(sel ? edges(sel) : { at_start: true, at_end: true }),
+          tail_id: last ? idOf(last) : null, tail_digest: last ? tailDigest(last) : null,
+        };
+      }
+      case 'api': {
+        const A = P.api;
+        const flags = markers();
+        const sel = containerSel();
+        const sig = `${signature(sel)}|${!!flags.streaming}`;
+        const result = { ...flags, signature: sig, unchanged: false, status: 0, error: null, items: null, mounted: [], errors: {}, incremental: null };
+        if (flags.challenge || flags.logged_out) return result;
+        if (arg.signature === sig) return { ...result, unchanged: true };
+        const list = sel ? mounted(sel) : [];
+        result.mounted = list.map(idOf).filter(Boolean);
+        for (const el of list) {
+          const bubble = markerIn(P.error, scopeOf(el));
+          if (bubble && idOf(el)) result.errors[idOf(el)] = errorText(bubble);
+        }
+        let url = arg.url;
+        let init = { credentials: 'include', headers: { accept: 'application/json' } };
+        const at = arg.loadUrl && arg.lastSeenId ? result.mounted.indexOf(arg.lastSeenId) : -1;
+        if (at >= 0 && edges(sel).at_end) {  // only the turns mounted after the last seen one, by id
+          result.incremental = result.mounted.slice(at + 1);
+          if (!result.incremental.length) return { ...result, status: 200, items: [] };
+          url = arg.loadUrl;
+          init = { ...init, method: 'POST', headers: { ...init.headers, 'content-type': 'application/json' }, body: JSON.stringify({ [A.load_ids]: result.incremental }) };
+        }
+        try {
+          const response = await fetch(url, init);
+          result.status = response.status;
+          if (!response.ok) return result;
+          const items = pick(await response.json(), A.items);
+          if (!Array.isArray(items)) return { ...result, error: `the answer has no list at '${A.items}'` };
+          result.items = items.map((x) => ({
+            id: str(pick(x, A.id)), parent: str(pick(x, A.parent)), role: str(pick(x, A.role)) || '',
+            text: str(pick(x, A.text)) || '', created: str(pick(x, A.created)) || '',
+            partial: !!(A.partial && pick(x, A.partial)), hidden: !!(A.hidden && pick(x, A.hidden)),
+          }));
+        } catch (e) {
+          result.error = String(e);
+        }
+        return result;
+      }
+      case 'read': {
+        const flags = markers();
+        const result = { ...flags, empty: false, composer: null, found: true, first_id: null, at_start: true, at_end: true, messages: [] };
+        if (flags.challenge || flags.logged_out) return result;
+        const sel = containerSel();
+        if (!sel) return { ...result, empty: true, found: !arg.lastSeenId, composer: composerIndex() };
+        Object.assign(result, edges(sel));
+        const ordered = inOrder(sel);
+        let list;
+        if (ordered) {
+          const at = arg.lastSeenId ? ordered.findIndex((el) => idOf(el) === arg.lastSeenId) : -1;
+          if (arg.lastSeenId && at < 0) return { ...result, found: false, first_id: ordered.length ? idOf(ordered[0]) : null };
+          list = ordered.slice(at + 1);
+        } else if (arg.lastSeenId) {
+          const seen = byId(arg.lastSeenId, sel);
+          if (!seen) {
+            const first = document.querySelector(sel);
+            return { ...result, found: false, first_id: first ? idOf(first) : null };
+          }
+          list = following(seen, sel).filter(visible);
+        } else {
+          list = [...document.querySelectorAll(sel)].filter(visible);
+        }
+        for (let i = 0; i < list.length; i++) {
+          result.messages.push(await describe(list[i], i === list.length - 1, !!flags.streaming));
+        }
+        return result;
+      }
+      default:
+        throw new Error(`unknown op ${arg.op}`);
     }
-    default:
-      throw new Error(`unknown op ${arg.op}`);
-  }
+  };
+  return JSON.stringify(await answer());
 }

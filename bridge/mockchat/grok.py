@@ -107,19 +107,19 @@ def grok_routes(room: ChatRoom, live: bool, *, home: bool) -> APIRouter:
         return JSONResponse({"preferences": {"model": MODEL}})
 
     @router.get("/rest/app-chat/conversations/{chat_id}/responses")
-    async def responses(chat_id: str, request: Request) -> dict[str, Any]:
-        return {"responses": [response_item(m) for m in conversation(request, chat_id).messages]}
+    async def responses(chat_id: str, request: Request) -> JSONResponse:
+        return JSONResponse({"responses": [response_item(m) for m in conversation(request, chat_id).messages]})
 
     @router.get("/rest/app-chat/conversations/{chat_id}/response-node")
-    async def response_nodes(chat_id: str, request: Request) -> dict[str, Any]:
+    async def response_nodes(chat_id: str, request: Request) -> JSONResponse:
         nodes = [{"responseId": m.id, "sender": response_item(m)["sender"], "parentResponseId": m.parent}
                  for m in conversation(request, chat_id).messages]
-        return {"responseNodes": nodes}
+        return JSONResponse({"responseNodes": nodes})
 
     @router.post("/rest/app-chat/conversations/{chat_id}/load-responses")
-    async def load_responses(chat_id: str, body: LoadBody, request: Request) -> dict[str, Any]:
+    async def load_responses(chat_id: str, body: LoadBody, request: Request) -> JSONResponse:
         wanted = set(body.responseIds)
-        return {"responses": [response_item(m) for m in conversation(request, chat_id).messages if m.id in wanted]}
+        return JSONResponse({"responses": [response_item(m) for m in conversation(request, chat_id).messages if m.id in wanted]})
 
     @router.get("/sign-in", response_class=HTMLResponse)
     async def sign_in_form(redirect: str = "/") -> HTMLResponse:

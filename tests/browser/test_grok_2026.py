@@ -157,6 +157,16 @@ def test_the_api_route_and_the_dom_route_give_the_same_messages(mock, chat_id, o
     assert [m.text for m in api] == [t.markdown for t in mock.messages(chat_id)[1:]]
 
 
+def test_new_turns_come_by_id_and_the_whole_history_stands_in_when_that_fails(mock, chat_id, open_driver, read_until, aio, grok_profile):
+    fill(mock, chat_id, 0, 4)
+    for load in (grok_profile.api.load, "/rest/app-chat/conversations/{chat_id}/moved-away"):
+        profile = grok_profile.model_copy(update={"api": grok_profile.api.model_copy(update={"load": load})})
+        driver = open_driver(mock.grok_url(chat_id, live=1), profile=profile)
+        read_until(driver, len(mock.messages(chat_id)))
+        typed = [mock.inject(chat_id, f"typed elsewhere {n}", reply=False) for n in range(2)]
+        assert [m.id for m in read_until(driver, 2)] == typed and driver.read_route == "api"
+
+
 def test_a_reply_is_complete_at_its_end_event_without_the_dom_wait(mock, chat_id, open_driver, read_until, aio, grok_profile):
     patient = grok_profile.model_copy(update={"timing": grok_profile.timing.model_copy(update={"stability_ms": 120_000})})
     driver = open_driver(mock.grok_url(chat_id), profile=patient)
