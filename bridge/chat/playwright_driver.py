@@ -239,7 +239,7 @@ class PlaywrightDriver:
                 raise LastSeenMissing(f"message {self.last_seen_id} is not in this conversation's history")
             new, whole = found, True
         raws = [self._from_history(item, result.errors.get(item.id or "")) for item in new]
-        out = await self._accept(raws, streaming=result.streaming is not None, quiet=result.quiet_ms / 1000, at_end=whole)
+        out = await self._accept(raws, streaming=result.streaming is not None, quiet=result.quiet_ms / 1000)
         # fetch again on the next read unless everything the page showed was read
         self._api_signature = result.signature if whole and len(out) == len(raws) else None
         return out
@@ -291,9 +291,9 @@ class PlaywrightDriver:
             if not result.found:
                 raise LastSeenMissing(f"message {anchor} vanished while the transcript was scrolled down")
             raws += result.messages
-        return await self._accept(raws, streaming=result.streaming is not None, quiet=result.quiet_ms / 1000, at_end=result.at_end)
+        return await self._accept(raws, streaming=result.streaming is not None, quiet=result.quiet_ms / 1000)
 
-    async def _accept(self, raws: list[RawMessage], *, streaming: bool, quiet: float, at_end: bool) -> list[ChatMessage]:
+    async def _accept(self, raws: list[RawMessage], *, streaming: bool, quiet: float) -> list[ChatMessage]:
         """The complete messages in order, up to the first that is not; advances `last_seen_id`."""
         now = time.monotonic()
         chat_id = self.chat_id
@@ -301,8 +301,8 @@ class PlaywrightDriver:
         self._stability.retain({raw.id for raw in raws if raw.id})
         out: list[ChatMessage] = []
         for index, raw in enumerate(raws):
-            is_last = index == len(raws) - 1 and at_end
-            await self._check_shape(raw, is_last=is_last, streaming=streaming)
+            is_last = index == len(raws) - 1
+            await self._check_shape(raw, is_last=is_last)
             if not is_complete(raw, is_last=is_last, streaming=streaming, stability=self._stability, now=now, quiet=quiet):
                 break
             if raw.error is not None:
@@ -319,14 +319,15 @@ class PlaywrightDriver:
             logger.debug(f"read {len(out)} new message(s), last {self.last_seen_id}")
         return out
 
-    async def _check_shape(self, raw: RawMessage, *, is_last: bool, streaming: bool) -> None:
-        """Every turn needs an id and a role; a finished turn needs its markdown element."""
+    async def _check_shape(self, raw: RawMessage, *, is_last: bool) -> None:
+        """Every turn needs an id and a role; a turn needs its markdown element, except the last assistant turn (its
+        answer may not be mounted yet: it stays incomplete until it is)."""
         m = self.profile.messages
         if raw.id is None:
             raise await self._chat.drift("messages.id", [f"[{m.id.attribute}] ~ {m.id.pattern}"], "a message without an id")
         if raw.role is None:
             raise await self._chat.drift("messages.role", m.user + m.assistant, f"message {raw.id} is neither user nor assistant")
-        if not raw.has_markdown and raw.error is None and (raw.role == "user" or not is_last or not streaming):
+        if not raw.has_markdown and raw.error is None and (raw.role == "user" or not is_last):
             raise await self._chat.drift("messages.markdown", m.markdown, f"message {raw.id} has no markdown element")
 
     async def _scroll(self, direction: str, patience: float, target: str | None = None) -> dict[str, Any]:

@@ -67,6 +67,7 @@
 
   function layout() {
     scheduled = false;
+    indicators();  // one render: the state flags change with the rows that show it
     for (let pass = 0; pass < 4; pass++) {
       const tops = [];
       let y = 0;
@@ -131,7 +132,6 @@
     turn.version += 1;
     if (view.status === 'streaming') streaming.add(view.id);
     else streaming.delete(view.id);
-    indicators();
     schedule();
   }
 
