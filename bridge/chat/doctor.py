@@ -162,7 +162,7 @@ async def check_page(driver: PlaywrightDriver, *, type_probe: bool = True) -> li
         shown = source["shown"][position : position + len(cands)]
         position += len(cands)
         used = next((i for i, n in enumerate(shown) if n > 0), None) if required else None
-        for i, (selector, n, v) in enumerate(zip(cands, counts, shown)):
+        for i, (selector, n, v) in enumerate(zip(cands, counts, shown, strict=True)):
             status: Status
             if n < 0:
                 status = "invalid CSS"
@@ -195,7 +195,7 @@ async def check_page(driver: PlaywrightDriver, *, type_probe: bool = True) -> li
     return rows
 
 
-async def _read_route(driver: PlaywrightDriver, mounted_turns: int) -> RouteCheck:
+async def _read_route(driver: PlaywrightDriver) -> RouteCheck:
     api = driver.profile.api
     if api is None:
         scan = " (a virtualized transcript is scrolled to the last seen turn)" if driver.profile.messages.virtualized else ""
@@ -262,7 +262,7 @@ async def run_doctor(profile: Profile, options: DriverOptions) -> DoctorReport:
         report.state = [f"{name.replace('_', ' ')} ({state[name]})" for name in ("logged_out", "challenge", "rate_limited", "streaming") if state.get(name)]
         report.rows = await check_page(driver, type_probe=options.cdp_url is None)
         report.turns = next((r.matches for r in report.rows if r.part == "turns with an id"), 0)
-        report.routes.append(await _read_route(driver, report.turns))
+        report.routes.append(await _read_route(driver))
         report.routes.append(_completion(driver))
         report.routes.append(RouteCheck(job="post", route="dom", detail="the text is inserted into the composer at once, sent, and confirmed as a new turn"))
         code = "api (raw markdown)" if driver.read_route == "api" else profile.code_route

@@ -24,7 +24,7 @@ from bridge.chat.assemble import ApiResult, RawMessage, ReadResult, Stability, i
 from bridge.chat.base import Attachment
 from bridge.chat.errors import Challenge, ErrorBubble, LastSeenMissing, LoggedOut, PageStalled, PostUnconfirmed, RateLimited
 from bridge.chat.history import HistoryItem, active_branch, after, in_order
-from bridge.chat.page import READER_JS, ChatPage, DriverOptions
+from bridge.chat.page import ChatPage, DriverOptions
 from bridge.chat.profile import Profile, load_profile
 from bridge.chat.stream import ReplyStream
 from bridge.models import ChatMessage
@@ -32,7 +32,7 @@ from bridge.models import ChatMessage
 if TYPE_CHECKING:
     from bridge.config import Settings
 
-__all__ = ["READER_JS", "DriverOptions", "PlaywrightDriver", "create_driver", "options_for"]
+__all__ = ["DriverOptions", "PlaywrightDriver", "create_driver", "options_for"]
 
 STEP = 0.05
 RECHECK = 1.0
@@ -238,6 +238,9 @@ class PlaywrightDriver:
             if found is None:
                 raise LastSeenMissing(f"message {self.last_seen_id} is not in this conversation's history")
             new, whole = found, True
+        stranger = next((item for item in new if api.role_of(item.role) is None), None)
+        if stranger is not None:
+            raise await self._chat.drift("api.role", [api.user, api.assistant], f"turn {stranger.id} has the sender {stranger.role!r}")
         raws = [self._from_history(item, result.errors.get(item.id or "")) for item in new]
         out = await self._accept(raws, streaming=result.streaming is not None, quiet=result.quiet_ms / 1000)
         # fetch again on the next read unless everything the page showed was read

@@ -6,7 +6,6 @@
 //   scroll   scroll the transcript a page `up`/`down` or to the `top`/`bottom` (a virtualized or lazy
 //            history mounts other turns)
 //   probe    whether `lastSeenId` is mounted, the first message's id, and what is mounted
-//   ids      the ids of the mounted messages, in chat order
 //   api      the profile's history endpoint fetched with the page's session, and the ids mounted
 //   composer which visible composer candidate matches, its kind and current text
 //   send     which visible, enabled send-button candidate matches
@@ -351,10 +350,6 @@ async (arg) => {
           found = list ? list.some((el) => idOf(el) === arg.lastSeenId) : !!byId(arg.lastSeenId, sel);
         }
         return { found, first_id: first ? idOf(first) : null, signature: signature(sel), ...edges(sel) };
-      }
-      case 'ids': {
-        const sel = containerSel();
-        return sel ? mounted(sel).map(idOf).filter(Boolean) : [];
       }
       case 'scroll': {
         const sel = containerSel();
