@@ -13,7 +13,7 @@ import time
 import pytest
 from playwright.async_api import Page
 
-from bridge.chat.errors import ErrorBubble, LoggedOut, RateLimited
+from bridge.chat.errors import ErrorBubble, LoggedOut, RateLimited, UIDrift
 from bridge.chat.login import login
 from bridge.chat.markdown import fences, same_post
 from bridge.chat.profile import Profile
@@ -137,6 +137,17 @@ def test_a_post_is_confirmed_after_the_last_turn_scrolled_out_of_the_mounted_row
     first = aio.run(driver.post("a long listing please"))  # the long reply pushes the old last turn out of the rows
     second = aio.run(driver.post("and once more: a long listing please"))
     assert [t.id for t in mock.messages(chat_id) if t.role == "user"][-2:] == [first, second]
+
+
+def test_the_hidden_textarea_is_never_taken_for_the_composer(mock, chat_id, open_driver, aio, grok_profile):
+    mock.inject(chat_id, "Hello there.", reply=False)
+    driver = open_driver(mock.grok_url(chat_id), profile=grok_profile)
+    aio.run(driver.page.evaluate("document.querySelector('.tiptap').remove()"))  # as before the editor hydrates
+    assert aio.run(driver.inspect("composer")) is None
+    with pytest.raises(UIDrift) as drift:
+        aio.run(driver.post("@agent status"))
+    assert drift.value.name == "composer"
+    assert [t.markdown for t in mock.messages(chat_id)] == ["Hello there."]
 
 
 def test_the_api_route_and_the_dom_route_give_the_same_messages(mock, chat_id, open_driver, read_until, aio, grok_profile, grok_dom_profile):
