@@ -13,10 +13,11 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_demo_plays_the_seed_workflow(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("fixture", "chat_path"), [("classic", "/chat/demo"), ("grok-2026", "/c/demo")])
+def test_demo_plays_the_seed_workflow(tmp_path: Path, fixture: str, chat_path: str) -> None:
     env = {**os.environ, "DEVSPACE_HOME": str(tmp_path / "home"), "XAI_API_KEY": "", "OPENAI_API_KEY": ""}
     run = subprocess.run(
-        [sys.executable, "-m", "bridge.cli", "demo", "--port", "0", "--exit"],
+        [sys.executable, "-m", "bridge.cli", "demo", "--port", "0", "--exit", "--fixture", fixture],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -34,4 +35,4 @@ def test_demo_plays_the_seed_workflow(tmp_path: Path) -> None:
     assert all(p >= 0 for p in positions), dict(zip(order, positions, strict=True))
     assert positions == sorted(positions)
     assert "by Grok <grok@x.ai>: From Grok: Оптимизирована функция (chat_id=demo)" in out
-    assert "/chat/demo" in out
+    assert chat_path in out and f"{fixture} mock chat at" in out
