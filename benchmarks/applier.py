@@ -1,26 +1,41 @@
 #!/usr/bin/env python3
-"""Applier robustness on damaged variants of real diffs: ours vs `git apply` vs GNU `patch`, side by side.
+"""The applier on real changes rendered the ways assistants post edits: ours vs `git apply` vs GNU `patch`.
 
-Corpus: every modified text file of every non-merge commit of one or more git repositories
-(default: this project's own history, which includes the example Rust crate), or pairs of
-real source trees (two releases of a library) given with --trees. Each per-file change becomes
-a diff made by git, then damaged the way chat UIs and LLMs damage diffs. Each variant is
-applied by the three tools to a fresh copy of the pre-change file, and the result is compared
-byte for byte with the real post-change file:
+Corpus: every modified text file of the non-merge commits of one or more git repositories
+(default: this project's own history, which includes the example Rust crate), or pairs of real
+source trees (two releases) given with --trees. Each per-file change is diffed by git, then
+rendered by every kind in `tests/support/damage.py`: the diff damaged the way chat UIs and LLMs
+damage diffs (wrong or no line numbers, stripped whitespace, CRLF, U+00A0 indentation, hunks out
+of order, an elided middle, …), or the edit carried another way (whole files under prose labels,
+the `@agent <code_file>` form, first-line comments naming the file, Markdown with fences of its
+own, SEARCH/REPLACE blocks, and "whole files" that are excerpts). Each rendering is applied to a
+fresh tree holding the pre-change file; diff renderings also go to `git apply` and GNU `patch`.
 
     exact    the tool reported success and the file is the real post-change file
-    refused  the tool reported failure and left the file as it was
-    partial  the tool reported failure but changed the file (some hunks went in)
+    literal  no reading gives the real file (a damage lost what it needs) and the tool wrote what the text says
+    refused  the tool reported failure and left the tree as it was
+    partial  the tool reported failure but changed the tree
     silent   the tool reported success but the file is wrong: silent damage
 
-Usage: benchmarks/applier.py [--repo DIR ...] [--trees OLD NEW ...] [--limit N] [--show N]
+A rendering has "one reading" when its text places the edit exactly one way (the oracle in
+`damage.py`); the exact rate is counted over those. Where no reading is exact (an excerpt, a
+hunk whose text occurs twice without usable line numbers) refusing is right.
+
+To reproduce the figures in the README, bring public Rust repositories here (not into this
+project) and pass their paths; --limit caps the changes taken from each:
+
+    git clone https://github.com/serde-rs/json /tmp/json
+    git clone https://github.com/rust-lang/log /tmp/log
+    git clone https://github.com/dtolnay/anyhow /tmp/anyhow
+    .venv/bin/python benchmarks/applier.py --repo /tmp/json --repo /tmp/log --repo /tmp/anyhow --limit 150
+
+Usage: benchmarks/applier.py [--repo DIR ...] [--trees OLD NEW ...] [--limit N] [--kinds K ...] [--show N]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -29,28 +44,30 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sandbox.patch import apply_payload  # noqa: E402
-from tests.support.damage import tabs_to_spaces  # noqa: E402
+from tests.support.damage import DIFF_KINDS, KINDS, Change, Rendering, git_diff  # noqa: E402
 
 MAX_BYTES = 200_000
-OUTCOMES = ("exact", "refused", "partial", "silent")
 GIT_APPLY = ["git", "apply", "--recount", "--ignore-whitespace", "-C1", "--whitespace=nowarn"]
 GNU_PATCH = ["patch", "-p1", "--fuzz=3", "-l", "--batch", "--forward", "--no-backup-if-mismatch", "--silent", "--reject-file=-", "-i"]
 
 
 @dataclass(frozen=True)
 class Case:
-    """One real change to one file."""
+    """One real change to one file; `repo` and `commit` name the project version it belongs to (for its file list)."""
 
     source: str
     path: str
     before: bytes
     after: bytes
+    repo: Path | None = None
+    commit: str = ""
 
 
 # Corpus ---------------------------------------------------------------------------------------
@@ -85,7 +102,12 @@ def history_cases(repo: Path) -> Iterator[Case]:
     for k, (c, p) in enumerate(pairs):
         before, after = blobs[2 * k], blobs[2 * k + 1]
         if before is not None and after is not None and before != after and _text(before) and _text(after):
-            yield Case(f"{repo.name}@{c[:8]}", p, before, after)
+            yield Case(f"{_name(repo)}@{c[:8]}", p, before, after, repo, c)
+
+
+def _name(repo: Path) -> str:
+    """A repository's name: its folder's, or its parent's for a checkout kept as `…/name/repo`."""
+    return repo.parent.name.split("+")[-1] if repo.name == "repo" else repo.name
 
 
 def _cat_batch(repo: Path, specs: bytes) -> list[bytes | None]:
@@ -117,129 +139,73 @@ def tree_cases(old: Path, new: Path) -> Iterator[Case]:
             yield Case(f"{old.name}->{new.name}", rel, before, after)
 
 
-def git_diff(case: Case, work: Path) -> str:
-    """The change as `git diff` writes it (a/ b/ prefixes, 3 lines of context, function headings)."""
-    for side, data in (("a", case.before), ("b", case.after)):
-        target = work / side / case.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    run = subprocess.run(
-        ["git", "diff", "--no-index", "--no-color", "--no-ext-diff", "--no-prefix", "-U3", f"a/{case.path}", f"b/{case.path}"],
-        cwd=work,
-        capture_output=True,
-    )
-    shutil.rmtree(work / "a")
-    shutil.rmtree(work / "b")
-    return run.stdout.decode("utf-8")
+@cache
+def _listing(repo: Path | None, commit: str) -> tuple[str, ...]:
+    if repo is None:
+        return ()
+    return tuple(_git(repo, "-c", "core.quotepath=off", "ls-tree", "-r", "--name-only", commit).decode("utf-8", "replace").splitlines())
 
 
-# Damage ---------------------------------------------------------------------------------------
-
-_HEADER = re.compile(r"(?m)^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@(.*)$")
-
-
-def _headers(diff: str, make: Callable[[int, re.Match[str]], str]) -> str:
-    counter = iter(range(1_000_000))
-    return _HEADER.sub(lambda m: make(next(counter), m), diff)
-
-
-def wrong_numbers(diff: str) -> str:
-    """Every hunk's line numbers off by a different amount, up to 11 lines either way (an LLM counting lines)."""
-
-    def shifted(k: int, m: re.Match[str]) -> str:
-        off = (k * 37) % 23 - 11
-        return f"@@ -{max(1, int(m[1]) + off)},{m[2] or 1} +{max(1, int(m[3]) + off)},{m[4] or 1} @@{m[5]}"
-
-    return _headers(diff, shifted)
-
-
-def wrong_counts(diff: str) -> str:
-    return _headers(diff, lambda k, m: f"@@ -{m[1]},{int(m[2] or 1) + 2} +{m[3]},{max(0, int(m[4] or 1) - 1)} @@{m[5]}")
-
-
-def no_numbers(diff: str) -> str:
-    return _headers(diff, lambda k, m: "@@")
-
-
-def blank_context_stripped(diff: str) -> str:
-    return re.sub(r"(?m)^ $", "", diff)
-
-
-def trailing_spaces_stripped(diff: str) -> str:
-    return re.sub(r"(?m)^( .*?)[ \t]+$", r"\1", diff)
-
-
-def crlf(diff: str) -> str:
-    return diff.replace("\n", "\r\n")
-
-
-def fenced_with_prose(diff: str) -> str:
-    """In a fence with prose around it, and without its final newline (as a DOM code block gives it)."""
-    fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", diff)), default=0))
-    return f"Here is the fix for the issue:\n\n{fence}diff\n{diff.rstrip(chr(10))}\n{fence}\n\nThis keeps the behaviour otherwise."
-
-
-def everything(diff: str) -> str:
-    return crlf(fenced_with_prose(trailing_spaces_stripped(blank_context_stripped(no_numbers(diff)))))
-
-
-VARIANTS: dict[str, Callable[[str], str]] = {
-    "clean": lambda d: d,
-    "wrong line numbers": wrong_numbers,
-    "no line numbers": no_numbers,
-    "wrong counts": wrong_counts,
-    "blank context stripped": blank_context_stripped,
-    "trailing spaces stripped": trailing_spaces_stripped,
-    "CRLF": crlf,
-    "fenced with prose": fenced_with_prose,
-    "tabs to spaces": tabs_to_spaces,
-    "all at once": everything,
-}
+def change_of(case: Case, work: Path) -> Change:
+    before, after = case.before.decode("utf-8"), case.after.decode("utf-8")
+    return Change(case.path, before, after, git_diff(case.path, before, after, work), _listing(case.repo, case.commit))
 
 
 # Tools ----------------------------------------------------------------------------------------
 
 
-def _tree(work: Path, case: Case) -> Path:
+def _tree(work: Path, path: str, rendering: Rendering) -> Path:
     root = work / "tree"
     if root.exists():
         shutil.rmtree(root)
-    (root / case.path).parent.mkdir(parents=True, exist_ok=True)
-    (root / case.path).write_bytes(case.before)
+    for name, data in [(p, f"// another {p}\n") for p in rendering.decoys] + [(path, rendering.before)]:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data.encode("utf-8"))
     return root
 
 
-def _external(command: list[str], work: Path, case: Case, payload: str) -> tuple[bool, bytes]:
-    root = _tree(work, case)
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def _external(command: list[str], work: Path, root: Path, payload: str) -> bool:
     patch = work / "payload.patch"
     patch.write_bytes(payload.encode("utf-8"))
     env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(work)}
-    run = subprocess.run([*command, str(patch)], cwd=root, capture_output=True, env=env)
-    target = root / case.path
-    return run.returncode == 0, target.read_bytes() if target.exists() else b""
+    return subprocess.run([*command, str(patch)], cwd=root, capture_output=True, env=env).returncode == 0
 
 
-def ours(work: Path, case: Case, payload: str) -> tuple[bool, bytes]:
-    root = _tree(work, case)
-    result = apply_payload(root, payload)
-    target = root / case.path
-    return result.ok, target.read_bytes() if target.exists() else b""
+def ours(work: Path, root: Path, payload: str) -> bool:
+    return apply_payload(root, payload).ok
 
 
-TOOLS: dict[str, Callable[[Path, Case, str], tuple[bool, bytes]]] = {
+TOOLS: dict[str, Callable[[Path, Path, str], bool]] = {
     "ours": ours,
-    "git apply": lambda work, case, payload: _external(GIT_APPLY, work, case, payload),
-    "GNU patch": lambda work, case, payload: _external(GNU_PATCH, work, case, payload),
+    "git apply": lambda work, root, payload: _external(GIT_APPLY, work, root, payload),
+    "GNU patch": lambda work, root, payload: _external(GNU_PATCH, work, root, payload),
 }
 
 
-def outcome(ok: bool, result: bytes, case: Case) -> str:
+def outcome(ok: bool, before: dict[str, bytes], now: dict[str, bytes], path: str, rendering: Rendering) -> str:
+    """exact, literal (no exact reading, and the tool wrote what the text says), silent, refused or partial."""
     if ok:
-        return "exact" if result == case.after else "silent"
-    return "refused" if result == case.before else "partial"
+        if now == {**before, path: rendering.after.encode("utf-8")}:
+            return "exact"
+        if now.keys() == before.keys() and rendering.right(now[path].decode("utf-8", "replace")):
+            return "literal"
+        return "silent"
+    return "refused" if now == before else "partial"
 
 
 # Run ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    """Outcomes of one tool on one kind: all runs, and the runs whose rendering has one reading."""
+
+    all: Counter[str]
+    one: Counter[str]
 
 
 def corpus(args: argparse.Namespace) -> list[Case]:
@@ -247,10 +213,12 @@ def corpus(args: argparse.Namespace) -> list[Case]:
     sources += [tree_cases(Path(old).resolve(), Path(new).resolve()) for old, new in args.trees or []]
     cases: list[Case] = []
     for source in sources:
+        taken = 0
         for case in source:
-            if len(cases) >= args.limit:
-                return cases
+            if taken >= args.limit:
+                break
             cases.append(case)
+            taken += 1
     return cases
 
 
@@ -258,8 +226,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repo", action="append", help="a git repository whose history is the corpus (repeatable; default: this one)")
     parser.add_argument("--trees", nargs=2, action="append", metavar=("OLD", "NEW"), help="two releases of a source tree (repeatable)")
-    parser.add_argument("--limit", type=int, default=200, help="at most this many per-file changes (default 200)")
-    parser.add_argument("--show", type=int, default=0, help="print this many of our non-exact results")
+    parser.add_argument("--limit", type=int, default=200, help="at most this many per-file changes from each source (default 200)")
+    parser.add_argument("--kinds", nargs="*", default=list(KINDS), help="rendering kinds to run (default: all)")
+    parser.add_argument("--show", type=int, default=0, help="print this many of our wrong results (silent, or refused with one reading)")
     args = parser.parse_args()
     if shutil.which("patch") is None:
         sys.exit("GNU patch is missing: apt-get install -y patch")
@@ -270,61 +239,70 @@ def main() -> None:
     cases = corpus(args)
     if not cases:
         sys.exit("no modified text files found in the given history")
-    counts: dict[str, Counter[str]] = {tool: Counter() for tool in TOOLS}
-    by_variant: dict[str, dict[str, Counter[str]]] = {tool: defaultdict(Counter) for tool in TOOLS}
+    tallies: dict[str, dict[str, Tally]] = defaultdict(dict)
     seconds: dict[str, float] = defaultdict(float)
     shown = 0
-    hunks = 0
     with tempfile.TemporaryDirectory(prefix="applier-bench-") as tmp:
         work = Path(tmp)
         for case in cases:
-            diff = git_diff(case, work)
-            hunks += len(_HEADER.findall(diff))
-            for variant, damage in VARIANTS.items():
-                payload = damage(diff)
-                if variant != "clean" and payload == diff:
-                    continue  # this damage does not apply to this diff
-                for tool, run in TOOLS.items():
+            change = change_of(case, work)
+            for kind in args.kinds:
+                rendering = KINDS[kind](change)
+                if rendering is None:
+                    continue
+                tools = TOOLS if kind in DIFF_KINDS else {"ours": ours}
+                for tool, run in tools.items():
+                    root = _tree(work, case.path, rendering)
+                    before = _snapshot(root)
                     started = time.perf_counter()
-                    ok, result = run(work, case, payload)
+                    ok = run(work, root, rendering.payload)
                     seconds[tool] += time.perf_counter() - started
-                    kind = outcome(ok, result, case)
-                    counts[tool][kind] += 1
-                    by_variant[tool][variant][kind] += 1
-                    if tool == "ours" and kind != "exact" and shown < args.show:
+                    result = outcome(ok, before, _snapshot(root), case.path, rendering)
+                    tally = tallies[kind].setdefault(tool, Tally(Counter(), Counter()))
+                    tally.all[result] += 1
+                    if rendering.one_reading:
+                        tally.one[result] += 1
+                    wrong = result == "silent" or (rendering.one_reading and result != "exact")
+                    if tool == "ours" and wrong and shown < args.show:
                         shown += 1
-                        print(f"--- ours: {kind} on {case.source} {case.path} [{variant}]")
-                        print(apply_payload(_tree(work, case), payload).error)
-    report(cases, hunks, counts, by_variant, seconds)
+                        print(f"--- ours: {result} on {case.source} {case.path} [{kind}]")
+                        print(apply_payload(_tree(work, case.path, rendering), rendering.payload).error)
+    report(cases, tallies, seconds)
 
 
-def report(
-    cases: list[Case],
-    hunks: int,
-    counts: dict[str, Counter[str]],
-    by_variant: dict[str, dict[str, Counter[str]]],
-    seconds: dict[str, float],
-) -> None:
+def _cell(tally: Tally | None) -> str:
+    if tally is None:
+        return f"{'—':>9}{'—':>7}"
+    one = sum(tally.one.values())
+    rate = f"{100 * tally.one['exact'] / one:.1f}%" if one else "—"
+    return f"{rate:>9}{tally.all['silent']:>7}"
+
+
+def report(cases: list[Case], tallies: dict[str, dict[str, Tally]], seconds: dict[str, float]) -> None:
     sources = Counter(c.source.split("@")[0] for c in cases)
     kinds = Counter(Path(c.path).suffix or Path(c.path).name for c in cases)
-    print(f"corpus: {len(cases)} real per-file changes, {hunks} hunks, from {dict(sources)}")
-    print(f"file kinds: {dict(kinds.most_common(8))}")
-    runs = sum(counts["ours"].values())
-    print(f"variants applied per tool: {runs}\n")
-    print(f"{'tool':<11}{'exact':>9}{'exact %':>9}{'refused':>9}{'partial':>9}{'silent':>9}{'ms/run':>9}")
-    for tool, c in counts.items():
-        rate, ms = 100 * c["exact"] / runs, 1000 * seconds[tool] / runs
-        print(f"{tool:<11}{c['exact']:>9}{rate:>8.1f}%{c['refused']:>9}{c['partial']:>9}{c['silent']:>9}{ms:>9.2f}")
-    print("\nexact % by damage (runs)")
-    variants = list(by_variant["ours"])
-    print(f"{'damage':<26}" + "".join(f"{tool:>12}" for tool in counts) + f"{'runs':>7}")
-    for variant in variants:
-        total = sum(by_variant["ours"][variant].values())
-        cells = "".join(f"{100 * by_variant[t][variant]['exact'] / total:>11.1f}%" for t in counts)
-        print(f"{variant:<26}{cells}{total:>7}")
-    print("\nsilent damage by damage")
-    for variant in variants:
-        print(f"{variant:<26}" + "".join(f"{by_variant[t][variant]['silent']:>12}" for t in counts))
+    print(f"corpus: {len(cases)} real per-file changes from {dict(sources)}")
+    print(f"file kinds: {dict(kinds.most_common(8))}\n")
+    print("exact = exact results among the renderings with one reading; silent = wrong tree with success reported (all renderings)")
+    print(f"{'rendering':<34}{'runs':>6}{'one':>6}" + "".join(f"{t + ' exact':>16}{'silent':>7}" for t in TOOLS) + f"{'ours refused (no reading)':>27}")
+    totals: dict[str, Tally] = {t: Tally(Counter(), Counter()) for t in TOOLS}
+    for kind in KINDS:
+        row = tallies.get(kind)
+        if not row:
+            continue
+        mine = row["ours"]
+        runs, one = sum(mine.all.values()), sum(mine.one.values())
+        none = mine.all - mine.one
+        refused = f"{none['refused']}/{sum(none.values())}" if none else "—"
+        cells = "".join(f"{_cell(row.get(t)):>23}" for t in TOOLS)
+        print(f"{kind:<34}{runs:>6}{one:>6}{cells}{refused:>27}")
+        for tool, tally in row.items():
+            totals[tool].all.update(tally.all)
+            totals[tool].one.update(tally.one)
+    mine = totals["ours"]
+    print(f"{'all renderings (ours)':<34}{sum(mine.all.values()):>6}{sum(mine.one.values()):>6}{_cell(mine):>23}")
+    runs = {t: sum(totals[t].all.values()) for t in TOOLS}
+    print("\nms per run: " + ", ".join(f"{t} {1000 * seconds[t] / runs[t]:.2f}" for t in TOOLS if runs[t]))
 
 
 if __name__ == "__main__":

@@ -246,8 +246,8 @@ ProfileOpt = Annotated[str | None, typer.Option("--profile", help="a profile of 
 SelectorsOpt = Annotated[Path | None, typer.Option("--selectors", help="your own selectors file")]
 
 
-def _chat_settings(config: Path | None, profile: str | None, selectors: Path | None, **extra: Any) -> Settings:
-    chat = {k: v for k, v in {"profile": profile, "selectors_file": selectors}.items() if v is not None}
+def _chat_settings(config: Path | None, profile: str | None, selectors: Path | None, driver: str | None = None, **extra: Any) -> Settings:
+    chat = {k: v for k, v in {"profile": profile, "selectors_file": selectors, "driver": driver}.items() if v is not None}
     return settings_for(config, chat=chat or None, **extra)
 
 
@@ -267,6 +267,7 @@ def run(
     profile: ProfileOpt = None,
     url: UrlOpt = None,
     selectors: SelectorsOpt = None,
+    driver: Annotated[str | None, typer.Option("--driver", help="the chat driver: playwright (default), memory, or a module path")] = None,
     cdp: Annotated[str | None, typer.Option("--cdp", help="attach to your running Chrome, e.g. http://127.0.0.1:9222")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print replies; post and commit nothing")] = False,
     catch_up: Annotated[bool, typer.Option("--catch-up", help="on the first attach, run the commands already there")] = False,
@@ -282,6 +283,7 @@ def run(
 
     from loguru import logger
 
+    from bridge.chat.drivers import DriverError
     from bridge.chat.errors import ChatError
     from bridge.session import Attachment, make_bridge, run_until_stopped
     from bridge.wiring import make_orchestrator
@@ -289,7 +291,7 @@ def run(
     from sandbox.settings import ConfigError
 
     settings = _chat_settings(
-        config, profile, selectors, project=project, sandbox={"url": sandbox_url} if sandbox_url else None
+        config, profile, selectors, driver=driver, project=project, sandbox={"url": sandbox_url} if sandbox_url else None
     )
     if catch_up:
         settings.chat.catch_up = True
@@ -299,7 +301,10 @@ def run(
     except (SandboxError, ConfigError) as exc:
         raise fail(str(exc), 2) from None
     target = url or settings.chat.url or chat_profile.url
-    bridge = make_bridge(settings, orchestrator, Attachment(url=target, cdp_url=cdp or settings.chat.cdp_url, headed=headed))
+    try:
+        bridge = make_bridge(settings, orchestrator, Attachment(url=target, cdp_url=cdp or settings.chat.cdp_url, headed=headed))
+    except DriverError as exc:
+        raise fail(str(exc), 2) from None
     err.print(f"attached to {target} as profile {chat_profile.name} ({'dry run' if orchestrator.dry_run else 'live'}); Ctrl-C to stop")
 
     async def main_loop() -> None:
@@ -330,18 +335,19 @@ def doctor(
     cdp: Annotated[str | None, typer.Option("--cdp", help="check the tab of your running Chrome")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Check every selector of a profile on the live page, as a table; exit 1 when one is broken."""
+    """Check every part of a profile on the live page: a report to paste into an issue; exit 1 when one is broken."""
     import asyncio
 
-    from bridge.chat.doctor import doctor_table, healthy, run_doctor
-    from bridge.session import Attachment, driver_options
+    from bridge.chat.base import Attachment
+    from bridge.chat.doctor import run_doctor
+    from bridge.chat.playwright_driver import options_for
 
     settings = _chat_settings(config, profile, selectors)
     chat_profile = _profile(settings)
     target = url or settings.chat.url or chat_profile.url
-    rows = asyncio.run(run_doctor(chat_profile, driver_options(settings, Attachment(url=target, cdp_url=cdp))))
-    out.print(doctor_table(rows, title=f"{chat_profile.name} on {target}"))
-    raise typer.Exit(0 if healthy(rows) else 1)
+    report = asyncio.run(run_doctor(chat_profile, options_for(settings, Attachment(url=target, cdp_url=cdp))))
+    out.print(report.markdown(), markup=False, highlight=False)
+    raise typer.Exit(0 if report.healthy() else 1)
 
 
 @app.command()
@@ -368,15 +374,18 @@ def login(
 def demo(
     port: Annotated[int, typer.Option("--port", help="the mock chat's port (0: any free one)")] = 8765,
     stay: Annotated[bool, typer.Option("--stay/--exit", help="stay up after the scripted workflow")] = True,
+    fixture: Annotated[str, typer.Option("--fixture", help="classic | grok-2026 (today's grok.com, with the grok profile)")] = "classic",
     config: ConfigOpt = None,
 ) -> None:
     """The seed's workflow on the mock chat and a copy of the example crate, then stay up for you."""
-    from bridge.demo import run_demo
+    from bridge.demo import FIXTURES, run_demo
     from sandbox.logs import setup_logging
 
+    if fixture not in FIXTURES:
+        raise fail(f"--fixture must be one of {', '.join(FIXTURES)}", 2)
     settings = settings_for(config)
     setup_logging("WARNING", settings.log_file)  # the transcript is the demo's output
-    ok = run_demo(settings, port=port, stay=stay, console=out)
+    ok = run_demo(settings, port=port, stay=stay, console=out, fixture=fixture)  # type: ignore[arg-type]
     raise typer.Exit(0 if ok else 1)
 
 

@@ -50,6 +50,7 @@ class LLMSettings(Section):
 class ChatSettings(Section):
     """Which chat UI to attach to and how."""
 
+    driver: str = Field(default="playwright", min_length=1, description="the chat driver: playwright, memory, or a module path")
     profile: str = Field(default="grok", min_length=1, description="a profile of the selectors file")
     url: str | None = Field(default=None, description="the conversation's URL; default: the profile's start page")
     selectors_file: UserPath | None = Field(default=None, description="default: the selectors.yaml shipped with DevSpace")

@@ -1,6 +1,10 @@
 """`devspace demo`: the mock chat, a scripted assistant and developer playing the seed's workflow
 on a copy of the example crate, with the real bridge attached in a headless Chromium; then the
-agent roles' scene (`bridge.demo_roles`) with a stand-in LLM."""
+agent roles' scene (`bridge.demo_roles`) with a stand-in LLM.
+
+Two fixtures: `classic` (the mock profile on the server-rendered page, the bridge as a second session
+that reloads) and `grok-2026` (the grok profile as shipped, on the fixture of today's grok.com, read
+through its history API with turns pushed live to the page)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import git
 from rich.console import Console
@@ -17,11 +22,13 @@ from rich.console import Console
 from bridge.config import Settings
 from bridge.demo_roles import role_steps, start_standin
 from bridge.example import copy_example
-from bridge.mockchat.app import create_app
+from bridge.journal import Journal
+from bridge.mockchat.app import MockOptions, create_app
 from bridge.mockchat.assistant import Rule, Script, ScriptedAssistant
 from bridge.mockchat.client import MockChatClient
 from bridge.mockchat.store import Message
 from bridge.protocol import SIGNATURE
+from bridge.runner import ATTACHED
 from bridge.session import Attachment, make_bridge, run_until_stopped
 from bridge.wiring import make_orchestrator
 from sandbox.operations import FilesRequest, StatusRequest
@@ -29,6 +36,8 @@ from sandbox.serving import BackgroundServer
 
 CHAT_ID = "demo"
 STEP_TIMEOUT = 300.0
+Fixture = Literal["classic", "grok-2026"]
+FIXTURES: tuple[Fixture, ...] = ("classic", "grok-2026")
 
 PATCH = """\
 Here is a constant-time version: the weekday is already known from the day count, so step back
@@ -108,31 +117,46 @@ def wait_turn(client: MockChatClient, transcript: Transcript, marker: str, after
     raise TimeoutError(f"no post of the bot with {marker!r} within {STEP_TIMEOUT:.0f}s")
 
 
-def run_demo(settings: Settings, *, port: int, stay: bool, console: Console) -> bool:
-    """Play the workflow; with `stay`, keep the chat and bridge up for a person until Ctrl-C."""
+def wait_attached(journal: Journal, chat_id: str, stop: Callable[[], bool]) -> None:
+    """Until the bridge has attached to the conversation (so the first command counts as new)."""
+    deadline = time.monotonic() + STEP_TIMEOUT
+    while not journal.get(chat_id, ATTACHED, False):
+        if stop() or time.monotonic() > deadline:
+            raise TimeoutError("the bridge did not attach to the chat")
+        time.sleep(0.1)
+
+
+def run_demo(settings: Settings, *, port: int, stay: bool, console: Console, fixture: Fixture = "classic") -> bool:
+    """Play the workflow on a fixture; with `stay`, keep the chat and bridge up for a person until Ctrl-C."""
     root = Path(tempfile.mkdtemp(prefix="devspace-demo-"))
     project = copy_example(root / "trade_report")  # the demo never touches the repository's own files
     settings = settings.model_copy(update={"home": root / "home", "project": project})
-    settings.chat.profile = "mock"
+    settings.chat.profile = "grok" if fixture == "grok-2026" else "mock"
     settings.chat.selectors_file = None
+    settings.chat.driver = "playwright"
     standin = start_standin(settings)
     orchestrator = make_orchestrator(settings)
     file_id = next(e.file_id for e in orchestrator.executor.run(FilesRequest()) if e.path == "src/date.rs")
-    server = BackgroundServer(create_app(ScriptedAssistant(script(file_id))), port=port, timeout_graceful_shutdown=1).start()
+    app = create_app(ScriptedAssistant(script(file_id)), MockOptions(ui=fixture))
+    server = BackgroundServer(app, port=port, timeout_graceful_shutdown=1).start()
     client = MockChatClient(server.url)
     settings.chat.storage_state = client.write_storage_state(root / "session.json")
-    url = client.chat_url(CHAT_ID)
-    bridge = make_bridge(settings, orchestrator, Attachment(url=url))
+    if fixture == "grok-2026":  # turns typed elsewhere are pushed to the page; nothing to reload
+        url, attachment = client.grok_url(CHAT_ID), Attachment(url=client.grok_url(CHAT_ID, live=1), second_session=False)
+    else:
+        url = client.chat_url(CHAT_ID)
+        attachment = Attachment(url=url)
+    bridge = make_bridge(settings, orchestrator, attachment)
 
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
     thread = threading.Thread(target=lambda: loop.run_until_complete(run_until_stopped(bridge, stop)), daemon=True)
-    console.print(f"[bold]Colloqium DevSpace demo[/] · mock chat at {server.url} · project copy at {project}")
+    console.print(f"[bold]Colloqium DevSpace demo[/] · {fixture} mock chat at {server.url} · project copy at {project}")
     thread.start()
     transcript = Transcript(console)
     ok = False
     try:
-        time.sleep(2.0)  # the bridge attaches to the empty conversation first
+        wait_attached(bridge.journal, bridge.chat_id, lambda: not thread.is_alive())  # the empty conversation first
         for text, marker in DEVELOPER_STEPS + role_steps(orchestrator.executor):
             after = len(client.messages(CHAT_ID))
             client.inject(CHAT_ID, text.format(file_id=file_id))

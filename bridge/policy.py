@@ -7,20 +7,17 @@ from collections.abc import Callable
 from bridge.journal import Journal
 from bridge.models import Command, Role
 from bridge.protocol.verbs import canonical
+from sandbox.patch import carries_edit
 
 STREAK_KEY = "assistant_streak"
 CRITICS_KEY = "critics_allowed"
 
 
-PATCH_MARKERS = ("@@", "<<<<<<< SEARCH", "<code_file", "<code_patch", "diff --git", "\n--- ", "\n+++ ")
-
-
 def carries_patch(cmd: Command) -> bool:
-    """An improvement carries a patch when it has a code block or patch-shaped data; else it is a vibe."""
+    """An improvement carries a patch when it has a code block or data the applier reads as an edit; else it is a vibe."""
     if cmd.code_blocks:
         return True
-    text = "\n" + (cmd.data or "") + "\n" + cmd.body
-    return "vibe" not in cmd.params and any(marker in text for marker in PATCH_MARKERS)
+    return "vibe" not in cmd.params and carries_edit("\n".join([cmd.data or "", cmd.body]))
 
 
 class Policy:

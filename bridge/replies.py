@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from bridge.models import CodeBlock
 from bridge.protocol import fenced
 from sandbox.models import ApplyResult, CheckResult, CodeFile, CommitResult, FileEntry, Sandwich, UndoResult, WorkspaceStatus
 from sandbox.summary import DEFAULT_BUDGET, summarize_apply, summarize_check
@@ -27,7 +26,7 @@ def lang_of(path: str) -> str:
 
 def fence(text: str, info: str = "") -> str:
     """A fenced block whose fence is longer than any backtick run inside the text."""
-    return fenced(CodeBlock(text=text.rstrip("\n"), info=info))
+    return fenced(text.rstrip("\n"), info)
 
 
 def text_of(result: object, *, cap: int = 7500, budget: int = DEFAULT_BUDGET) -> str:

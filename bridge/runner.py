@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from loguru import logger
 
 from bridge.chat.base import ChatDriver
-from bridge.chat.errors import BrowserGone, Challenge, ChatError, ErrorBubble, LoggedOut, PageStalled, PostUnconfirmed
+from bridge.chat.errors import BrowserGone, Challenge, ChatError, ErrorBubble, LoggedOut, PageStalled, PostUnconfirmed, RateLimited
 from bridge.journal import Journal
 from bridge.models import ChatMessage
 from bridge.orchestrator import Orchestrator
@@ -24,6 +24,7 @@ from bridge.protocol import post_ref
 LAST_SEEN = "last_seen_id"
 ATTACHED = "attached"
 HUMAN_WAIT = 30.0
+RATE_LIMIT_WAIT = 300.0
 
 
 class Bridge:
@@ -41,6 +42,7 @@ class Bridge:
         refresh_every: float | None = None,
         reconnect: Callable[[], Awaitable[ChatDriver]] | None = None,
         human_wait: float = HUMAN_WAIT,
+        rate_limit_wait: float = RATE_LIMIT_WAIT,
         on_message: Callable[[ChatMessage], None] | None = None,
         on_post: Callable[[str], None] | None = None,
     ) -> None:
@@ -54,9 +56,11 @@ class Bridge:
         self.refresh_every = refresh_every
         self.reconnect = reconnect
         self.human_wait = human_wait
+        self.rate_limit_wait = rate_limit_wait
         self.on_message = on_message
         self.on_post = on_post
         self._refreshed = time.monotonic()
+        self._provisional = not driver.chat_id  # a new chat: its id comes with the first send
 
     async def attach(self) -> None:
         """First attach marks what is already there as seen; later attaches resume from the journal."""
@@ -75,6 +79,18 @@ class Bridge:
         self.journal.put(self.chat_id, ATTACHED, True)
         await asyncio.to_thread(self.orchestrator.run_pending, self.chat_id)
 
+    def _adopt_chat_id(self) -> None:
+        """A new chat takes the id its UI gives it on the first send (`/` -> `/c/<id>`); the journal's place follows once."""
+        found = self.driver.chat_id
+        if not self._provisional or not found:
+            return
+        for key in (LAST_SEEN, ATTACHED):
+            value = self.journal.get(self.chat_id, key)
+            if value is not None:
+                self.journal.put(found, key, value)
+        logger.info(f"the new chat {self.chat_id} is now chat {found}")
+        self.chat_id, self._provisional = found, False
+
     def _own(self, msg: ChatMessage) -> ChatMessage:
         return msg.model_copy(update={"chat_id": self.chat_id})
 
@@ -84,6 +100,7 @@ class Bridge:
             await self.driver.refresh()
             self._refreshed = time.monotonic()
         messages = await self.driver.read_new()
+        self._adopt_chat_id()
         for raw in messages:
             msg = self._own(raw)
             if self.orchestrator.is_own_post(msg):
@@ -140,6 +157,9 @@ class Bridge:
                 await _sleep(stop, self.human_wait)
                 if isinstance(exc, LoggedOut) and self.reconnect is not None:
                     relaunch = "reopening the chat with the saved login"
+            except RateLimited as exc:
+                logger.warning(f"{exc}; replies stay queued, next try in {self.rate_limit_wait:.0f}s")
+                await _sleep(stop, self.rate_limit_wait)
             except PostUnconfirmed as exc:
                 logger.error(f"{exc}; it will be matched by its ref if it shows up later")
             except PageStalled as exc:
@@ -164,7 +184,8 @@ class Bridge:
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
     try:
-        await asyncio.wait_for(stop.wait(), seconds)
+        async with asyncio.timeout(seconds):  # unlike wait_for on 3.11, never swallows a cancellation
+            await stop.wait()
     except TimeoutError:
         pass
 

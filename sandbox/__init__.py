@@ -9,14 +9,14 @@ Its public interface, for the bridge and for anyone else:
 - `sandbox.settings`: settings from env and YAML; `sandbox.cli`: `serve` and `mcp`
   (`python -m sandbox`).
 - `sandbox.patch`: the applier; `sandbox.summary`: results as bounded chat text.
-- Utilities the bridge shares: `sandbox.text`, `sandbox.redact`, `sandbox.logs`, `sandbox.sqlite`,
-  `sandbox.serving`.
+- Utilities the bridge shares: `sandbox.text`, `sandbox.markdown` (CommonMark code blocks, read
+  and written), `sandbox.redact`, `sandbox.logs`, `sandbox.sqlite`, `sandbox.serving`.
 
 Everything else (cargo, git, isolation, the servers) is internal.
 """
 
 PUBLIC = frozenset({
     "operations", "models", "errors", "executor", "local", "client", "fake", "settings", "cli",
-    "patch", "summary", "text", "redact", "logs", "sqlite", "serving",
+    "patch", "summary", "text", "markdown", "redact", "logs", "sqlite", "serving",
 })
 """The modules of the public interface (see above)."""

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from sandbox.markdown import fenced
 from sandbox.models import ApplyResult, CheckResult, Diagnostic, TestBinary, TestCase
 from sandbox.redact import redact
 from sandbox.text import clip, one_line
@@ -65,15 +66,10 @@ def _excerpt(text: str, lines: int, width: int = 160) -> str:
     return "\n".join(cut)
 
 
-def _fenced(text: str, lang: str = "text") -> str:
-    body = text.replace("```", "'''")  # a fence inside would end the block early
-    return f"```{lang}\n{body}\n```"
-
-
 def _excerpt_levels(title: str, text: str | None, sizes: Sequence[int] = (14, 8, 5, 3), lang: str = "text") -> list[str]:
     if not text or not text.strip():
         return [""]
-    return [f"{title}\n{_fenced(_excerpt(text, n), lang)}" for n in sizes] + [""]
+    return [f"{title}\n{fenced(_excerpt(text, n), lang)}" for n in sizes] + [""]
 
 
 def _plural(n: int, word: str) -> str:

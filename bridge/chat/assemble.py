@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from bridge.chat import markdown
+from bridge.chat.history import HistoryItem
 from bridge.models import ChatMessage, CodeBlock, Role
 
 UIRole = Literal["user", "assistant"]
@@ -23,25 +24,48 @@ class RawMessage(BaseModel):
     has_markdown: bool
     error: str | None = None
     finished: bool = True
-    raw: str | None = Field(default=None, description="the markdown from the Copy button (copy route)")
+    raw: str | None = Field(default=None, description="the raw markdown: from the Copy button (copy route) or the history API")
     copied: Literal["ok", "missing", "timeout"] | None = None
+    final: bool = Field(default=False, description="the UI's own end-of-reply event was seen: complete without waiting")
 
     def digest(self) -> str:
         return hashlib.sha1(f"{self.text}\0{self.raw}\0{self.error}".encode()).hexdigest()
 
 
-class ReadResult(BaseModel):
-    """The page's state flags and the messages after the last seen one."""
+class PageFlags(BaseModel):
+    """The page-level markers that matched (the selector, or the address pattern for a sign-in page)."""
 
     streaming: str | None = None
     logged_out: str | None = None
     challenge: str | None = None
+    rate_limited: str | None = None
+    rate_text: str | None = Field(default=None, description="what the rate-limit notice says")
     quiet_ms: float = Field(default=0.0, description="how long the page's DOM has not changed (0 when unknown)")
+
+
+class ReadResult(PageFlags):
+    """The page's state flags and the mounted messages after the last seen one, in chat order."""
+
     composer: int | None = Field(default=None, description="the composer candidate that matched (checked when no turn is shown)")
     empty: bool = Field(default=False, description="no message container matched at all")
     found: bool = True
     first_id: str | None = None
+    at_start: bool = Field(default=True, description="the transcript shows its first turn (always, unless virtualized)")
+    at_end: bool = Field(default=True, description="the transcript shows its last turn (always, unless virtualized)")
     messages: list[RawMessage] = Field(default_factory=list)
+
+
+class ApiResult(PageFlags):
+    """The history API's answer as the page fetched it, and what the page mounts."""
+
+    signature: str = Field(description="what the page mounted; unchanged means nothing new to fetch")
+    unchanged: bool = False
+    status: int = Field(default=0, description="the HTTP status (0: not fetched or failed)")
+    error: str | None = None
+    items: list[HistoryItem] | None = None
+    mounted: list[str] = Field(default_factory=list, description="ids of the mounted turns, in chat order")
+    errors: dict[str, str] = Field(default_factory=dict, description="mounted turns showing an error marker: id -> its text")
+    incremental: list[str] | None = Field(default=None, description="the ids fetched alone (mounted after the last seen turn), in chat order")
 
 
 class Stability:
@@ -79,9 +103,10 @@ class Stability:
 
 
 def is_complete(raw: RawMessage, *, is_last: bool, streaming: bool, stability: Stability, now: float, quiet: float = 0.0) -> bool:
-    """A user turn is complete when shown; an assistant turn when followed by another turn, or when no
-    streaming marker is visible, it has content and its finished marker, and its text stopped changing."""
-    if raw.role == "user" or not is_last:
+    """A user turn is complete when shown; an assistant turn when followed by another turn, when the UI's
+    end-of-reply event was seen, or when no streaming marker is visible, it has content and its finished
+    marker, and its text stopped changing."""
+    if raw.role == "user" or not is_last or raw.final:
         return True
     if streaming or not raw.finished or not (raw.text or raw.error or raw.raw):
         stability.forget(raw.id or "")

@@ -17,6 +17,14 @@ class Challenge(ChatError):
     """A captcha or bot check is on screen; a person must solve it (never done automatically)."""
 
 
+class RateLimited(ChatError):
+    """The chat UI refuses more messages for now (its usage limit); the reply stays queued, nothing was posted."""
+
+    def __init__(self, shown: str) -> None:
+        super().__init__(f"the chat is rate limited: {shown}")
+        self.shown = shown
+
+
 class ErrorBubble(ChatError):
     """The assistant's turn ended in the UI's error bubble instead of an answer."""
 

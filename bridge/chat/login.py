@@ -16,7 +16,7 @@ from playwright.async_api import Page, async_playwright
 
 from bridge.chat.errors import LoggedOut
 from bridge.chat.launch import launch
-from bridge.chat.playwright_driver import READER_JS
+from bridge.chat.page import READER_JS
 from bridge.chat.profile import Profile
 
 Person = Callable[[Page], Awaitable[None]]
@@ -37,7 +37,7 @@ def save_state(path: Path, state: Mapping[str, Any]) -> Path:
 
 async def _logged_in(page: Page, profile: Profile) -> bool:
     try:
-        state = await page.evaluate(READER_JS, {"op": "state", "profile": profile.model_dump(mode="json")})
+        state = json.loads(await page.evaluate(READER_JS, {"op": "state", "profile": profile.model_dump(mode="json")}))
     except PlaywrightError:  # navigating between the login pages
         return False
     return not state["logged_out"] and not state["challenge"] and state["composer"] is not None

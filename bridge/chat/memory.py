@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from typing import TYPE_CHECKING
 
 from bridge.chat import markdown
+from bridge.chat.base import Attachment
 from bridge.chat.errors import ChatError, PageStalled
 from bridge.models import ChatMessage, CodeBlock, Role
+
+if TYPE_CHECKING:
+    from bridge.config import Settings
 
 
 class InMemoryDriver:
@@ -15,6 +20,9 @@ class InMemoryDriver:
 
     A post also appears as a user turn (role "developer"), as it would in a real chat UI.
     """
+
+    poll_interval = 5.0
+    refresh_interval: float | None = None
 
     def __init__(self, chat_id: str = "memory") -> None:
         self.chat_id = chat_id
@@ -27,6 +35,10 @@ class InMemoryDriver:
         self._ids = itertools.count(1)
         self._activity = asyncio.Event()
         self._failure: ChatError | None = None
+
+    @property
+    def url(self) -> str:
+        return f"memory:{self.chat_id}"
 
     def push_message(
         self,
@@ -79,7 +91,8 @@ class InMemoryDriver:
 
     async def wait_for_activity(self, timeout: float) -> bool:
         try:
-            await asyncio.wait_for(self._activity.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._activity.wait()
         except TimeoutError:
             return False
         return True
@@ -99,3 +112,8 @@ class InMemoryDriver:
 
     async def close(self) -> None:
         self.started = False
+
+
+def create_driver(settings: Settings, attachment: Attachment) -> InMemoryDriver:
+    """The registry's entry: `memory:<id>` names the chat; `memory:` is a new chat whose id comes later."""
+    return InMemoryDriver(attachment.url.removeprefix("memory:"))

@@ -1,40 +1,43 @@
-"""The ChatDriver over a real browser page (async Playwright): launched headless, or attached over CDP."""
+"""The ChatDriver over a real browser page (async Playwright): launched headless, or attached over CDP.
+
+Two read routes. Where the profile declares the web app's history API (`api`), messages come from
+there, fetched by the page with the user's session: exact ids and raw markdown, complete even when
+the DOM is virtualized or renders code lossily; a reply is complete when the page's WebSocket says
+it ended (`api.stream`), else by the DOM's indicators. Otherwise, or while the API fails, messages
+are read from the DOM: turns in chat order, a virtualized transcript scrolled to the last seen turn
+and down to its end. Posting always goes through the DOM.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import re
-import secrets
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from loguru import logger
-from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
-from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import TimeoutError as PlaywrightTimeout
-from pydantic import BaseModel, Field
+from playwright.async_api import Browser, Page
 
 from bridge.chat import markdown
-from bridge.chat.assemble import RawMessage, ReadResult, Stability, is_complete, to_chat_message
-from bridge.chat.errors import BrowserGone, Challenge, ErrorBubble, LastSeenMissing, LoggedOut, PageStalled, PostUnconfirmed, UIDrift
-from bridge.chat.launch import launch
-from bridge.chat.login_secrets import register_login_secrets
-from bridge.chat.profile import Profile
+from bridge.chat.assemble import ApiResult, RawMessage, ReadResult, Stability, is_complete, to_chat_message
+from bridge.chat.base import Attachment
+from bridge.chat.errors import Challenge, ErrorBubble, LastSeenMissing, LoggedOut, PageStalled, PostUnconfirmed, RateLimited
+from bridge.chat.history import HistoryItem, active_branch, after, in_order
+from bridge.chat.page import ChatPage, DriverOptions
+from bridge.chat.profile import Profile, load_profile
+from bridge.chat.stream import ReplyStream
 from bridge.models import ChatMessage
 
-HERE = Path(__file__).parent
-READER_JS = (HERE / "reader.js").read_text(encoding="utf-8")
-OBSERVER_JS = (HERE / "observer.js").read_text(encoding="utf-8")
-CALL_TIMEOUT = 60.0
+if TYPE_CHECKING:
+    from bridge.config import Settings
+
+__all__ = ["DriverOptions", "PlaywrightDriver", "create_driver", "options_for"]
+
 STEP = 0.05
 RECHECK = 1.0
-CLIPBOARD = ["clipboard-read", "clipboard-write"]
-CLOSED = ("has been closed", "Target closed", "Browser closed", "browser has disconnected", "Page crashed")
+SETTLE = 0.3
+SEND_WAIT = 5.0
 
 SET_VALUE_JS = """(el, text) => {
   const proto = el.tagName === 'INPUT' ? HTMLInputElement.prototype : HTMLTextAreaElement.prototype;
@@ -49,18 +52,8 @@ PASTE_JS = """(el, text) => {
 }"""
 
 
-class DriverOptions(BaseModel):
-    url: str = Field(description="the conversation's URL (also how the tab is found over CDP)")
-    storage_state: Path | None = Field(default=None, description="the saved login (see `devspace login`)")
-    cdp_url: str | None = Field(default=None, description="attach to the person's running browser instead of launching one")
-    chromium: Path | None = Field(default=None, description="default: DEVSPACE_CHROMIUM, else chromium on PATH")
-    headless: bool = True
-    artifacts_dir: Path = Field(default=Path("devspace-artifacts"), description="where UI drift leaves a screenshot and the HTML")
-    second_session: bool = Field(default=False, description="a separate session: reload before posting to see others' turns")
-
-
 class PlaywrightDriver:
-    """Reads a conversation as identified messages and posts into it, one page round trip per read.
+    """Reads a conversation as identified messages, in chat order, and posts into it.
 
     Pass `browser` to open the page in a new context of an already launched browser (closed with the
     driver's context, the browser stays).
@@ -70,101 +63,71 @@ class PlaywrightDriver:
         self.profile = profile
         self.options = options
         self.last_seen_id: str | None = None
-        self._browser = browser
-        self._owns_browser = browser is None
-        self._pw: Playwright | None = None
-        self._context: BrowserContext | None = None
-        self._page: Page | None = None
-        self._attached = False
-        self._gone: str | None = None
-        self._activity = asyncio.Event()
-        self._binding = f"__devspaceActivity_{secrets.token_hex(4)}"
+        self._stream = ReplyStream(profile.api.stream, self._woken) if profile.api and profile.api.stream else None
+        self._chat = ChatPage(profile, options, browser=browser, on_page=self._hook)
         self._stability = Stability(profile.timing.stability_ms)
         self._tail: tuple[tuple[str | None, str | None], float] | None = None
-        self._js_profile = profile.model_dump(mode="json")
         self._posted_since_reload = False
+        self._conversation_url = options.url
+        self._api_signature: str | None = None
+        self._api_down: str | None = None
+
+    def _hook(self, page: Page) -> None:
+        if self._stream is not None:
+            self._stream.watch(page)
+
+    def _woken(self) -> None:
+        self._api_signature = None  # a reply started or ended: fetch again
+        self._chat.activity.set()
 
     @property
     def page(self) -> Page:
-        if self._page is None:
-            raise BrowserGone("the driver is not started")
-        return self._page
+        return self._chat.page
 
     @property
     def chat_id(self) -> str:
-        return self.profile.chat_id(self.page.url)
+        return self.profile.chat_id(self.url)
+
+    @property
+    def url(self) -> str:
+        """The page's address while it shows a conversation (a new chat moves to its own on the first send), else the one opened."""
+        current = self._chat.current_url
+        if current is not None and self.profile.chat_id(current):
+            self._conversation_url = current
+        return self._conversation_url
+
+    @property
+    def poll_interval(self) -> float:
+        return self.profile.timing.poll_ms / 1000
+
+    @property
+    def refresh_interval(self) -> float | None:
+        return self.profile.timing.refresh_ms / 1000 if self.options.second_session else None
+
+    @property
+    def stream_seen(self) -> bool:
+        """Whether a socket carrying the replies' events (`api.stream`) was seen opening."""
+        return self._stream is not None and self._stream.sockets > 0
+
+    async def inspect(self, op: str, **arg: Any) -> Any:
+        """One call of the reader script (see reader.js): what `devspace doctor` checks the page with."""
+        return await self._call(op, **arg)
+
+    @property
+    def read_route(self) -> str:
+        """'api' while the history API answers for this conversation, else 'dom'."""
+        return "api" if self.profile.api is not None and self.chat_id and self._api_down is None else "dom"
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        async with self._guard("start"):
-            if self.options.cdp_url:
-                await self._attach(self.options.cdp_url)
-            else:
-                await self._open()
-            await self.page.evaluate(f"({OBSERVER_JS})({json.dumps(self._binding)})")
+        await self._chat.open()
         await self._check_syntax()
         await self._wait_ready()
         logger.info(f"chat page ready: {self.options.url} (profile {self.profile.name})")
 
-    async def _open(self) -> None:
-        if self._browser is None:
-            self._pw = await async_playwright().start()
-            self._browser = await launch(self._pw, self.options.headless, self.options.chromium)
-        state = self.options.storage_state
-        if state is not None:
-            register_login_secrets(state)  # read at every (re)launch: a renewed login's cookies are masked too
-        self._context = await self._browser.new_context(storage_state=str(state) if state else None)
-        await self._grant_clipboard(self._context)
-        page = await self._context.new_page()
-        await self._watch(page)
-        await page.goto(self.options.url, wait_until="domcontentloaded")
-
-    async def _attach(self, cdp_url: str) -> None:
-        self._pw = await async_playwright().start()
-        self._browser = await self._pw.chromium.connect_over_cdp(cdp_url)
-        self._attached = True
-        pages = [p for ctx in self._browser.contexts for p in ctx.pages]
-        page = next((p for p in pages if p.url.startswith(self.options.url)), None)
-        if page is None:
-            logger.warning(f"no open tab shows {self.options.url}; opening one")
-            context = self._browser.contexts[0] if self._browser.contexts else await self._browser.new_context()
-            page = await context.new_page()
-            await self._watch(page)
-            await page.goto(self.options.url, wait_until="domcontentloaded")
-        else:
-            await self._watch(page)
-        await self._grant_clipboard(page.context)
-
-    async def _grant_clipboard(self, context: BrowserContext) -> None:
-        if self.profile.code_route == "copy":
-            parts = urlsplit(self.options.url)
-            await context.grant_permissions(CLIPBOARD, origin=f"{parts.scheme}://{parts.netloc}")
-
-    async def _watch(self, page: Page) -> None:
-        """DOM changes wake `wait_for_activity`; a closed or crashed page is remembered."""
-        self._page = page
-        await page.expose_binding(self._binding, lambda source: self._activity.set())
-        await page.add_init_script(f"({OBSERVER_JS})({json.dumps(self._binding)})")
-        page.on("close", lambda _: self._mark_gone("the chat page was closed"))
-        page.on("crash", lambda _: self._mark_gone("the chat page crashed"))
-
-    def _mark_gone(self, why: str) -> None:
-        self._gone = why
-        self._activity.set()
-
     async def close(self) -> None:
-        with contextlib.suppress(PlaywrightError):
-            if self._attached and self._browser is not None:
-                await self._browser.close()  # over CDP this only disconnects; the person's browser stays
-            elif self._context is not None:
-                await self._context.close()
-                if self._owns_browser and self._browser is not None:
-                    await self._browser.close()
-        if self._pw is not None:
-            await self._pw.stop()
-        self._page = self._context = self._pw = None
-        self._browser = None if self._owns_browser or self._attached else self._browser
+        await self._chat.close()
 
     async def __aenter__(self) -> PlaywrightDriver:
         await self.start()
@@ -174,68 +137,22 @@ class PlaywrightDriver:
         await self.close()
 
     async def refresh(self) -> None:
-        async with self._guard("reload"):
-            await self.page.reload(wait_until="domcontentloaded")
+        await self._chat.reload()
         self._tail = None
         self._posted_since_reload = False
+        self._api_signature = None
         await self._wait_ready()
 
-    # --- page calls ----------------------------------------------------------------------------
-
-    @contextlib.asynccontextmanager
-    async def _guard(self, what: str) -> AsyncIterator[None]:
-        """Playwright failures as typed states: closed -> BrowserGone, timeout -> PageStalled."""
-        if self._gone:
-            raise BrowserGone(self._gone)
-        try:
-            yield
-        except PlaywrightTimeout as exc:
-            raise PageStalled(f"{what}: {exc.message}") from exc
-        except PlaywrightError as exc:
-            if self._gone or any(mark in exc.message for mark in CLOSED):
-                raise BrowserGone(f"{what}: {self._gone or exc.message}") from exc
-            raise
+    # --- page state ----------------------------------------------------------------------------
 
     async def _call(self, op: str, **arg: Any) -> Any:
-        """One round trip to the reader JS; a navigation in between is waited out and the call made again."""
-        payload = {"op": op, "profile": self._js_profile, **arg}
-        try:
-            return await self._evaluate(op, payload)
-        except PlaywrightError as exc:
-            if "context was destroyed" not in exc.message:
-                raise
-        async with self._guard("load"):
-            await self.page.wait_for_load_state("domcontentloaded")
-        return await self._evaluate(op, payload)
-
-    async def _evaluate(self, op: str, payload: dict[str, Any]) -> Any:
-        try:
-            async with self._guard(op):
-                return await asyncio.wait_for(self.page.evaluate(READER_JS, payload), CALL_TIMEOUT)
-        except TimeoutError as exc:
-            raise PageStalled(f"the page did not answer '{op}' within {CALL_TIMEOUT:.0f}s") from exc
+        return await self._chat.call(op, **arg)
 
     def _raise_for_state(self, challenge: str | None, logged_out: str | None) -> None:
         if challenge:
             raise Challenge(f"a captcha or bot check is on the page ({challenge}); a person must solve it")
         if logged_out:
             raise LoggedOut(f"the page is logged out ({logged_out}); run `devspace login` again")
-
-    async def _drift(self, name: str, selectors: list[str], detail: str = "") -> UIDrift:
-        """A UIDrift carrying a screenshot and the page's HTML, saved under the artifacts folder."""
-        folder = self.options.artifacts_dir
-        folder.mkdir(parents=True, exist_ok=True)
-        stem = f"drift-{time.strftime('%Y%m%d-%H%M%S')}-{re.sub(r'[^A-Za-z0-9_-]+', '_', name)}"
-        png, html = folder / f"{stem}.png", folder / f"{stem}.html"
-        saved: list[Path] = []
-        with contextlib.suppress(PlaywrightError):
-            await self.page.screenshot(path=png)
-            saved.append(png)
-            html.write_text(await self.page.content(), encoding="utf-8")
-            saved.append(html)
-        error = UIDrift(name, selectors, saved, detail)
-        logger.error(f"UI drift: {error} (saved {', '.join(map(str, saved)) or 'nothing'})")
-        return error
 
     async def _check_syntax(self) -> None:
         """A selector the browser cannot parse is drift too, found before any read trips over it."""
@@ -245,92 +162,205 @@ class PlaywrightDriver:
         for name, cands, _ in parts:
             invalid = [s for s, n in zip(cands, counts) if n < 0]
             if invalid:
-                raise await self._drift(name, invalid, "not valid CSS")
+                raise await self._chat.drift(name, invalid, "not valid CSS")
 
     async def _wait_ready(self) -> None:
-        """Until the composer shows; the logged-out gate or a challenge raise at once."""
+        """Until a composer shows and, on a conversation's page, its history is rendered: a single-page app renders
+        the history after the composer. Where the history API answers, the page is waited for while the API lists
+        turns it does not mount yet; else until the page mounts a turn or stood still for the stability window.
+        The logged-out gate or a challenge raise at once."""
         deadline = time.monotonic() + self.profile.timing.ready_ms / 1000
+        listed: int | None = None
         while True:
             state = await self._call("state")
             self._raise_for_state(state["challenge"], state["logged_out"])
             if state["composer"] is not None:
-                return
-            if time.monotonic() > deadline:
-                raise await self._drift("composer", self.profile.composer.selectors, "the page never showed a composer")
+                if state["turns"] or not self.profile.chat_id(self.page.url) or time.monotonic() > deadline:
+                    return
+                if listed is None:
+                    listed = await self._history_size()
+                if listed == 0 or (listed is None and state["quiet_ms"] >= self.profile.timing.stability_ms):
+                    return
+            elif time.monotonic() > deadline:
+                raise await self._chat.drift("composer", self.profile.composer.selectors, "the page never showed a composer")
             await asyncio.sleep(STEP / 2)
 
-    # --- reading ---------------------------------------------------------------------------------
+    async def _history_size(self) -> int | None:
+        """How many turns the history API lists for the page's conversation; None without an API or an answer."""
+        if self.profile.api is None or not self.chat_id:
+            return None
+        url = self.profile.api.history.format(chat_id=quote(self.chat_id, safe=""))
+        result = ApiResult.model_validate(await self._call("api", url=url, signature=None))
+        return None if result.items is None else len(result.items)
 
-    async def _read(self, last_seen: str | None, copy: bool) -> ReadResult:
-        result = ReadResult.model_validate(await self._call("read", lastSeenId=last_seen, copy=copy))
-        self._raise_for_state(result.challenge, result.logged_out)
-        if result.empty and result.composer is None:
-            raise await self._drift("composer", self.profile.composer.selectors, "no composer and no message on the page")
-        if result.empty and last_seen is not None:
-            raise await self._drift("messages.container", self.profile.messages.container, "no message on the page")
-        return result
+    # --- reading ---------------------------------------------------------------------------------
 
     async def read_new(self) -> list[ChatMessage]:
         if self._posted_since_reload:
             # A second session's post lands on a page that may lack turns typed elsewhere meanwhile, which the
             # server puts before it: only a reload shows the true order, so nothing is read past our post before.
             await self.refresh()
-        self._activity.clear()
+        self._chat.activity.clear()
+        if self.read_route == "api":
+            found = await self._read_api()
+            if found is not None:
+                return found
+        return await self._read_dom()
+
+    async def _read_api(self) -> list[ChatMessage] | None:
+        """Messages from the history API; None when it did not answer (the DOM is read instead)."""
+        api = self.profile.api
+        assert api is not None
+        chat = quote(self.chat_id, safe="")
+        url, load = api.history.format(chat_id=chat), api.load.format(chat_id=chat) if api.load else None
+        arg = {"url": url, "loadUrl": load, "lastSeenId": self.last_seen_id, "signature": self._api_signature}
+        result = ApiResult.model_validate(await self._call("api", **arg))
+        if result.items is None and result.incremental is not None:
+            logger.debug(f"{load} did not answer ({result.error or result.status}); fetching the whole history")
+            result = ApiResult.model_validate(await self._call("api", **{**arg, "loadUrl": None}))
+        self._raise_for_state(result.challenge, result.logged_out)
+        if result.unchanged:
+            return []
+        if result.items is None:
+            why = result.error or f"HTTP {result.status}"
+            if self._api_down != why:
+                logger.warning(f"the history API did not answer ({url}: {why}); reading the page instead")
+            self._api_down = why
+            return None
+        if self._api_down is not None:
+            logger.info(f"the history API answers again ({url})")
+        self._api_down = None
+        if result.incremental is not None:
+            new = in_order(result.items, result.incremental)
+            whole = len(new) == len(result.incremental)
+        else:
+            found = after(active_branch(result.items, result.mounted), self.last_seen_id)
+            if found is None:
+                raise LastSeenMissing(f"message {self.last_seen_id} is not in this conversation's history")
+            new, whole = found, True
+        stranger = next((item for item in new if api.role_of(item.role) is None), None)
+        if stranger is not None:
+            raise await self._chat.drift("api.role", [api.user, api.assistant], f"turn {stranger.id} has the sender {stranger.role!r}")
+        raws = [self._from_history(item, result.errors.get(item.id or "")) for item in new]
+        out = await self._accept(raws, streaming=result.streaming is not None, quiet=result.quiet_ms / 1000)
+        # fetch again on the next read unless everything the page showed was read
+        self._api_signature = result.signature if whole and len(out) == len(raws) else None
+        return out
+
+    def _from_history(self, item: HistoryItem, dom_error: str | None) -> RawMessage:
+        assert self.profile.api is not None
+        reply = self._stream.state(item.id) if self._stream is not None and item.id else None
+        error = reply.error if reply is not None and reply.status == "failed" else dom_error
+        return RawMessage(
+            id=item.id,
+            role=self.profile.api.role_of(item.role),
+            text=item.text,
+            has_markdown=True,
+            raw=item.text,
+            error=error,
+            finished=not item.partial and (reply is None or reply.status != "streaming"),
+            final=reply is not None and reply.status == "completed",
+        )
+
+    async def _read(self, last_seen: str | None, copy: bool) -> ReadResult:
+        result = ReadResult.model_validate(await self._call("read", lastSeenId=last_seen, copy=copy))
+        self._raise_for_state(result.challenge, result.logged_out)
+        if result.empty and result.composer is None:
+            raise await self._chat.drift("composer", self.profile.composer.selectors, "no composer and no message on the page")
+        if result.empty and last_seen is not None:
+            # a conversation that had turns shows none: its history may still be loading, else the selector drifted
+            deadline = time.monotonic() + self.profile.timing.ready_ms / 1000
+            while result.empty and time.monotonic() < deadline:
+                await asyncio.sleep(STEP)
+                result = ReadResult.model_validate(await self._call("read", lastSeenId=last_seen, copy=copy))
+                self._raise_for_state(result.challenge, result.logged_out)
+            if result.empty:
+                raise await self._chat.drift("messages.container", self.profile.messages.container, "no message on the page")
+        return result
+
+    async def _read_dom(self) -> list[ChatMessage]:
         copy = self.profile.code_route == "copy"
-        result = await self._read(self.last_seen_id, copy)
-        if not result.found:
-            await self._scroll_to_last_seen(result.first_id)
-            result = await self._read(self.last_seen_id, copy)
+        last = self.last_seen_id
+        result = await self._read(last, copy)
+        if not result.found and last is not None:
+            await self._scroll_to(last)
+            result = await self._read(last, copy)
+        raws = list(result.messages)
+        while not result.at_end:  # a virtualized transcript: the turns below are not mounted yet
+            anchor = raws[-1].id if raws else last
+            if anchor is None or not (await self._scroll("down", SETTLE))["moved"]:
+                break
+            result = await self._read(anchor, copy)
+            if not result.found:
+                raise LastSeenMissing(f"message {anchor} vanished while the transcript was scrolled down")
+            raws += result.messages
+        return await self._accept(raws, streaming=result.streaming is not None, quiet=result.quiet_ms / 1000)
+
+    async def _accept(self, raws: list[RawMessage], *, streaming: bool, quiet: float) -> list[ChatMessage]:
+        """The complete messages in order, up to the first that is not; advances `last_seen_id`."""
         now = time.monotonic()
         chat_id = self.chat_id
-        streaming = result.streaming is not None
-        self._stability.retain({raw.id for raw in result.messages if raw.id})
+        copy = self.profile.code_route == "copy"
+        self._stability.retain({raw.id for raw in raws if raw.id})
         out: list[ChatMessage] = []
-        for index, raw in enumerate(result.messages):
-            is_last = index == len(result.messages) - 1
-            await self._check_shape(raw, is_last=is_last, streaming=streaming)
-            if not is_complete(raw, is_last=is_last, streaming=streaming, stability=self._stability, now=now, quiet=result.quiet_ms / 1000):
+        for index, raw in enumerate(raws):
+            is_last = index == len(raws) - 1
+            await self._check_shape(raw, is_last=is_last)
+            if not is_complete(raw, is_last=is_last, streaming=streaming, stability=self._stability, now=now, quiet=quiet):
                 break
             if raw.error is not None:
                 if out:
                     break
                 self.last_seen_id = raw.id
                 raise ErrorBubble(raw.id or "", raw.error)
-            if copy and raw.copied != "ok":
+            if copy and raw.raw is None and raw.copied != "ok":
                 detail = "no Copy button on a complete turn" if raw.copied == "missing" else "the clipboard stayed unchanged"
-                raise await self._drift("messages.copy_button", self.profile.messages.copy_button, detail)
+                raise await self._chat.drift("messages.copy_button", self.profile.messages.copy_button, detail)
             out.append(to_chat_message(raw, chat_id))
         if out:
             self.last_seen_id = out[-1].id
             logger.debug(f"read {len(out)} new message(s), last {self.last_seen_id}")
         return out
 
-    async def _check_shape(self, raw: RawMessage, *, is_last: bool, streaming: bool) -> None:
-        """Every turn needs an id and a role; a finished turn needs its markdown element."""
+    async def _check_shape(self, raw: RawMessage, *, is_last: bool) -> None:
+        """Every turn needs an id and a role; a turn needs its markdown element, except the last assistant turn (its
+        answer may not be mounted yet: it stays incomplete until it is)."""
         m = self.profile.messages
         if raw.id is None:
-            raise await self._drift("messages.id", [f"[{m.id.attribute}] ~ {m.id.pattern}"], "a message without an id")
+            raise await self._chat.drift("messages.id", [f"[{m.id.attribute}] ~ {m.id.pattern}"], "a message without an id")
         if raw.role is None:
-            raise await self._drift("messages.role", m.user + m.assistant, f"message {raw.id} is neither user nor assistant")
-        if not raw.has_markdown and raw.error is None and (raw.role == "user" or not is_last or not streaming):
-            raise await self._drift("messages.markdown", m.markdown, f"message {raw.id} has no markdown element")
+            raise await self._chat.drift("messages.role", m.user + m.assistant, f"message {raw.id} is neither user nor assistant")
+        if not raw.has_markdown and raw.error is None and (raw.role == "user" or not is_last):
+            raise await self._chat.drift("messages.markdown", m.markdown, f"message {raw.id} has no markdown element")
 
-    async def _scroll_to_last_seen(self, first_id: str | None) -> None:
-        """Scroll a virtualized history up until the last seen message is on the page."""
-        logger.info(f"last seen message {self.last_seen_id} is not on the page; scrolling up")
+    async def _scroll(self, direction: str, patience: float, target: str | None = None) -> dict[str, Any]:
+        """Scroll the transcript and wait (up to `patience` s) for the page to mount other turns; the scroll's result
+        with what the page mounts after it (`found`: whether `target` is mounted)."""
+        moved = await self._call("scroll", direction=direction)
+        if moved is None:
+            return {"moved": False, "found": False, "changed": False}
+        deadline = time.monotonic() + patience
         while True:
-            await self._call("scroll")
-            deadline = time.monotonic() + self.profile.timing.scroll_ms / 1000
-            while True:
-                probe = await self._call("probe", lastSeenId=self.last_seen_id)
+            probe = await self._call("probe", lastSeenId=target)
+            changed = probe["signature"] != moved["signature"]
+            if changed or time.monotonic() > deadline:
+                return {**probe, "moved": moved["moved"], "changed": changed}
+            await asyncio.sleep(STEP / 2)
+
+    async def _scroll_to(self, message_id: str) -> None:
+        """Scroll a virtualized or lazily loaded history up until the turn is mounted."""
+        logger.info(f"message {message_id} is not mounted in the page; scrolling up")
+        while True:
+            probe = await self._scroll("up", SETTLE, message_id)
+            if probe["found"]:
+                return
+            if not probe["moved"] and not probe["changed"]:
+                # at the top: a lazy history may still load older turns
+                probe = await self._scroll("up", self.profile.timing.scroll_ms / 1000, message_id)
                 if probe["found"]:
                     return
-                if probe["first_id"] != first_id:
-                    first_id = probe["first_id"]
-                    break
-                if time.monotonic() > deadline:
-                    raise LastSeenMissing(f"message {self.last_seen_id} is not in this conversation")
-                await asyncio.sleep(STEP)
+                if not probe["changed"]:
+                    raise LastSeenMissing(f"message {message_id} is not in this conversation")
 
     async def wait_for_activity(self, timeout: float) -> bool:
         now = time.monotonic()
@@ -342,22 +372,36 @@ class PlaywrightDriver:
         if pending is not None:
             limit = min(limit, max(0.0, pending) + STEP)
         try:
-            await asyncio.wait_for(self._activity.wait(), max(0.0, limit))
+            async with asyncio.timeout(max(0.0, limit)):  # unlike wait_for on 3.11, never swallows a cancellation
+                await self._chat.activity.wait()
         except TimeoutError:
             return False
         return True
 
     async def is_idle(self) -> bool:
-        """No streaming marker, and the last turn's text unchanged for the stability window."""
+        """No streaming marker, and the last turn ended (its end event) or its text stood still for the stability window."""
         return await self._idle_in() == 0.0
+
+    async def _state(self) -> dict[str, Any]:
+        """The page's state with the transcript at its end, so the last mounted turn is the conversation's last."""
+        state = await self._call("state")
+        if not state["at_end"]:
+            await self._scroll("bottom", SETTLE)
+            state = await self._call("state")
+        return dict(state)
 
     async def _idle_in(self) -> float | None:
         """Seconds until the page counts as idle if nothing changes (0.0: idle now); None while the assistant streams."""
-        state = await self._call("state")
+        state = await self._state()
         self._raise_for_state(state["challenge"], state["logged_out"])
         if state["streaming"]:
             self._tail = None
             return None
+        if state["tail_id"] is None:
+            return 0.0  # an empty conversation: nothing is being written
+        reply = self._stream.state(state["tail_id"]) if self._stream is not None else None
+        if reply is not None and reply.status != "streaming":
+            return 0.0
         key = (state["tail_id"], state["tail_digest"])
         now = time.monotonic()
         if self._tail is None or self._tail[0] != key:
@@ -377,9 +421,11 @@ class PlaywrightDriver:
         if self.options.second_session:
             await self.refresh()
         await self._wait_idle()
-        before = (await self._call("state"))["tail_id"]
+        state = await self._state()
+        self._raise_for_limit(state)
+        before = state["tail_id"]
         confirm = self.profile.timing.confirm_ms / 1000
-        await self._insert(text)
+        await self.insert(text)
         await self._click_send()
         self._posted_since_reload = self.options.second_session
         found = await self._confirm(before, text, confirm)
@@ -395,17 +441,21 @@ class PlaywrightDriver:
         logger.info(f"posted {len(text)} chars as message {found}")
         return found
 
+    def _raise_for_limit(self, flags: dict[str, Any]) -> None:
+        if flags.get("rate_limited"):
+            raise RateLimited(flags.get("rate_text") or flags["rate_limited"])
+
     async def _composer(self) -> dict[str, Any]:
         found = await self._call("composer")
         if found is None:
-            raise await self._drift("composer", self.profile.composer.selectors)
+            raise await self._chat.drift("composer", self.profile.composer.selectors)
         return dict(found)
 
-    async def _insert(self, text: str) -> None:
-        """The whole text in one step, never key by key (Enter would send early)."""
+    async def insert(self, text: str) -> None:
+        """The whole text into the composer in one step, never key by key (Enter would send early); not sent."""
         composer = await self._composer()
-        box = self.page.locator(self.profile.composer.selectors[composer["index"]]).first
-        async with self._guard("insert"):
+        box = self.page.locator(self.profile.composer.selectors[composer["index"]]).filter(visible=True).nth(composer["nth"])
+        async with self._chat.guard("insert"):
             if composer["kind"] == "textarea":
                 await box.evaluate(SET_VALUE_JS, text)
                 return
@@ -419,21 +469,67 @@ class PlaywrightDriver:
                 await self.page.keyboard.insert_text(text)
 
     async def _click_send(self) -> None:
-        index = await self._call("send")
-        if index is None:
-            raise await self._drift("send", self.profile.send)
-        async with self._guard("send"):
-            await self.page.locator(self.profile.send[index]).first.click()
+        """Click the send button once it shows (some UIs show it only after the text registered)."""
+        deadline = time.monotonic() + SEND_WAIT
+        while (found := await self._call("send")) is None:
+            self._raise_for_limit(await self._call("state"))
+            if time.monotonic() > deadline:
+                raise await self._chat.drift("send", self.profile.send, "no visible, enabled send button after the text was inserted")
+            await asyncio.sleep(STEP / 2)
+        async with self._chat.guard("send"):
+            await self.page.locator(self.profile.send[found["index"]]).filter(visible=True).nth(found["nth"]).click()
 
     async def _confirm(self, before: str | None, text: str, timeout: float) -> str | None:
-        """The id of a new user turn after `before` showing the posted text, if one appears in time."""
+        """The id of a new user turn after `before` (the last turn when posting) showing the posted text, if one
+        appears in time: from the history API where it answers, else from the page."""
         deadline = time.monotonic() + timeout
         while True:
-            result = ReadResult.model_validate(await self._call("read", lastSeenId=before, copy=False))
-            self._raise_for_state(result.challenge, result.logged_out)
-            for raw in result.messages:
-                if raw.role == "user" and raw.id and markdown.same_post(text, raw.text):
-                    return raw.id
+            found = await self._find_post(before, text)
+            if found is not None:
+                return found
             if time.monotonic() > deadline:
                 return None
             await asyncio.sleep(STEP / 2)
+
+    async def _find_post(self, before: str | None, text: str) -> str | None:
+        if self.read_route == "api":
+            assert self.profile.api is not None
+            url = self.profile.api.history.format(chat_id=quote(self.chat_id, safe=""))
+            result = ApiResult.model_validate(await self._call("api", url=url, signature=None))
+            self._raise_for_state(result.challenge, result.logged_out)
+            self._raise_for_limit(result.model_dump())
+            if result.items is not None:
+                new = after(active_branch(result.items, result.mounted), before) or []
+                return next((i.id for i in new if self.profile.api.role_of(i.role) == "user" and i.text == text), None)
+        result = ReadResult.model_validate(await self._call("read", lastSeenId=before, copy=False))
+        self._raise_for_state(result.challenge, result.logged_out)
+        self._raise_for_limit(result.model_dump())
+        mine = [raw.id for raw in result.messages if raw.role == "user" and raw.id and markdown.same_post(text, raw.text)]
+        if not mine and self.profile.messages.virtualized and (not result.found or before is None):
+            # a long reply pushed our turn (and the one before it) out of the mounted rows: bring them back
+            with contextlib.suppress(LastSeenMissing):
+                await (self._scroll_to(before) if before is not None else self._scroll("top", SETTLE))
+                result = ReadResult.model_validate(await self._call("read", lastSeenId=before, copy=False))
+                mine = [raw.id for raw in result.messages if raw.role == "user" and raw.id and markdown.same_post(text, raw.text)]
+                await self._scroll("bottom", SETTLE)
+        return mine[0] if mine else None
+
+
+def options_for(settings: Settings, attachment: Attachment) -> DriverOptions:
+    """How to open the chat from the settings: the saved login, the browser, where drift artifacts go."""
+    state = settings.chat.storage_state
+    second = attachment.second_session if attachment.second_session is not None else attachment.cdp_url is None
+    return DriverOptions(
+        url=attachment.url,
+        storage_state=state if state is not None and state.is_file() else None,
+        cdp_url=attachment.cdp_url,
+        chromium=settings.chat.chromium,
+        headless=not attachment.headed,
+        artifacts_dir=settings.home / "artifacts",
+        second_session=second,
+    )
+
+
+def create_driver(settings: Settings, attachment: Attachment) -> PlaywrightDriver:
+    """The registry's entry: the settings' profile on a page of a launched browser or of the person's over CDP."""
+    return PlaywrightDriver(load_profile(settings.chat.profile, settings.chat.selectors_file), options_for(settings, attachment))

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
-REPO_FILE = Path(__file__).resolve().parents[2] / "selectors.yaml"
+PROFILES_FILE = "selectors.yaml"
+REPO_FILE = Path(__file__).resolve().parents[2] / PROFILES_FILE
+PACKAGED_FILE = Path(__file__).resolve().with_name(PROFILES_FILE)
 
 
 def _non_empty(values: list[str]) -> list[str]:
@@ -36,7 +38,8 @@ class Strict(BaseModel):
 
 
 class Marker(Strict):
-    """A page state shown by an element: present when it matches, is visible and (if given) its text matches."""
+    """A page state shown by an element: present when it matches, is visible and (if given) its text matches
+    `text`, a regex searched case-insensitively (in the page's JavaScript as in Python)."""
 
     selector: str
     text: Regex | None = None
@@ -66,8 +69,16 @@ class MessageId(Strict):
 
 
 class CodeLanguage(Strict):
-    attribute: str = "class"
+    """Where a code block names its language: an attribute (None: the text) of the block, its code element, or of
+    `selector` inside the block; group 1 of `pattern` is the language."""
+
+    selector: str | None = None
+    attribute: str | None = "class"
     pattern: Regex = r"language-([^\s]+)"
+
+
+def _listed(value: object) -> object:
+    return [value] if isinstance(value, dict) else value
 
 
 class Messages(Strict):
@@ -78,10 +89,18 @@ class Messages(Strict):
     markdown: Candidates
     code_block: Candidates = Field(description="the element replaced by a fence; the outermost match wins")
     code_text: list[str] = Field(default_factory=lambda: ["code"], description="inside a code block: the exact code")
-    code_language: CodeLanguage = CodeLanguage()
+    code_language: Annotated[list[CodeLanguage], BeforeValidator(_listed)] = Field(
+        default_factory=lambda: [CodeLanguage()], description="where a block names its language; the first that does wins"
+    )
+    exclude: list[str] = Field(default_factory=list, description="inside a turn: not part of its text (thinking sections)")
     copy_button: list[str] = Field(default_factory=list)
     turn: list[str] = Field(default_factory=list, description="ancestor holding a message's action bar, if not the container")
     finished: list[str] = Field(default_factory=list, description="if given, an assistant turn is complete only when one is present")
+    order: Literal["document", "visual"] = Field(
+        default="document", description="visual: rows are placed by transforms, so chat order is their order on screen"
+    )
+    virtualized: bool = Field(default=False, description="only the turns near the viewport are mounted: reading scrolls the transcript")
+    scroller: list[str] = Field(default_factory=list, description="the transcript's scrolling element (default: a turn's scrollable ancestor)")
 
 
 class Timing(Strict):
@@ -95,19 +114,84 @@ class Timing(Strict):
     scroll_ms: int = Field(default=5000, gt=0, description="how long a virtualized history may take to load older turns")
 
 
+class StreamEvents(Strict):
+    """A WebSocket of the page whose JSON frames carry the replies: which reply (by id) started and ended.
+
+    Paths are dotted keys into a frame. A `done` event whose status is not in `completed` ended the reply
+    in an error.
+    """
+
+    url: Regex = Field(description="matched against the socket's URL")
+    type: str = "event.type"
+    id: str = "event.response.id"
+    status: str = "event.response.status"
+    error: str = "event.response.error.message"
+    created: list[str] = Field(default_factory=lambda: ["response.created"])
+    done: list[str] = Field(default_factory=lambda: ["response.done"])
+    completed: list[str] = Field(default_factory=lambda: ["completed"])
+
+
+class HistoryApi(Strict):
+    """The web app's own conversation history, fetched from the page (its origin, the user's session).
+
+    `history` is a path with `{chat_id}`; the answer holds a list (at `items`) of turns whose fields are
+    named below (dotted paths). Turns form a tree by `parent`; the branch the page shows is the one read.
+    With `load`, turns that arrive after the last seen one while the page shows it are fetched alone, by
+    the ids the page mounts after it (a long conversation is not fetched whole for each new turn).
+    """
+
+    history: str = Field(description="e.g. /rest/app-chat/conversations/{chat_id}/responses")
+    load: str | None = Field(
+        default=None, description="a POST path that returns the turns of given ids (body `{load_ids: [...]}`), for the new turns only"
+    )
+    load_ids: str = "responseIds"
+    items: str = "responses"
+    id: str = "responseId"
+    parent: str = "parentResponseId"
+    role: str = "sender"
+    text: str = "message"
+    created: str = "createTime"
+    partial: str | None = Field(default="partial", description="truthy while a reply is being written")
+    hidden: str | None = Field(default="isControl", description="truthy: not a turn of the conversation")
+    user: Regex = r"^(human|user)$"
+    assistant: Regex = r"^(assistant|model)$"
+    session: str | None = Field(default=None, description="a path that answers 200 while logged in (checked by doctor)")
+    stream: StreamEvents | None = None
+
+    @field_validator("history", "load")
+    @classmethod
+    def _names_the_chat(cls, value: str | None) -> str | None:
+        if value is not None and ("{chat_id}" not in value or not value.startswith("/")):
+            raise ValueError("must be a path on the page's origin with {chat_id}")
+        return value
+
+    def role_of(self, sender: str) -> Literal["user", "assistant"] | None:
+        """A turn's role from its sender field (case-insensitive), or None for anything else."""
+        if re.search(self.user, sender, re.I):
+            return "user"
+        if re.search(self.assistant, sender, re.I):
+            return "assistant"
+        return None
+
+
 class Profile(Strict):
     name: str = ""
     url: str
-    chat_id_pattern: Regex = r"/chat/([^/?#]+)"
+    chat_id_patterns: Annotated[list[Regex], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)] = Field(
+        default_factory=lambda: [r"/chat/([^/?#]+)"], description="regexes over the page URL; group 1 of the first that matches is the chat id"
+    )
     composer: Composer
     send: Candidates
     messages: Messages
     streaming: list[Marker] = Field(default_factory=list)
     logged_out: list[Marker] = Field(default_factory=list)
+    logged_out_urls: list[Regex] = Field(default_factory=list, description="page URLs that mean logged out (a sign-in page elsewhere)")
     challenge: list[Marker] = Field(default_factory=list)
+    rate_limited: list[Marker] = Field(default_factory=list, description="the UI refuses more messages for now")
     error: list[Marker] = Field(default_factory=list, description="inside a message: the turn failed")
     timing: Timing = Timing()
     code_route: Literal["dom", "copy"] = "dom"
+    api: HistoryApi | None = Field(default=None, description="read messages from the web app's own history API")
 
     def selector_parts(self) -> list[tuple[str, list[str], bool]]:
         """Every selector by part: (name, candidates, whether the page must match one of them)."""
@@ -121,19 +205,29 @@ class Profile(Strict):
             ("messages.markdown", m.markdown, True),
             ("messages.code_block", m.code_block, False),
             ("messages.code_text", m.code_text, False),
+            ("messages.code_language", [c.selector for c in m.code_language if c.selector], False),
+            ("messages.exclude", m.exclude, False),
             ("messages.copy_button", m.copy_button, self.code_route == "copy"),
             ("messages.turn", m.turn, bool(m.turn)),
             ("messages.finished", m.finished, False),
+            ("messages.scroller", m.scroller, bool(m.scroller)),
             ("streaming", [x.selector for x in self.streaming], False),
             ("logged_out", [x.selector for x in self.logged_out], False),
             ("challenge", [x.selector for x in self.challenge], False),
+            ("rate_limited", [x.selector for x in self.rate_limited], False),
             ("error", [x.selector for x in self.error], False),
         ]
 
     def chat_id(self, url: str) -> str:
-        """The conversation id in a page URL, or ''."""
-        found = re.search(self.chat_id_pattern, url)
-        return found.group(1) if found else ""
+        """The conversation id in a page URL, or '' (a new chat, or another page)."""
+        for pattern in self.chat_id_patterns:
+            found = re.search(pattern, url)
+            if found:
+                return found.group(1)
+        return ""
+
+    def is_logged_out_url(self, url: str) -> bool:
+        return any(re.search(pattern, url) for pattern in self.logged_out_urls)
 
 
 class ProfileError(ValueError):
@@ -141,8 +235,8 @@ class ProfileError(ValueError):
 
 
 def default_path() -> Path:
-    """The `selectors.yaml` at the top of the project."""
-    return REPO_FILE
+    """The `selectors.yaml` at the top of a source checkout, else the copy a wheel or an install ships in the package."""
+    return REPO_FILE if REPO_FILE.is_file() else PACKAGED_FILE
 
 
 def load_profiles(path: Path | None = None) -> dict[str, Profile]:

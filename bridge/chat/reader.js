@@ -1,47 +1,69 @@
-// The in-page half of the driver: one call, one round trip. Argument: {op, profile, ...}.
-//   read     messages after `lastSeenId` (all when null), the page's state flags
-//   state    the page's state flags only (plus the last message's id and text digest)
-//   scroll   scroll the message list to its top so a virtualized history loads older turns
-//   probe    whether `lastSeenId` is on the page, and the first message's id
-//   composer which composer candidate matches, its kind and current text
-//   send     which send-button candidate matches
-//   count    how many elements each selector matches (-1: invalid selector); how many turns carry an id, a role
+// The in-page half of the driver: one call, one round trip. Argument: {op, profile, ...}; the answer is JSON text.
+//   read     mounted messages after `lastSeenId` (all when null) in chat order, the page's state flags,
+//            and whether the transcript shows its start and its end
+//   state    the page's state flags only (plus the last mounted message's id and text digest, and whether
+//            the transcript shows its end)
+//   scroll   scroll the transcript a page `up`/`down` or to the `top`/`bottom` (a virtualized or lazy
+//            history mounts other turns)
+//   probe    whether `lastSeenId` is mounted, the first message's id, and what is mounted
+//   api      the profile's history endpoint fetched with the page's session, and the ids mounted
+//   composer which visible composer candidate matches, its kind and current text
+//   send     which visible, enabled send-button candidate matches
+//   count    how many elements each selector matches (-1: invalid selector) and how many are visible;
+//            how many turns carry an id, a role
 async (arg) => {
   const P = arg.profile;
   const M = P.messages;
 
-  const visible = (el) => (el.checkVisibility ? el.checkVisibility() : el.getClientRects().length > 0);
-  const firstOf = (cands, root) => {
+  const visible = (el) => (el.checkVisibility
+    ? el.checkVisibility({ visibilityProperty: true, checkVisibilityCSS: true })
+    : el.getClientRects().length > 0);
+  const enabled = (el) => !el.disabled && el.getAttribute('aria-disabled') !== 'true';
+  const candidates = (cand, root) => [...(root.matches && root.matches(cand) ? [root] : []), ...root.querySelectorAll(cand)];
+  const firstOf = (cands, root, accept) => {
     for (let i = 0; i < cands.length; i++) {
-      const el = root.matches && root.matches(cands[i]) ? root : root.querySelector(cands[i]);
+      const el = accept ? candidates(cands[i], root).find(accept) : (root.matches && root.matches(cands[i]) ? root : root.querySelector(cands[i]));
       if (el) return { el, index: i };
     }
     return null;
   };
   const hasAny = (cands, root) => cands.some((s) => root.matches(s) || root.querySelector(s));
+  const matchesText = (m, el) => !m.text || new RegExp(m.text, 'i').test(el.textContent || '');
   const markerIn = (list, root) => {
     for (const m of list) {
       for (const el of root.querySelectorAll(m.selector)) {
-        if (visible(el) && (!m.text || new RegExp(m.text).test(el.textContent || ''))) return el;
+        if (visible(el) && matchesText(m, el)) return el;
       }
     }
     return null;
   };
+  const excludeSel = M.exclude.join(',');
+  const excludedIn = (el, root) => {
+    if (!excludeSel) return false;
+    const hit = el.closest(excludeSel);
+    return !!hit && root.contains(hit);
+  };
 
   // All page-level markers in one document pass; the first visible hit of each kind is reported.
+  // A sign-in page of another origin is logged out by its address.
   const markers = () => {
-    const kinds = { streaming: P.streaming, logged_out: P.logged_out, challenge: P.challenge };
+    const kinds = { streaming: P.streaming, logged_out: P.logged_out, challenge: P.challenge, rate_limited: P.rate_limited };
     const all = [];
     for (const [kind, list] of Object.entries(kinds)) for (const m of list) all.push({ kind, m });
     const watch = window.__devspaceWatch;
-    const found = { streaming: null, logged_out: null, challenge: null, quiet_ms: watch ? Math.max(0, performance.now() - watch.changed) : 0 };
+    const found = {
+      streaming: null, logged_out: null, challenge: null, rate_limited: null, rate_text: null,
+      quiet_ms: watch ? Math.max(0, performance.now() - watch.changed) : 0,
+    };
+    const byUrl = P.logged_out_urls.find((r) => new RegExp(r).test(location.href));
+    if (byUrl) found.logged_out = `address ~ ${byUrl}`;
     if (!all.length) return found;
     const hits = document.querySelectorAll(all.map((x) => x.m.selector).join(','));
     for (const el of hits) {
       for (const { kind, m } of all) {
-        if (found[kind] || !el.matches(m.selector) || !visible(el)) continue;
-        if (m.text && !new RegExp(m.text).test(el.textContent || '')) continue;
+        if (found[kind] || !el.matches(m.selector) || !visible(el) || !matchesText(m, el)) continue;
         found[kind] = m.selector;
+        if (kind === 'rate_limited') found.rate_text = el.textContent.replace(/\s+/g, ' ').trim().slice(0, 300);
       }
     }
     return found;
@@ -72,7 +94,32 @@ async (arg) => {
       ? document.getElementById(target)
       : document.querySelector(`[${M.id.attribute}="${CSS.escape(target)}"]`);
     if (!el) return null;
-    return el.matches(sel) ? el : el.closest(sel) || el.querySelector(sel);
+    const found = el.matches(sel) ? el : el.closest(sel) || el.querySelector(sel);
+    return found && visible(found) ? found : null;
+  };
+  // The mounted, visible turns in chat order: document order, or on-screen order where rows are moved by transforms.
+  const mounted = (sel) => {
+    const all = [...document.querySelectorAll(sel)].filter(visible);
+    if (M.order !== 'visual') return all;
+    const tops = all.map((el) => el.getBoundingClientRect().top);
+    return all.map((el, i) => i).sort((a, b) => tops[a] - tops[b] || a - b).map((i) => all[i]);
+  };
+  const scrollerOf = (sel) => {
+    const hit = M.scroller.length && firstOf(M.scroller, document, visible);
+    if (hit) return hit.el;
+    const first = sel && document.querySelector(sel);
+    let box = first && first.parentElement;
+    while (box && box !== document.body) {
+      const oy = getComputedStyle(box).overflowY;
+      if ((oy === 'auto' || oy === 'scroll') && box.scrollHeight > box.clientHeight) return box;
+      box = box.parentElement;
+    }
+    return document.scrollingElement;
+  };
+  const edges = (sel) => {
+    if (!M.virtualized) return { at_start: true, at_end: true };
+    const box = scrollerOf(sel);
+    return { at_start: box.scrollTop <= 2, at_end: box.scrollHeight - box.scrollTop - box.clientHeight <= 4 };
   };
   // Every container after `node` in document order, without visiting what comes before it.
   const following = (node, sel) => {
@@ -92,18 +139,25 @@ async (arg) => {
 
   const roleOf = (el) => (hasAny(M.user, el) ? 'user' : hasAny(M.assistant, el) ? 'assistant' : null);
   const scopeOf = (el) => (M.turn.length ? M.turn.map((s) => el.closest(s)).find(Boolean) || el : el);
+  const markdownOf = (el) => firstOf(M.markdown, el, (md) => !excludedIn(md, el))?.el || null;
   const codeSel = M.code_block.join(',');
-  const langRe = new RegExp(M.code_language.pattern);
+  const languages = M.code_language.map((c) => ({ ...c, re: new RegExp(c.pattern) }));
 
+  const languageOf = (block, code) => {
+    for (const source of languages) {
+      const nodes = source.selector ? [block.querySelector(source.selector)].filter(Boolean) : [code, block];
+      for (const node of nodes) {
+        const value = source.attribute ? node.getAttribute(source.attribute) || '' : node.textContent;
+        const m = source.re.exec(value);
+        if (m) return m[1];
+      }
+    }
+    return '';
+  };
   const codeOf = (block) => {
     const el = (M.code_text.length && firstOf(M.code_text, block)?.el) || block;
     const text = el.textContent.endsWith('\n') ? el.textContent.slice(0, -1) : el.textContent;
-    let info = '';
-    for (const node of [el, block]) {
-      const m = langRe.exec(node.getAttribute(M.code_language.attribute) || '');
-      if (m) { info = m[1]; break; }
-    }
-    return { text, info };
+    return { text, info: languageOf(block, el) };
   };
 
   // Rendered text, with each code block re-fenced around its exact code.
@@ -141,7 +195,7 @@ async (arg) => {
       }
       if (node.nodeType !== Node.ELEMENT_NODE) return;
       const tag = node.tagName.toUpperCase();
-      if (SKIP.has(tag) || node.hidden) return;
+      if (SKIP.has(tag) || node.hidden || (excludeSel && node !== root && node.matches(excludeSel))) return;
       if (node !== root && codeSel && node.matches(codeSel)) {
         const code = codeOf(node);
         codes.push(code);
@@ -201,7 +255,7 @@ async (arg) => {
     const id = idOf(el);
     const role = roleOf(el);
     const scope = scopeOf(el);
-    const md = firstOf(M.markdown, el)?.el || null;
+    const md = markdownOf(el);
     const errorEl = markerIn(P.error, scope);
     const rendered = md ? render(md) : { text: '', codes: [] };
     const msg = {
@@ -220,85 +274,174 @@ async (arg) => {
     return `${s.length}:${h}`;
   };
 
-  const composerIndex = () => firstOf(P.composer.selectors, document)?.index ?? null;
+  const composerIndex = () => firstOf(P.composer.selectors, document, visible)?.index ?? null;
+  const inOrder = (sel) => (M.order === 'visual' ? mounted(sel) : null);
+  const lastTurn = (sel) => {
+    const list = inOrder(sel);
+    return list ? list[list.length - 1] || null : lastContainer(sel);
+  };
+  const firstTurn = (sel) => {
+    const list = inOrder(sel);
+    return list ? list[0] || null : document.querySelector(sel);
+  };
+  const tailDigest = (el) => {
+    const md = el && markdownOf(el);
+    return el ? digest(md ? md.textContent : '') : null;
+  };
+  // What is mounted, so a caller can tell whether the page changed: ids in order and the last turn's text.
+  const signature = (sel) => {
+    const list = sel ? mounted(sel) : [];
+    return `${list.map(idOf).join(',')}|${tailDigest(list[list.length - 1])}`;
+  };
+  const pick = (obj, path) => path.split('.').reduce((v, k) => (v !== null && typeof v === 'object' ? v[k] : undefined), obj);
+  const str = (v) => (v === undefined || v === null ? null : String(v));
 
-  switch (arg.op) {
-    case 'count': {
-      const counts = arg.selectors.map((s) => { try { return document.querySelectorAll(s).length; } catch (e) { return -1; } });
-      try {
-        const sel = containerSel();
-        const turns = sel ? [...document.querySelectorAll(sel)] : [];
-        const roles = turns.map(roleOf);
-        return {
-          counts,
-          ids: turns.filter((el) => idOf(el) !== null).length,
-          user: roles.filter((r) => r === 'user').length,
-          assistant: roles.filter((r) => r === 'assistant').length,
+  // The answer travels as one JSON string: far faster than Playwright's value serialization for big results.
+  const answer = async () => {
+    switch (arg.op) {
+      case 'count': {
+        const tally = (s) => {
+          try {
+            const all = [...document.querySelectorAll(s)];
+            return [all.length, all.filter(visible).length];
+          } catch (e) {
+            return [-1, -1];
+          }
         };
-      } catch (e) {  // an invalid container or role selector: the counts above say which
-        return { counts, ids: 0, user: 0, assistant: 0 };
-      }
-    }
-    case 'composer': {
-      const hit = firstOf(P.composer.selectors, document);
-      if (!hit) return null;
-      const isTextarea = hit.el.tagName === 'TEXTAREA' || hit.el.tagName === 'INPUT';
-      const kind = P.composer.kind === 'auto' ? (isTextarea ? 'textarea' : 'contenteditable') : P.composer.kind;
-      return { index: hit.index, kind, text: isTextarea ? hit.el.value : hit.el.innerText };
-    }
-    case 'send': {
-      const hit = firstOf(P.send, document);
-      return hit ? hit.index : null;
-    }
-    case 'probe': {
-      const sel = containerSel();
-      const first = sel && document.querySelector(sel);
-      return { found: !!(sel && arg.lastSeenId && byId(arg.lastSeenId, sel)), first_id: first ? idOf(first) : null };
-    }
-    case 'scroll': {
-      const sel = containerSel();
-      const first = sel && document.querySelector(sel);
-      if (!first) return null;
-      let box = first.parentElement;
-      while (box && box !== document.body) {
-        const oy = getComputedStyle(box).overflowY;
-        if ((oy === 'auto' || oy === 'scroll') && box.scrollHeight > box.clientHeight) break;
-        box = box.parentElement;
-      }
-      const target = box && box !== document.body ? box : document.scrollingElement;
-      target.scrollTop = 0;
-      (target === document.scrollingElement ? window : target).dispatchEvent(new Event('scroll'));
-      return idOf(first);
-    }
-    case 'state': {
-      const sel = containerSel();
-      const last = sel && lastContainer(sel);
-      const md = last && firstOf(M.markdown, last)?.el;
-      return { ...markers(), composer: composerIndex(), tail_id: last ? idOf(last) : null, tail_digest: last ? digest(md ? md.textContent : '') : null };
-    }
-    case 'read': {
-      const flags = markers();
-      const result = { ...flags, empty: false, composer: null, found: true, first_id: null, messages: [] };
-      if (flags.challenge || flags.logged_out) return result;
-      const sel = containerSel();
-      if (!sel) return { ...result, empty: true, found: !arg.lastSeenId, composer: composerIndex() };
-      let list;
-      if (arg.lastSeenId) {
-        const seen = byId(arg.lastSeenId, sel);
-        if (!seen) {
-          const first = document.querySelector(sel);
-          return { ...result, found: false, first_id: first ? idOf(first) : null };
+        const tallies = arg.selectors.map(tally);
+        const counts = tallies.map((t) => t[0]);
+        const shown = tallies.map((t) => t[1]);
+        try {
+          const sel = containerSel();
+          const turns = sel ? mounted(sel) : [];
+          const roles = turns.map(roleOf);
+          return {
+            counts, shown, turns: turns.length,
+            ids: turns.filter((el) => idOf(el) !== null).length,
+            user: roles.filter((r) => r === 'user').length,
+            assistant: roles.filter((r) => r === 'assistant').length,
+            markdown: turns.filter((el) => markdownOf(el)).length,
+            url: location.href,
+          };
+        } catch (e) {  // an invalid container or role selector: the counts above say which
+          return { counts, shown, turns: 0, ids: 0, user: 0, assistant: 0, markdown: 0, url: location.href };
         }
-        list = following(seen, sel);
-      } else {
-        list = [...document.querySelectorAll(sel)];
       }
-      for (let i = 0; i < list.length; i++) {
-        result.messages.push(await describe(list[i], i === list.length - 1, !!flags.streaming));
+      case 'composer': {
+        const hit = firstOf(P.composer.selectors, document, visible);
+        if (!hit) return null;
+        const isTextarea = hit.el.tagName === 'TEXTAREA' || hit.el.tagName === 'INPUT';
+        const kind = P.composer.kind === 'auto' ? (isTextarea ? 'textarea' : 'contenteditable') : P.composer.kind;
+        // the n-th visible match of the candidate, so the caller's locator finds the same element
+        const nth = candidates(P.composer.selectors[hit.index], document).filter(visible).indexOf(hit.el);
+        return { index: hit.index, nth, kind, text: isTextarea ? hit.el.value : hit.el.innerText };
       }
-      return result;
+      case 'send': {
+        const hit = firstOf(P.send, document, (el) => visible(el) && enabled(el));
+        if (!hit) return null;
+        return { index: hit.index, nth: candidates(P.send[hit.index], document).filter(visible).indexOf(hit.el) };
+      }
+      case 'probe': {
+        const sel = containerSel();
+        const first = sel && firstTurn(sel);
+        let found = false;
+        if (sel && arg.lastSeenId) {
+          const list = inOrder(sel);
+          found = list ? list.some((el) => idOf(el) === arg.lastSeenId) : !!byId(arg.lastSeenId, sel);
+        }
+        return { found, first_id: first ? idOf(first) : null, signature: signature(sel), ...edges(sel) };
+      }
+      case 'scroll': {
+        const sel = containerSel();
+        if (!sel) return null;
+        const box = scrollerOf(sel);
+        const before = box.scrollTop;
+        const step = Math.max(40, Math.floor(box.clientHeight * 0.9));
+        if (arg.direction === 'up') box.scrollTop = Math.max(0, before - step);
+        else if (arg.direction === 'down') box.scrollTop = before + step;
+        else if (arg.direction === 'top') box.scrollTop = 0;
+        else box.scrollTop = box.scrollHeight;
+        (box === document.scrollingElement ? window : box).dispatchEvent(new Event('scroll'));
+        return { moved: box.scrollTop !== before, signature: signature(sel), ...edges(sel) };
+      }
+      case 'state': {
+        const sel = containerSel();
+        const last = sel && lastTurn(sel);
+        return {
+          ...markers(), composer: composerIndex(), turns: !!last, ...(sel ? edges(sel) : { at_start: true, at_end: true }),
+          tail_id: last ? idOf(last) : null, tail_digest: last ? tailDigest(last) : null,
+        };
+      }
+      case 'api': {
+        const A = P.api;
+        const flags = markers();
+        const sel = containerSel();
+        const sig = `${signature(sel)}|${!!flags.streaming}`;
+        const result = { ...flags, signature: sig, unchanged: false, status: 0, error: null, items: null, mounted: [], errors: {}, incremental: null };
+        if (flags.challenge || flags.logged_out) return result;
+        if (arg.signature === sig) return { ...result, unchanged: true };
+        const list = sel ? mounted(sel) : [];
+        result.mounted = list.map(idOf).filter(Boolean);
+        for (const el of list) {
+          const bubble = markerIn(P.error, scopeOf(el));
+          if (bubble && idOf(el)) result.errors[idOf(el)] = errorText(bubble);
+        }
+        let url = arg.url;
+        let init = { credentials: 'include', headers: { accept: 'application/json' } };
+        const at = arg.loadUrl && arg.lastSeenId ? result.mounted.indexOf(arg.lastSeenId) : -1;
+        if (at >= 0 && edges(sel).at_end) {  // only the turns mounted after the last seen one, by id
+          result.incremental = result.mounted.slice(at + 1);
+          if (!result.incremental.length) return { ...result, status: 200, items: [] };
+          url = arg.loadUrl;
+          init = { ...init, method: 'POST', headers: { ...init.headers, 'content-type': 'application/json' }, body: JSON.stringify({ [A.load_ids]: result.incremental }) };
+        }
+        try {
+          const response = await fetch(url, init);
+          result.status = response.status;
+          if (!response.ok) return result;
+          const items = pick(await response.json(), A.items);
+          if (!Array.isArray(items)) return { ...result, error: `the answer has no list at '${A.items}'` };
+          result.items = items.map((x) => ({
+            id: str(pick(x, A.id)), parent: str(pick(x, A.parent)), role: str(pick(x, A.role)) || '',
+            text: str(pick(x, A.text)) || '', created: str(pick(x, A.created)) || '',
+            partial: !!(A.partial && pick(x, A.partial)), hidden: !!(A.hidden && pick(x, A.hidden)),
+          }));
+        } catch (e) {
+          result.error = String(e);
+        }
+        return result;
+      }
+      case 'read': {
+        const flags = markers();
+        const result = { ...flags, empty: false, composer: null, found: true, first_id: null, at_start: true, at_end: true, messages: [] };
+        if (flags.challenge || flags.logged_out) return result;
+        const sel = containerSel();
+        if (!sel) return { ...result, empty: true, found: !arg.lastSeenId, composer: composerIndex() };
+        Object.assign(result, edges(sel));
+        const ordered = inOrder(sel);
+        let list;
+        if (ordered) {
+          const at = arg.lastSeenId ? ordered.findIndex((el) => idOf(el) === arg.lastSeenId) : -1;
+          if (arg.lastSeenId && at < 0) return { ...result, found: false, first_id: ordered.length ? idOf(ordered[0]) : null };
+          list = ordered.slice(at + 1);
+        } else if (arg.lastSeenId) {
+          const seen = byId(arg.lastSeenId, sel);
+          if (!seen) {
+            const first = document.querySelector(sel);
+            return { ...result, found: false, first_id: first ? idOf(first) : null };
+          }
+          list = following(seen, sel).filter(visible);
+        } else {
+          list = [...document.querySelectorAll(sel)].filter(visible);
+        }
+        for (let i = 0; i < list.length; i++) {
+          result.messages.push(await describe(list[i], i === list.length - 1, !!flags.streaming));
+        }
+        return result;
+      }
+      default:
+        throw new Error(`unknown op ${arg.op}`);
     }
-    default:
-      throw new Error(`unknown op ${arg.op}`);
-  }
+  };
+  return JSON.stringify(await answer());
 }

@@ -18,6 +18,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--script", type=Path, help="YAML rules for the scripted assistant")
     parser.add_argument("--openai-model", help="answer with this model of an OpenAI-compatible endpoint instead")
     parser.add_argument("--openai-base-url", help="the endpoint (key from OPENAI_API_KEY)")
+    parser.add_argument("--ui", choices=["classic", "grok-2026"], default="classic", help="which page `/` opens (both are served)")
     parser.add_argument("--composer", choices=["contenteditable", "textarea"], default="contenteditable")
     parser.add_argument("--live", action="store_true", help="push turns typed in other sessions without a reload")
     parser.add_argument("--window", type=int, help="virtualize: pages hold only the last N turns")
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.openai_model
         else ScriptedAssistant(load_script(args.script) if args.script else None)
     )
-    options = MockOptions(composer=args.composer, live=args.live, window=args.window, lossy=args.lossy)
+    options = MockOptions(ui=args.ui, composer=args.composer, live=args.live, window=args.window, lossy=args.lossy)
     uvicorn.run(create_app(assistant, options), host=args.host, port=args.port, timeout_graceful_shutdown=2)
 
 

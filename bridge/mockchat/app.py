@@ -16,16 +16,24 @@ from pydantic import BaseModel, Field
 
 from bridge.mockchat import render
 from bridge.mockchat.assistant import Assistant, ScriptedAssistant
-from bridge.mockchat.store import ChatRoom, Conversation, Message
+from bridge.mockchat.grok import RATE_LIMIT_TEXT, grok_routes
+from bridge.mockchat.store import SESSION_COOKIE, ChatRoom, Conversation, Message
 
-SESSION_COOKIE = "mock_session"
+__all__ = ["SESSION_COOKIE", "MockOptions", "create_app"]
 STATIC = Path(__file__).parent / "static"
 KEEPALIVE = 15.0
 
 
 class MockOptions(BaseModel):
-    """Defaults for every page; a page's query string overrides them (`?composer=textarea&live=1&window=12&lossy=1`)."""
+    """Defaults for every page; a page's query string overrides them (`?composer=textarea&live=1&window=12&lossy=1`).
 
+    Two UIs: `classic` pages at `/chat/<id>` (server-rendered, an editor-like composer, lazy history), and
+    `grok-2026` pages at `/c/<id>` and `/project/<id>?chat=<id>` (grok.com as public tools describe it in
+    autumn 2026: a virtualized transcript, Shiki code blocks, thinking sections, a tiptap composer, the
+    gateway WebSocket and the REST history API). `ui` picks which one `/` opens.
+    """
+
+    ui: Literal["classic", "grok-2026"] = "classic"
     composer: Literal["contenteditable", "textarea"] = "contenteditable"
     live: bool = Field(default=False, description="push turns typed in other sessions (SSE) instead of needing a reload")
     window: int | None = Field(default=None, gt=0, description="virtualize: the page holds only the last N turns")
@@ -40,11 +48,13 @@ class InjectBody(BaseModel):
     text: str
     role: Literal["user", "assistant"] = "user"
     reply: bool = True
+    thinking: str = Field(default="", description="an assistant turn's thinking section")
 
 
 class ChatSwitches(BaseModel):
     error_next: str | None = Field(default=None, description="the next reply ends in an error bubble with this text")
     stall: bool | None = Field(default=None, description="replies being written stop advancing until cleared")
+    rate_limit: bool | None = Field(default=None, description="grok-2026 pages: sends are refused with the rate-limit toast until cleared")
 
 
 class RoomSwitches(BaseModel):
@@ -92,6 +102,8 @@ def create_app(assistant: Assistant | None = None, options: MockOptions | None =
     def require_login(request: Request) -> None:
         if not logged_in(request):
             raise HTTPException(status_code=401, detail="not logged in")
+
+    app.include_router(grok_routes(room, opts.live, home=opts.ui == "grok-2026"))
 
     @app.get("/")
     async def home() -> RedirectResponse:
@@ -212,7 +224,7 @@ def _control_routes(app: FastAPI, room: ChatRoom) -> None:
     @app.post("/control/chats/{chat_id}/messages")
     async def inject(chat_id: str, body: InjectBody) -> dict[str, str | None]:
         if body.role == "assistant" or not body.reply:
-            return {"id": room.conversation(chat_id).add(body.role, body.text).id, "reply_id": None}
+            return {"id": room.conversation(chat_id).add(body.role, body.text, thinking=body.thinking).id, "reply_id": None}
         user, answer = room.post(chat_id, body.text)
         return {"id": user.id, "reply_id": answer.id}
 
@@ -223,6 +235,8 @@ def _control_routes(app: FastAPI, room: ChatRoom) -> None:
             conv.error_next = body.error_next
         if body.stall is not None:
             conv.stall = body.stall
+        if body.rate_limit is not None:
+            conv.rate_limit = RATE_LIMIT_TEXT if body.rate_limit else None
         return {"ok": True}
 
     @app.post("/control/state")

@@ -25,9 +25,15 @@ class AssistantFailure(Exception):
     """The reply ends in the UI's error bubble with this text."""
 
 
+class Thought(BaseModel):
+    """A piece of the reasoning shown before the answer (grok's thinking section), not of the answer."""
+
+    text: str
+
+
 class Assistant(Protocol):
-    def stream(self, history: Sequence[Turn]) -> AsyncIterator[str]:
-        """The reply to the last user turn, piece by piece; raises AssistantFailure to end in an error."""
+    def stream(self, history: Sequence[Turn]) -> AsyncIterator[str | Thought]:
+        """The reply to the last user turn, piece by piece (answer text, or a Thought); raises AssistantFailure to end in an error."""
         ...
 
 
@@ -40,6 +46,7 @@ class Rule(BaseModel):
     first_delay_ms: float = Field(default=0, description="'thinking' time before the first piece")
     chunk: int | None = Field(default=None, gt=0, description="characters per piece; default: word by word")
     error: str | None = Field(default=None, description="after the reply (possibly empty), fail with this text")
+    thinking: str | None = Field(default=None, description="reasoning streamed before the answer (shown in a thinking section)")
 
     @field_validator("match")
     @classmethod
@@ -78,10 +85,13 @@ class ScriptedAssistant:
                 return rule, found.expand(rule.reply)
         return self.script.default, self.script.default.reply
 
-    async def stream(self, history: Sequence[Turn]) -> AsyncIterator[str]:
+    async def stream(self, history: Sequence[Turn]) -> AsyncIterator[str | Thought]:
         rule, reply = self.pick(history[-1].content if history else "")
         delay = (self.script.delay_ms if rule.delay_ms is None else rule.delay_ms) / 1000
         await asyncio.sleep(rule.first_delay_ms / 1000)
+        for thought in pieces(rule.thinking or "", rule.chunk):
+            yield Thought(text=thought)
+            await asyncio.sleep(delay)
         for piece in pieces(reply, rule.chunk):
             yield piece
             await asyncio.sleep(delay)
@@ -97,7 +107,7 @@ class OpenAIAssistant:
         self.system = system
         self.client = AsyncOpenAI(base_url=base_url, api_key=api_key)
 
-    async def stream(self, history: Sequence[Turn]) -> AsyncIterator[str]:
+    async def stream(self, history: Sequence[Turn]) -> AsyncIterator[str | Thought]:
         messages: list[ChatCompletionMessageParam] = [{"role": "system", "content": self.system}] if self.system else []
         for turn in history:
             messages.append({"role": "user", "content": turn.content} if turn.role == "user" else {"role": "assistant", "content": turn.content})

@@ -22,9 +22,16 @@ class MockChatClient:
         self._http.close()
 
     def chat_url(self, chat_id: str, **query: str | int) -> str:
-        """A conversation's page URL, with page options such as `live=1`, `window=12`, `lossy=1`, `composer="textarea"`."""
+        """A classic conversation page, with page options such as `live=1`, `window=12`, `lossy=1`, `composer="textarea"`."""
         suffix = "&".join(f"{k}={v}" for k, v in query.items())
         return f"{self.base_url}/chat/{chat_id}" + (f"?{suffix}" if suffix else "")
+
+    def grok_url(self, chat_id: str | None = None, *, project: str | None = None, **query: str | int) -> str:
+        """A grok-2026 page: `/c/<id>`, `/project/<id>?chat=<id>`, or a new chat (`/` or `/project/<id>`); `live=1` pushes others' turns."""
+        params = ({"chat": chat_id} if project and chat_id else {}) | query
+        path = f"/project/{project}" if project else f"/c/{chat_id}" if chat_id else "/"
+        suffix = "&".join(f"{k}={v}" for k, v in params.items())
+        return f"{self.base_url}{path}" + (f"?{suffix}" if suffix else "")
 
     def _post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         response = self._http.post(path, json=body or {})
@@ -50,12 +57,13 @@ class MockChatClient:
                 raise TimeoutError(f"chat {chat_id} did not settle at {count} turns: {[t.status for t in turns]}")
             time.sleep(0.05)
 
-    def inject(self, chat_id: str, text: str, *, role: str = "user", reply: bool = True) -> str:
-        """A turn added server-side (as if typed in another session); its id."""
-        return str(self._post(f"/control/chats/{chat_id}/messages", {"text": text, "role": role, "reply": reply})["id"])
+    def inject(self, chat_id: str, text: str, *, role: str = "user", reply: bool = True, thinking: str = "") -> str:
+        """A turn added server-side (as if typed in another session); its id. `thinking`: an assistant turn's thinking section."""
+        body = {"text": text, "role": role, "reply": reply, "thinking": thinking}
+        return str(self._post(f"/control/chats/{chat_id}/messages", body)["id"])
 
     def set_chat(self, chat_id: str, **switches: Any) -> None:
-        """Per-chat switches: `error_next="text"`, `stall=True`."""
+        """Per-chat switches: `error_next="text"`, `stall=True`, `rate_limit=True` (grok-2026 pages)."""
         self._post(f"/control/chats/{chat_id}/state", switches)
 
     def set_room(self, **switches: Any) -> None:

@@ -71,15 +71,15 @@ def message_view(message: Message, *, lossy: bool) -> dict[str, Any]:
     return {"id": message.id, "status": message.status, "markdown": message.markdown, "html": message_html(message, lossy=lossy)}
 
 
-def _page(title: str, body: str, head: str = "") -> str:
+def page(title: str, body: str, stylesheet: str = "/static/chat.css") -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f'<title>{escape(title)}</title><link rel="stylesheet" href="/static/chat.css">{head}</head>'
+        f'<title>{escape(title)}</title><link rel="stylesheet" href="{stylesheet}"></head>'
         f"<body>{body}</body></html>"
     )
 
 
-def _json_script(element_id: str, data: Any) -> str:
+def json_script(element_id: str, data: Any) -> str:
     payload = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")  # no tag can start inside the script
     return f'<script id="{element_id}" type="application/json">{payload}</script>'
 
@@ -107,9 +107,9 @@ def chat_page(chat_id: str, messages: list[Message], *, has_more: bool, settings
         f'<form class="composer" data-composer>{COMPOSERS[settings["composer"]]}'
         '<div class="composer-actions"><button type="submit" data-testid="chat-submit" aria-label="Submit">Send</button></div>'
         "</form></main>"
-        f'{_json_script("chat-data", data)}<script src="/static/chat.js"></script>'
+        f'{json_script("chat-data", data)}<script src="/static/chat.js"></script>'
     )
-    return _page("Mock chat", body)
+    return page("Mock chat", body)
 
 
 def logged_out_page(next_url: str) -> str:
@@ -118,7 +118,7 @@ def logged_out_page(next_url: str) -> str:
         "<h2>Sign up to continue</h2><p>Log in to see this conversation.</p>"
         f'<a data-testid="sign-in-link" href="/login?next={escape(next_url)}">Sign in</a></div></main>'
     )
-    return _page("Mock chat", body)
+    return page("Mock chat", body)
 
 
 def login_page(next_url: str) -> str:
@@ -129,7 +129,7 @@ def login_page(next_url: str) -> str:
         '<label>Password <input name="password" type="password" autocomplete="current-password"></label>'
         '<button type="submit" data-testid="login-submit">Sign in</button></form></main>'
     )
-    return _page("Sign in", body)
+    return page("Sign in", body)
 
 
 def challenge_page() -> str:
@@ -137,4 +137,4 @@ def challenge_page() -> str:
         '<div id="challenge-running"><h1>Checking your browser before accessing the site.</h1></div>'
         '<script src="/cdn-cgi/challenge-platform/h/b/orchestrate/chl_page/v1"></script>'
     )
-    return _page("Just a moment...", body)
+    return page("Just a moment...", body)

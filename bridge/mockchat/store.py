@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Literal
 
 from loguru import logger
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from bridge.mockchat.assistant import Assistant, AssistantFailure, Turn
+from bridge.mockchat.assistant import Assistant, AssistantFailure, Thought, Turn
 
 Status = Literal["streaming", "done", "error"]
+SESSION_COOKIE = "mock_session"
 STALL_POLL = 0.05
 
 
@@ -24,6 +26,9 @@ class Message(BaseModel):
     markdown: str = ""
     status: Status = "done"
     error: str | None = None
+    thinking: str = Field(default="", description="the reasoning shown before the answer (never part of it)")
+    parent: str | None = Field(default=None, description="the turn this one answers or follows")
+    created: float = Field(default_factory=time.time, description="seconds since the epoch")
 
 
 class Conversation:
@@ -34,10 +39,12 @@ class Conversation:
         self.messages: list[Message] = []
         self.error_next: str | None = None
         self.stall = False
+        self.rate_limit: str | None = None
         self._subscribers: set[asyncio.Queue[Message]] = set()
 
-    def add(self, role: Literal["user", "assistant"], markdown: str, status: Status = "done") -> Message:
-        message = Message(id=str(uuid.uuid4()), role=role, markdown=markdown, status=status)
+    def add(self, role: Literal["user", "assistant"], markdown: str, status: Status = "done", thinking: str = "") -> Message:
+        parent = self.messages[-1].id if self.messages else None
+        message = Message(id=str(uuid.uuid4()), role=role, markdown=markdown, status=status, thinking=thinking, parent=parent)
         self.messages.append(message)
         self.publish(message)
         return message
@@ -100,7 +107,10 @@ class ChatRoom:
             async for piece in self.assistant.stream(history):
                 while conv.stall:
                     await asyncio.sleep(STALL_POLL)
-                answer.markdown += piece
+                if isinstance(piece, Thought):
+                    answer.thinking += piece.text
+                else:
+                    answer.markdown += piece
                 conv.publish(answer)
             answer.status = "done"
         except AssistantFailure as exc:

@@ -3,8 +3,9 @@
 from bridge.protocol.arguments import ArgumentError, arguments
 from bridge.protocol.parse import parse
 from bridge.protocol.posts import SIGNATURE, format_post, is_bot_post, post_ref, sign
-from bridge.protocol.render import fenced, payload_of
+from bridge.protocol.render import payload_of
 from bridge.protocol.verbs import help_text
+from sandbox.markdown import fenced
 
 __all__ = [
     "SIGNATURE",

@@ -13,9 +13,10 @@ from pydantic import BaseModel, Field
 from bridge.models import ChatMessage, CodeBlock, Command
 from bridge.protocol.arguments import QUOTE_CAP, ArgumentError, arguments
 from bridge.protocol.lookalike import AT_SIGNS, INVISIBLE, mimicked, skeleton
-from bridge.protocol.markdown import Kind, Layout, exact_text, in_code_spans, line_numbers, scan
+from bridge.protocol.markdown import exact_text, in_code_spans
 from bridge.protocol.posts import is_bot_post
 from bridge.protocol.verbs import Verb, lookup, suggest
+from sandbox.markdown import Kind, Layout, line_numbers, scan
 from sandbox.text import clip
 
 AGENT = "@agent"
@@ -32,6 +33,9 @@ LOOKALIKE = "looks like @agent but contains look-alike characters; not executed"
 BROKEN = re.compile("[\ud800-\udfff]")
 BROKEN_REASON = "the message holds broken characters (unpaired UTF-16 surrogates); its commands were not executed, send it again"
 HELP_HINT = "write `@agent help` for the list"
+# The seed author's edit tags right after `@agent` make the line an edit command.
+EDIT_TAG = re.compile(r"[ \t]*<(code_file|code_patch)\b", re.IGNORECASE)
+TAG_VERB = "code improvement"
 
 
 class ParseIssue(BaseModel):
@@ -135,7 +139,7 @@ def _parse(text: str, exact: list[CodeBlock], roles: dict[str, Verb]) -> ParseRe
     if BROKEN.search(text) or any(BROKEN.search(b.text + b.info) for b in exact):
         found = _parse(BROKEN.sub("\ufffd", text), [], roles)
         return ParseResult(issues=[ParseIssue(line=0, reason=BROKEN_REASON)]) if found.commands or found.issues else ParseResult()
-    layout = scan(text)
+    layout = scan(text, indented=True)
     blocks, warnings = _code_blocks(layout, exact)
     starts, looks = _addressed_lines(text, layout, roles)
     issues = [ParseIssue(line=i + 1, text=clip(layout.lines[i], TEXT_CAP), reason=lookalike_reason(tag)) for i, tag in looks]
@@ -155,12 +159,17 @@ def _parse(text: str, exact: list[CodeBlock], roles: dict[str, Verb]) -> ParseRe
 
 
 def _addressed_lines(text: str, layout: Layout, roles: dict[str, Verb]) -> tuple[list[int], list[tuple[int, str]]]:
-    """The command lines and the look-alike lines (with the tag each mimics), outside fenced code and inline code spans."""
+    """The command lines and the look-alike lines (with the tag each mimics), outside code blocks and inline code spans.
+
+    Where a block holds fences of its own, a line is code when either reading makes it code:
+    CommonMark's, or the nested one of an outer fence that was not lengthened.
+    """
+    nested = scan(text, indented=True, nested=True).kinds if layout.nesting else layout.kinds
     starts: list[int] = []
     looks: list[tuple[int, str]] = []
     tags = (AGENT, *roles)
     for i in line_numbers(text, ADDRESSED):
-        if layout.kinds[i] != Kind.PLAIN:
+        if layout.kinds[i] != Kind.PLAIN or nested[i] != Kind.PLAIN:
             continue
         if tag_at(layout.lines[i], roles) is not None:
             starts.append(i)
@@ -199,6 +208,9 @@ def _command(layout: Layout, blocks: list[CodeBlock], first: int, stop: int, ind
     found = tag_at(line, roles)
     assert found is not None, "a region starts at a command line"
     role, start = found
+    tag = EDIT_TAG.match(line, start) if role is None else None
+    if tag is not None:
+        return _tag_command(layout, blocks, first, stop, index, line[tag.start(1) - 1 :])
     bracket = line.find("[", start)
     head = _tokens(line[start : bracket if bracket >= 0 else len(line)].split())
     data = _data(layout, first, stop, bracket) if bracket >= 0 else None
@@ -217,6 +229,15 @@ def _command(layout: Layout, blocks: list[CodeBlock], first: int, stop: int, ind
     except ArgumentError as exc:
         raise _Refusal(exc.reason) from None
     return cmd
+
+
+def _tag_command(layout: Layout, blocks: list[CodeBlock], first: int, stop: int, index: int, tag: str) -> Command:
+    """`@agent <code_file …>…</code_file>`, the seed author's dialect with the tag on the command line: an edit."""
+    line = layout.lines[first]
+    code = [blocks[i] for i in layout.fences_between(first + 1, stop)]
+    rest = exact_text(scan("\n".join(layout.lines[first + 1 : stop])), code)
+    body = "\n".join([tag, rest]).strip("\n")
+    return Command(verb=TAG_VERB, code_blocks=code, line=line.strip(), index=index, body=body)
 
 
 def _tokens(tokens: list[str]) -> _Head:

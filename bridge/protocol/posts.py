@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from bridge.models import Reply, ReplyKind
-from bridge.protocol.markdown import Fence, Layout, opener, scan
+from sandbox.markdown import Fence, Layout, opener, scan
 
 SIGNATURE = "— MCP · Colloqium DevSpace"
 ADDRESS: dict[ReplyKind, str] = {

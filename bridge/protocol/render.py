@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from bridge.models import CodeBlock, Command
-from bridge.protocol.markdown import exact_text, fenced, scan
+from bridge.protocol.markdown import exact_text
 from bridge.protocol.parse import DATA_KEYS, data_items
+from sandbox.markdown import fenced, scan
 
 
 def render(cmd: Command) -> str:
@@ -31,7 +32,7 @@ def render(cmd: Command) -> str:
         return f"{text}\n{cmd.body}"
     if data is not None:
         text += f" [{data}]" if "\n" not in data else f" [\n{data}\n]"
-    return "\n".join([text, *(fenced(block) for block in rest)])
+    return "\n".join([text, *(fenced(block.text, block.info) for block in rest)])
 
 
 def payload_of(cmd: Command) -> str:
@@ -39,7 +40,7 @@ def payload_of(cmd: Command) -> str:
     if cmd.body.strip():
         return cmd.body
     data, rest = _with_exact_code(cmd)
-    return "\n".join(([data] if data is not None else []) + [fenced(block) for block in rest])
+    return "\n".join(([data] if data is not None else []) + [fenced(block.text, block.info) for block in rest])
 
 
 def _token(value: str) -> bool:

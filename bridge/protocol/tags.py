@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bridge.protocol.markdown import Kind, scan
+from sandbox.markdown import Kind, scan
 
 CRITICS_ALLOWED = "critics_allowed"
 """While the developer's latest message carries it, the critic reviews each patch that lands."""
@@ -16,7 +16,7 @@ def carries(text: str, tag: str) -> bool:
     pattern = re.compile(rf"(?<![\w#])#{re.escape(tag)}(?![\w-])", re.IGNORECASE)
     if not pattern.search(text):
         return False
-    layout = scan(text)
+    layout = scan(text, indented=True)
     return any(
         kind == Kind.PLAIN and pattern.search(CODE_SPAN.sub("", line)) for line, kind in zip(layout.lines, layout.kinds, strict=True)
     )

@@ -21,7 +21,7 @@ from bridge.llm import Answer, LLMError
 from bridge.models import Command, Reply
 from bridge.prompts import NOTHING_NEW, role_prompt
 from bridge.protocol import payload_of
-from bridge.protocol.markdown import Kind, scan
+from sandbox.markdown import Kind, scan
 from bridge.protocol.verbs import RoleArguments
 from bridge.roles import context
 from bridge.roles.calls import RoleCalls
@@ -66,7 +66,7 @@ def nothing_new(text: str, earlier: list[str]) -> bool:
 
 def prose(text: str) -> str:
     """What an answer says outside its code: one bounded line."""
-    layout = scan(text)
+    layout = scan(text, indented=True)
     plain = [
         line for line, kind in zip(layout.lines, layout.kinds, strict=True)
         if kind == Kind.PLAIN and not line.lstrip().startswith(DIFF_LINES)
@@ -80,7 +80,7 @@ def request_of(cmd: Command, args: RoleArguments) -> str:
         return args.vibe
     if cmd.data and cmd.data.strip():
         return cmd.data.strip()
-    layout = scan(cmd.body)
+    layout = scan(cmd.body, indented=True)
     return "\n".join(line for line, kind in zip(layout.lines, layout.kinds, strict=True) if kind == Kind.PLAIN).strip()
 
 

@@ -4,6 +4,10 @@ Hunk bodies are read greedily (counts in `@@` headers are often wrong): a body r
 lines start with ' ', '+', '-', '\\' or are empty (an empty line is a blank context line whose
 space was stripped). Trailing empty lines are kept only as far as the header's counts ask for
 them. Header line numbers are kept as hints for breaking ties, never trusted for placement.
+
+An elision line inside a body (`...`, `…`, `// ...`: unchanged lines left out) followed by more
+hunk lines splits the hunk in two; each part is then placed on its own, so the diff applies
+whole or is refused, never only up to the elision.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ _IGNORED = re.compile(
     r"^(?:index |similarity index|dissimilarity index|Index: |={4,}\s*$|diff |old mode|new mode|RCS file|retrieving revision)"
 )
 _BINARY = re.compile(r"^(?:GIT binary patch|Binary files .* differ)$")
+_ELISION = re.compile(r"^\s*(?:(?://+|#+|--|/\*+|<!--|;+)\s*)?(?:\.{3}|…)")
 DEV_NULL = "/dev/null"
 
 
@@ -164,6 +169,10 @@ class _Reader:
             line = lines[i]
             if line == "" or line[0] in " +-\\":
                 body.append(line)
+            elif _ELISION.match(line) and lines[i + 1 : i + 2] and lines[i + 1][:1] in (" ", "+", "-") and not self.boundary(i + 1):
+                if body:
+                    section.hunks.append(_make_hunk(header, body))
+                header, body = None, []
             elif self.tagged:
                 body.append(" " + line)
             else:

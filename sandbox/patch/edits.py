@@ -11,10 +11,14 @@ Carrier = Literal["unified-diff", "search-replace", "whole-file", "code_file", "
 
 @dataclass(frozen=True)
 class Target:
-    """Which file an edit names: a path, a file_id, or neither (then the command's default file)."""
+    """Which file an edit names: a path, a file_id, or neither (then the command's default file).
+
+    `from_code`: the path was read from the code itself (a first-line comment), not from a label.
+    """
 
     path: str | None = None
     file_id: int | None = None
+    from_code: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,21 +63,33 @@ class DiffEdit:
 
 @dataclass(frozen=True)
 class ReplaceEdit:
-    """A SEARCH/REPLACE block: `search` must occur once; empty `search` creates a missing file."""
+    """A SEARCH/REPLACE block: the lines between its markers and which of them may be its divider.
+
+    The search text must occur once; an empty one creates a missing file.
+    """
 
     target: Target
-    search: tuple[str, ...]
-    replace: tuple[str, ...]
+    body: tuple[str, ...]
+    dividers: tuple[int, ...]
     carrier: Carrier = "search-replace"
+
+    def splits(self) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+        """(search, replace) for each candidate divider."""
+        return [(self.body[:k], self.body[k + 1 :]) for k in self.dividers]
 
 
 @dataclass(frozen=True)
 class WholeFile:
-    """The complete new text of a file; `label` is a first-line path comment that may be dropped."""
+    """The complete new text of a file.
+
+    `label` is a first-line comment naming a file (`label_target`), dropped when it names this
+    file and the file does not start with it.
+    """
 
     target: Target
     text: str
     label: str | None = None
+    label_target: Target | None = None
     carrier: Carrier = "whole-file"
 
 

@@ -1,57 +1,41 @@
-"""Markdown fences in a chat payload, and the file paths that label them."""
+"""A payload cut into fenced blocks and the prose between them, read the way edits need.
+
+Fences are read by `sandbox.markdown` (CommonMark, top level), with two additions an edit's
+text calls for:
+
+- lines that belong to an edit are never fences: the lines of a diff hunk (after an `@@` line;
+  " ```" there is a context line) and the content of a SEARCH/REPLACE block, so a fence inside
+  the text an edit carries does not end the block around it;
+- the nested reading: inside a block, a fence line with an info string opens an inner block
+  whose bare closing line does not end the outer one (LLMs do not lengthen the outer fence of
+  a Markdown file that has fences of its own). Where the closer of such a block could instead
+  open another inner block that a later line closes, `Block.end_ambiguous` says so.
+"""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-_OPEN = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})\s*(?P<info>.*?)\s*$")
-_PATH = re.compile(r"^/?[\w.@+\-]+(?:/[\w.@+\-]+)*$")  # ".." and "/" allowed: confinement refuses them loudly
-_NAMED = {"Makefile", "Dockerfile", "Justfile", "justfile", "Containerfile", "LICENSE"}
-_KEYED = re.compile(r"^(?:path|file|filename|name|title)=(?P<q>[\"']?)(?P<v>.+)(?P=q)$", re.IGNORECASE)
-_WRAP = ("**", "__", "`", "*", "_", '"', "'")
-_PREFIX = re.compile(
-    r"^(?:#{1,6}\s+|[-*+]\s+|\d+[.)]\s+|//+\s*|#\s*|--\s+|/\*\s*|<!--\s*|;+\s*|(?:file(?:name)?|path)\s*:\s*)", re.IGNORECASE
-)
-_SUFFIX = re.compile(r"(?:\s*\*/|\s*-->|:)$")
-
-# The file extensions a fence language may write; a language missing here writes only its own name.
-_LANG_EXTS: dict[str, set[str]] = {
-    "rust": {"rs"},
-    "python": {"py", "pyi"},
-    "py": {"py", "pyi"},
-    "toml": {"toml", "lock"},
-    "yaml": {"yaml", "yml"},
-    "yml": {"yaml", "yml"},
-    "markdown": {"md"},
-    "md": {"md"},
-    "shell": {"sh"},
-    "bash": {"sh"},
-    "sh": {"sh"},
-    "javascript": {"js", "mjs", "cjs"},
-    "typescript": {"ts"},
-    "c": {"c", "h"},
-    "cpp": {"cpp", "cc", "cxx", "hpp", "h"},
-    "text": {"txt"},
-    "plaintext": {"txt"},
-    "txt": {"txt"},
-}
+from sandbox.markdown import Fence, dedent, end_is_ambiguous, scan
+from sandbox.patch.labels import info_path, label_path, language_of
+from sandbox.patch.searchreplace import REPLACE, SEARCH
 
 
 @dataclass(frozen=True)
 class Block:
-    """A fenced code block: its info string, its content lines, and the non-blank line just before it."""
+    """A fenced code block: its info string, its content lines, the non-blank line just before it, and
+    the fence as read in the payload's lines (`text`)."""
 
     start: int
     info: str
     lines: tuple[str, ...]
     label: str | None
+    fence: Fence = field(compare=False, repr=False)
+    text: tuple[str, ...] = field(compare=False, repr=False)
 
     @property
     def language(self) -> str:
-        first = self.info.split()[0] if self.info.split() else ""
-        lang = first.split(":", 1)[0]
-        return "" if path_like(lang) or "=" in lang else lang.casefold()
+        return language_of(self.info)
 
     @property
     def label_file(self) -> str | None:
@@ -63,6 +47,11 @@ class Block:
         """The path the fence names, from its info string or from the line before it."""
         return info_path(self.info) or self.label_file
 
+    @property
+    def end_ambiguous(self) -> bool:
+        """Whether the block could also end at a later line (see `sandbox.markdown.end_is_ambiguous`)."""
+        return end_is_ambiguous(list(self.text), self.fence)
+
 
 @dataclass(frozen=True)
 class Prose:
@@ -72,50 +61,41 @@ class Prose:
     lines: tuple[str, ...]
 
 
-class _Hunks:
-    """Tracks diff hunks while scanning: inside one, a line like " ```" is a context line, not a fence."""
+class EditLines:
+    """Hides the lines of diff hunks and SEARCH/REPLACE blocks from fence detection."""
 
     def __init__(self) -> None:
-        self.inside = False
+        self.hunk = False
+        self.replacing = False
 
     def hides(self, line: str) -> bool:
-        """Whether `line` is a hunk line (and so no fence); updates the state."""
-        if self.inside and (line == "" or line[0] in " +-\\"):
+        if self.replacing:
+            self.replacing = REPLACE.match(line) is None
             return True
-        self.inside = line.startswith("@@")
+        if SEARCH.match(line):
+            self.replacing, self.hunk = True, False
+            return True
+        if self.hunk and (line == "" or line[0] in " +-\\"):
+            return True
+        self.hunk = line.startswith("@@")
         return False
 
 
 def segments(lines: list[str]) -> list[Block | Prose]:
     """Split lines into fenced blocks and the prose between them; an unclosed fence runs to the end."""
+    layout = scan("\n".join(lines), strict=True, nested=True, guard=EditLines)
+    text = tuple(layout.lines)
     out: list[Block | Prose] = []
     prose_start = 0
-    i = 0
-    hunks = _Hunks()
-    while i < len(lines):
-        m = None if hunks.hides(lines[i]) else _OPEN.match(lines[i])
-        if m is None or (m["fence"][0] == "`" and "`" in m["info"]):
-            i += 1
-            continue
-        if prose_start < i:
-            out.append(Prose(prose_start, tuple(lines[prose_start:i])))
-        end = _closing(lines, i + 1, m["fence"])
-        out.append(Block(i, m["info"], tuple(lines[i + 1 : end]), _label_before(lines, i)))
-        i = prose_start = end + 1
-        hunks = _Hunks()
+    for fence in layout.fences:
+        if prose_start < fence.start:
+            out.append(Prose(prose_start, text[prose_start : fence.start]))
+        body = tuple(dedent(line, fence.opener.column) for line in layout.lines[fence.start + 1 : fence.stop])
+        out.append(Block(fence.start, fence.opener.info, body, _label_before(lines, fence.start), fence, text))
+        prose_start = fence.end
     if prose_start < len(lines):
-        out.append(Prose(prose_start, tuple(lines[prose_start:])))
+        out.append(Prose(prose_start, text[prose_start:]))
     return out
-
-
-def _closing(lines: list[str], start: int, fence: str) -> int:
-    """The index of the line that closes `fence`, or len(lines)."""
-    close = re.compile(rf"^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}\s*$")
-    hunks = _Hunks()
-    for j in range(start, len(lines)):
-        if not hunks.hides(lines[j]) and close.match(lines[j]):
-            return j
-    return len(lines)
 
 
 def _label_before(lines: list[str], i: int) -> str | None:
@@ -124,53 +104,3 @@ def _label_before(lines: list[str], i: int) -> str | None:
         if j >= 0 and lines[j].strip():
             return lines[j]
     return None
-
-
-def path_like(text: str) -> bool:
-    if not text or len(text) > 255 or not _PATH.match(text):
-        return False
-    name = text.rsplit("/", 1)[-1]
-    return "/" in text or name in _NAMED or re.search(r"\.[A-Za-z0-9_+\-]+$", name) is not None
-
-
-def label_path(line: str) -> str | None:
-    """A path written alone on a line: `src/lib.rs:`, `**src/lib.rs**`, `// File: src/lib.rs`, `### src/lib.rs`."""
-    text = line.strip()
-    while True:
-        before = text
-        text = _SUFFIX.sub("", _PREFIX.sub("", text)).strip()
-        for mark in _WRAP:
-            if len(text) > 2 * len(mark) and text.startswith(mark) and text.endswith(mark):
-                text = text[len(mark) : -len(mark)].strip()
-        if text == before:
-            break
-    return text if path_like(text) else None
-
-
-def info_path(info: str) -> str | None:
-    """A path in a fence's info string: ```` ```rust src/lib.rs ````, ```` ```src/lib.rs ````, `rust:src/lib.rs`, `path=…`."""
-    for token in info.split():
-        keyed = _KEYED.match(token)
-        if keyed:
-            token = keyed["v"]
-        elif ":" in token:
-            token = token.split(":", 1)[1]
-        if path_like(token):
-            return token
-    return None
-
-
-def comment_path(line: str) -> str | None:
-    """A path named by a comment on a block's first line: `// src/lib.rs`, `# File: app.py`, `<!-- a.md -->`."""
-    if not re.match(r"^\s*(?://|#|--|/\*|<!--|;)", line):
-        return None
-    return label_path(line)
-
-
-def writes(language: str, path: str) -> bool:
-    """Whether a block in this fence language can plausibly be the file at `path`."""
-    name = path.rsplit("/", 1)[-1]
-    if not language or "." not in name.strip("."):
-        return True
-    ext = name.rsplit(".", 1)[-1].casefold()
-    return ext == language or ext in _LANG_EXTS.get(language, set())

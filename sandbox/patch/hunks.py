@@ -3,22 +3,30 @@
 The placement rule:
 
 1. A hunk's "old block" (its context and removed lines, in order) must occur in the file as
-   consecutive lines, at or after the end of the previous hunk of the same edit (hunks apply
-   in order and never overlap). Header line numbers are never needed to find a place.
+   consecutive lines. Header line numbers are never needed to find a place.
 2. Exact matches are looked for first. Only when there is none is the old block compared
-   whitespace-tolerantly (runs of spaces and tabs collapsed, ends stripped, so stripped
-   trailing spaces and tabs turned into spaces still match).
-3. One match at that level: the hunk goes there. Several: the header's old-start line,
-   shifted by the drift of the previous hunk (where it was found minus where its header said),
-   picks the candidate only when exactly one candidate starts on that line; otherwise the hunk
-   is refused as ambiguous. A tolerant match is never used to break an exact tie.
-4. A hunk whose old block is not found but whose new block (context and added lines) is, or
+   whitespace-tolerantly (runs of blanks collapsed, ends stripped, so stripped trailing spaces,
+   tabs turned into spaces and U+00A0 no-break spaces still match).
+3. One match at that level: the hunk goes there. Several: the header's old-start line, shifted
+   by the drift of the previous hunk (where it was found minus where its header said), picks the
+   candidate that starts on that line; else, while the hunks read in file order (as a unified
+   diff's do), the one match after the previous hunk; otherwise the hunk is refused as ambiguous.
+   A hunk with no match after the previous hunk may stand before it (hunks out of file order),
+   and from then on only a unique match or the line number places a hunk. A tolerant match is
+   never used to break an exact tie.
+4. Hunks may share lines that both keep as context (each written with its own few lines of
+   context); a line that one hunk removes or that sits between lines the other keeps together
+   (an insertion there) cannot be shared, and such hunks are refused.
+5. A hunk whose old block is not found but whose new block (context and added lines) is, or
    whose longer new block already stands where the old one matches (an append that would go in
    twice), is refused as already applied.
-5. A hunk with no context and no removed lines is placed only in an empty file.
-6. Context lines keep the file's own text (its whitespace and line ending); added lines are
-   written as given, with the file's dominant line ending. The final-newline state of the file
-   is kept unless a hunk that reaches the end says otherwise (`\\ No newline at end of file`).
+6. A hunk with no '+' or '-' lines changes nothing; it is skipped when it matches the file and
+   refused when it does not. A hunk with no context and no removed lines is placed only in an
+   empty file.
+7. Context lines keep the file's own text (its whitespace and line ending). Added lines get the
+   file's dominant line ending; where the hunk matched only whitespace-tolerantly they also take
+   the file's indentation style (see `restyle`). The final-newline state of the file is kept
+   unless a hunk that reaches the end says otherwise (`\\ No newline at end of file`).
 
 A refusal carries the hunk's text and the closest place found (line numbers and the lines there).
 """
@@ -32,6 +40,7 @@ from dataclasses import dataclass
 
 from sandbox.errors import PatchRefused
 from sandbox.patch.edits import Hunk, Kind
+from sandbox.patch.indent import kinds, restyle
 from sandbox.patch.text import Lines, loose
 
 SHOWN_LINES = 8
@@ -100,51 +109,99 @@ def replacement_hunk(search: Sequence[str], replace: Sequence[str]) -> Hunk:
     return Hunk(tuple(lines), header="SEARCH/REPLACE")
 
 
+@dataclass(frozen=True)
+class _Spot:
+    """A hunk placed at `pos` (0-based) under a view; `number` is its place in the edit (1-based)."""
+
+    number: int
+    pos: int
+    hunk: Hunk
+    tolerant: bool
+
+    @property
+    def end(self) -> int:
+        return self.pos + len(self.hunk.old)
+
+
 def place_hunks(lines: Lines, hunks: Sequence[Hunk], path: str) -> Lines:
-    """Apply `hunks` (in order) to `lines`, or raise PatchRefused naming the first that cannot be placed."""
+    """Apply `hunks` to `lines`, or raise PatchRefused naming the first that cannot be placed."""
     views = (_View.of("exact", _same, lines.texts), _View.of("whitespace-tolerant", loose, lines.texts))
-    spots: list[tuple[int, Hunk]] = []
+    spots: list[_Spot] = []
     lo = drift = 0
+    in_order = True
+    previous_start: int | None = None
     for number, hunk in enumerate(hunks, 1):
         ctx = _Context(path, number, lines)
         if not hunk.changes:
-            raise ctx.refuse("changes nothing (it has no '+' or '-' lines)", hunk)
+            expected = None if hunk.old_start is None else max(hunk.old_start - 1, 0) + drift
+            anchor = _anchor(views, hunk, lo if in_order else None, expected, ctx)
+            if anchor is not None and hunk.old_start is not None:
+                drift, previous_start = anchor - max(hunk.old_start - 1, 0), hunk.old_start
+            lo = max(lo, anchor + len(hunk.old)) if anchor is not None else lo
+            continue
+        if hunk.old_start is not None and previous_start is not None and hunk.old_start < previous_start:
+            in_order = False  # the header says this hunk comes before the previous one
         expected = None if hunk.old_start is None else max(hunk.old_start - 1, 0) + drift
-        pos = _locate(views, hunk, lo, expected, ctx)
+        pos, view = _locate(views, hunk, lo if in_order else None, expected, ctx)
+        if pos < lo:
+            in_order = False
         if hunk.old_start is not None:
             drift = pos - max(hunk.old_start - 1, 0)
-        spots.append((pos, hunk))
-        lo = pos + len(hunk.old)
-    return _splice(lines, spots)
+            previous_start = hunk.old_start
+        spots.append(_Spot(number, pos, hunk, view is views[1]))
+        lo = max(lo, pos + len(hunk.old))
+    if not spots:
+        raise _Context(path, 1, lines).refuse("changes nothing (no hunk has '+' or '-' lines)", hunks[0])
+    return _splice(lines, spots, path)
 
 
-def _locate(views: tuple[_View, _View], hunk: Hunk, lo: int, expected: int | None, ctx: _Context) -> int:
+def _anchor(views: tuple[_View, _View], hunk: Hunk, lo: int | None, expected: int | None, ctx: _Context) -> int | None:
+    """Where a hunk without changes stands, when one place is its: an anchor the writer added, which changes
+    nothing but tells where the next hunks are. One that matches nowhere is a sign of the wrong file."""
+    old = hunk.old
+    for view in views:
+        found = view.find(old, 0) if old else []
+        after = [p for p in found if lo is not None and p >= lo]
+        if len(found) == 1:
+            return found[0]
+        if expected in found:
+            return expected
+        if len(after) == 1:
+            return after[0]
+        if found:
+            return None
+    if old:
+        raise ctx.refuse("changes nothing (it has no '+' or '-' lines) and does not match the file", hunk, _closest(views[1], old, None, ctx))
+    return None
+
+
+def _locate(views: tuple[_View, _View], hunk: Hunk, lo: int | None, expected: int | None, ctx: _Context) -> tuple[int, _View]:
+    """Where the hunk's old block goes; `lo` is the end of the previous hunk while the hunks read in file order."""
     old, new = hunk.old, hunk.new
     if not old:
         if views[0].keys:
             raise ctx.refuse("has no context or removed lines to place it by", hunk)
-        return 0
+        return 0, views[0]
     for view in views:
-        found = view.find(old, lo)
+        found = view.find(old, 0)
         if not found:
             continue
+        after = [p for p in found if lo is not None and p >= lo]
         if len(found) == 1:
             pos = found[0]
         elif expected in found:
             pos = expected
+        elif len(after) == 1:
+            pos = after[0]
         else:
             raise ctx.refuse(_ambiguity(view, found, hunk), hunk, "\n".join(_candidates(ctx, found)))
         if len(new) > len(old) and view.holds(new, pos):
             raise ctx.refuse(f"is already applied: its new lines are already at line {pos + 1}", hunk, already_applied=True)
-        return pos
+        return pos, view
     for view in views:
         done = view.find(new, 0) if new else []
         if done:
             raise ctx.refuse(f"is already applied: its new lines are at line {done[0] + 1} and its old lines are gone", hunk, already_applied=True)
-    earlier = views[1].find(old, 0)
-    if earlier:
-        why = f"matches only at line {earlier[0] + 1}, before the end of the previous hunk: hunks must be in file order without overlap"
-        raise ctx.refuse(why, hunk)
     raise ctx.refuse("does not match the file", hunk, _closest(views[1], old, expected, ctx))
 
 
@@ -181,25 +238,65 @@ def _closest(view: _View, old: list[str], expected: int | None, ctx: _Context) -
     return "\n".join(out + ctx.show(first, SHOWN_LINES))
 
 
-def _splice(lines: Lines, spots: list[tuple[int, Hunk]]) -> Lines:
-    out: list[tuple[str, str | None]] = []
-    cursor = 0
+@dataclass
+class _Merge:
+    """Every placed hunk's claims on the file: lines kept or removed, and lines added before a line."""
+
+    path: str
+    lines: Lines
+    owner: dict[int, tuple[Kind, _Spot]]
+    added: dict[int, tuple[_Spot, list[str]]]
+
+    def claim(self, at: int, kind: Kind, spot: _Spot) -> None:
+        held = self.owner.get(at)
+        if held is not None and (held[0] != " " or kind != " "):
+            raise self._clash(held[1], spot, f"both claim line {at + 1} and one of them changes it")
+        self.owner[at] = (kind, spot)
+
+    def add(self, gap: int, text: str, spot: _Spot) -> None:
+        held = self.added.setdefault(gap, (spot, []))
+        if held[0] is not spot:
+            raise self._clash(held[0], spot, f"both add lines before line {gap + 1}, in no stated order")
+        held[1].append(text)
+
+    def check_gaps(self, spots: list[_Spot]) -> None:
+        """Lines one hunk adds must not fall between two lines another hunk keeps together."""
+        for gap, (spot, _) in self.added.items():
+            for other in spots:
+                if other is not spot and other.pos < gap < other.end:
+                    raise self._clash(other, spot, f"overlap: hunk {spot.number} adds lines inside hunk {other.number}, before line {gap + 1}")
+
+    def _clash(self, one: _Spot, two: _Spot, why: str) -> PatchRefused:
+        first, second = sorted((one, two), key=lambda s: s.number)
+        ctx = _Context(self.path, second.number, self.lines)
+        return ctx.refuse(f"overlaps hunk {first.number}: {why}", second.hunk, "\n".join(ctx.show(second.pos, SHOWN_LINES)))
+
+
+def _splice(lines: Lines, spots: list[_Spot], path: str) -> Lines:
+    merge = _Merge(path, lines, {}, {})
     final_newline = lines.final_newline
     texts, eols = lines.texts, lines.eols
-    for pos, hunk in spots:
-        out.extend(zip(texts[cursor:pos], eols[cursor:pos], strict=True))
-        at = pos
+    used = kinds(texts)
+    for spot in sorted(spots, key=lambda s: (s.pos, s.number)):
+        hunk = spot.hunk
+        style = restyle([(t, texts[spot.pos + j]) for j, t in enumerate(hunk.old)], used, spot.tolerant)
+        at = spot.pos
         for kind, text in hunk.lines:
-            if kind == " ":
-                out.append((texts[at], eols[at]))
-            elif kind == "+":
-                out.append((text, None))
-            at += kind != "+"
-        cursor = at
+            if kind == "+":
+                merge.add(at, style(text), spot)
+            else:
+                merge.claim(at, kind, spot)
+                at += 1
         if at == len(texts):
             if hunk.new_no_eol:
                 final_newline = False
             elif hunk.old_no_eol:
                 final_newline = True
-    out.extend(zip(texts[cursor:], eols[cursor:], strict=True))
+    merge.check_gaps(spots)
+    out: list[tuple[str, str | None]] = []
+    for i in range(len(texts) + 1):
+        if i in merge.added:
+            out += [(t, None) for t in merge.added[i][1]]
+        if i < len(texts) and merge.owner.get(i, (" ",))[0] != "-":
+            out.append((texts[i], eols[i]))
     return lines.rebuilt(out, final_newline)

@@ -1,4 +1,11 @@
-"""SEARCH/REPLACE blocks (aider style), fenced or not."""
+"""SEARCH/REPLACE blocks (aider style), fenced or not.
+
+A block runs from its `<<<<<<< SEARCH` line to the first `>>>>>>> REPLACE` line. Its `=======`
+divider is the one line between them that looks like one; when the content itself has such
+lines (a Markdown heading's underline, a separator in a comment), every one of them is kept as
+a candidate and the file decides (see `plan`): the block applies only when exactly one split
+places.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +13,15 @@ import re
 
 from sandbox.errors import PatchRefused
 from sandbox.patch.edits import ReplaceEdit, Target
-from sandbox.patch.fences import label_path
+from sandbox.patch.labels import label_path
 
 SEARCH = re.compile(r"^\s*<{5,9}\s*SEARCH\s*$")
-_DIVIDER = re.compile(r"^\s*={5,9}\s*$")
-_REPLACE = re.compile(r"^\s*>{5,9}\s*REPLACE\s*$")
+DIVIDER = re.compile(r"^\s*={5,9}\s*$")
+REPLACE = re.compile(r"^\s*>{5,9}\s*REPLACE\s*$")
 
 
 def has_blocks(lines: list[str] | tuple[str, ...]) -> bool:
     return any(SEARCH.match(line) for line in lines)
-
-
-def _find(pattern: re.Pattern[str], lines: list[str], start: int, what: str, opened: int) -> int:
-    for j in range(start, len(lines)):
-        if pattern.match(lines[j]):
-            return j
-    raise PatchRefused(f"unterminated SEARCH/REPLACE block at line {opened + 1}: no {what} line")
 
 
 def parse_blocks(lines: list[str], path: str | None) -> list[tuple[int, ReplaceEdit]]:
@@ -30,10 +30,15 @@ def parse_blocks(lines: list[str], path: str | None) -> list[tuple[int, ReplaceE
     i = 0
     while i < len(lines):
         if SEARCH.match(lines[i]):
-            divider = _find(_DIVIDER, lines, i + 1, "=======", i)
-            end = _find(_REPLACE, lines, divider + 1, ">>>>>>> REPLACE", i)
+            end = next((j for j in range(i + 1, len(lines)) if REPLACE.match(lines[j])), None)
+            if end is None:
+                raise PatchRefused(f"unterminated SEARCH/REPLACE block at line {i + 1}: no >>>>>>> REPLACE line")
+            body = tuple(lines[i + 1 : end])
+            dividers = tuple(k for k, line in enumerate(body) if DIVIDER.match(line))
+            if not dividers:
+                raise PatchRefused(f"the SEARCH/REPLACE block at line {i + 1} has no ======= line")
             target = Target(path) if path is not None else Target()
-            out.append((i, ReplaceEdit(target, tuple(lines[i + 1 : divider]), tuple(lines[divider + 1 : end]))))
+            out.append((i, ReplaceEdit(target, body, dividers)))
             i = end + 1
             continue
         named = label_path(lines[i]) if lines[i].strip() else None

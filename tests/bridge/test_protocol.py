@@ -67,7 +67,7 @@ def test_seed_examples_inside_one_message_with_prose() -> None:
 
 # grammar ----------------------------------------------------------------------------------
 def test_case_insensitive_prefix_and_verb_with_leading_whitespace() -> None:
-    cmd = only("   \t@AGENT Check Compile")
+    cmd = only("   @AGENT Check Compile")
     assert cmd.verb == "check compile"
     assert cmd.words == ["Check", "Compile"]
 

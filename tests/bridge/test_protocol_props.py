@@ -78,7 +78,7 @@ def commands(draw: st.DrawFn) -> Command:
         params[key] = value
     elif shape == "code" and blocks:
         inside = draw(st.integers(1, len(blocks)))
-        data = "\n".join([draw(FREE), *(fenced(b) for b in blocks[:inside]), draw(FREE)]).strip()
+        data = "\n".join([draw(FREE), *(fenced(b.text, b.info) for b in blocks[:inside]), draw(FREE)]).strip()
     if spec.needs_data and not (data or blocks):
         blocks = [CodeBlock(text="-a\n+b", info="diff")]
     cmd = Command(verb=spec.name, words=words, meta=meta, params=params, data=data, code_blocks=blocks)

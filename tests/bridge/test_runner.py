@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.chat.errors import BrowserGone
+from bridge.chat.errors import BrowserGone, RateLimited
 from bridge.chat.memory import InMemoryDriver
 from bridge.config import Settings, load_settings
 from bridge.journal import Journal
@@ -108,3 +108,27 @@ def test_browser_death_relaunches_and_resumes(settings: Settings) -> None:
     assert len(driver.posted) == 1 and "Workspace" in driver.posted[0]
     assert len(replacement.posted) == 1 and "code test" in replacement.posted[0]
     assert b.driver is replacement
+
+
+def test_a_rate_limit_keeps_the_reply_queued_until_the_wait_is_over(settings: Settings) -> None:
+    driver = InMemoryDriver()
+    b = bridge(settings, driver, rate_limit_wait=0.5)
+
+    async def scenario() -> list[str]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(b.run(stop))
+        await asyncio.sleep(0.1)
+        driver.push_message("@agent status")
+        await asyncio.sleep(0.2)
+        driver.push_message("@agent help")
+        driver.fail_next(RateLimited("You've reached your limit; it resets in 2 hours"))
+        await asyncio.sleep(0.2)
+        during = list(driver.posted)
+        await asyncio.sleep(1.0)
+        stop.set()
+        await task
+        return during
+
+    during = asyncio.run(scenario())
+    assert len(during) == 1 and "Workspace" in during[0]  # the help reply waits out the limit
+    assert len(driver.posted) == 2 and "code test" in driver.posted[1]

@@ -1,7 +1,9 @@
-"""Browser fixtures: the mock chat server, system Chromium for pytest-playwright, and the async driver.
+"""Browser fixtures: the mock chat server, system Chromium for pytest-playwright, the async driver, the bridge.
 
-The person in the chat uses pytest-playwright's sync `page`; the bridge's async driver runs on an
-event loop in a background thread (`aio.run(coro)`), in its own browser, as it would in production.
+The server holds both fixtures: classic pages at `/chat/<id>` (the mock profile) and grok-2026 pages at
+`/c/<id>`, `/project/<id>?chat=<id>` and `/` (the grok profile, with the mock's short timings). The
+person in the chat uses pytest-playwright's sync `page`; the bridge's async driver runs on an event
+loop in a background thread (`aio.run(coro)`), in its own browser, as it would in production.
 """
 
 from __future__ import annotations
@@ -20,11 +22,19 @@ from playwright.sync_api import Page
 from bridge.chat.launch import launch, launch_options
 from bridge.chat.playwright_driver import DriverOptions, PlaywrightDriver
 from bridge.chat.profile import Profile, load_profile
-from bridge.mockchat.app import create_app
+from bridge.config import Settings, load_settings
+from bridge.journal import Journal
+from bridge.mockchat.app import MockOptions, create_app
 from bridge.mockchat.assistant import ScriptedAssistant, load_script
 from bridge.mockchat.client import MockChatClient
 from bridge.models import ChatMessage
+from bridge.orchestrator import Orchestrator
+from bridge.protocol import SIGNATURE
+from bridge.runner import ATTACHED, Bridge
+from bridge.session import chat_id_of
+from sandbox.local import LocalExecutor
 from sandbox.serving import BackgroundServer
+from tests.support.waiting import wait_for
 
 RULES = Path(__file__).with_name("rules.yaml")
 T = TypeVar("T")
@@ -60,7 +70,7 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 
 @pytest.fixture(scope="session")
 def mock_server() -> Iterator[BackgroundServer]:
-    app = create_app(ScriptedAssistant(load_script(RULES)))
+    app = create_app(ScriptedAssistant(load_script(RULES)), MockOptions(ui="grok-2026"))
     with BackgroundServer(app, timeout_graceful_shutdown=1) as server:
         yield server
 
@@ -118,6 +128,18 @@ def mock_profile() -> Profile:
     return load_profile("mock")
 
 
+@pytest.fixture(scope="session")
+def grok_profile(mock_profile: Profile) -> Profile:
+    """The grok profile as shipped (both read routes), with the mock's short timings."""
+    return load_profile("grok").model_copy(update={"timing": mock_profile.timing})
+
+
+@pytest.fixture(scope="session")
+def grok_dom_profile(grok_profile: Profile) -> Profile:
+    """The grok profile without its history API: everything read from the page."""
+    return grok_profile.model_copy(update={"api": None})
+
+
 DriverFactory = Callable[..., PlaywrightDriver]
 
 
@@ -160,3 +182,75 @@ def read_until(aio: LoopThread) -> Callable[..., list[ChatMessage]]:
         return messages
 
     return read
+
+
+class Running:
+    """A Bridge running on the driver loop in the background until stopped."""
+
+    def __init__(self, aio: LoopThread, bridge: Bridge) -> None:
+        self.aio = aio
+        self.bridge = bridge
+        self.stop = aio.run(_event())
+        self.task: asyncio.Task[None] = aio.run(_spawn(bridge.run(self.stop)))
+
+    def attached(self, timeout: float = 60.0) -> Running:
+        """Wait until the bridge has attached (what is in the chat by then counts as seen on a first attach)."""
+        wait_for(lambda: self.bridge.journal.get(self.bridge.chat_id, ATTACHED, False), timeout=timeout, what="the bridge to attach")
+        return self
+
+    def halt(self) -> None:
+        self.aio.loop.call_soon_threadsafe(self.stop.set)
+        self.aio.run(_finished(self.task), 30)
+
+    def kill(self) -> None:
+        """Stop at once, as a crash would: no clean-up of the loop's step; the task is gone when this returns."""
+        self.aio.loop.call_soon_threadsafe(self.task.cancel)
+        self.aio.run(_finished(self.task), 10)
+
+
+async def _event() -> asyncio.Event:
+    return asyncio.Event()
+
+
+async def _spawn(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    return asyncio.get_running_loop().create_task(coro)
+
+
+async def _finished(task: asyncio.Task[None]) -> None:
+    """Wait for the task to end (cancelled or not); its own exception, if any, is raised."""
+    await asyncio.wait([task])
+    if not task.cancelled() and task.exception() is not None:
+        raise task.exception()  # type: ignore[misc]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, crate_copy: Path) -> Settings:
+    return load_settings(home=tmp_path / "home", project=crate_copy, llm={"api_key": None})
+
+
+@pytest.fixture
+def start_bridge(aio: LoopThread, open_driver: DriverFactory, settings: Settings) -> Iterator[Callable[..., Running]]:
+    """Start the whole bridge (real executor and journal) on a chat URL, in the background; stopped after the test."""
+    running: list[Running] = []
+
+    def start(url: str, *, dry_run: bool = False, second_session: bool = True, profile: Profile | None = None) -> Running:
+        executor = LocalExecutor(settings.project, settings.sandbox_config())  # type: ignore[arg-type]
+        orchestrator = Orchestrator(executor, Journal(settings.home / "journal.db"), settings, dry_run=dry_run)
+        driver = open_driver(url, profile=profile, start=False, second_session=second_session)
+        bridge = Bridge(
+            driver, orchestrator, chat_id_of(driver), dry_run=dry_run,
+            idle_wait=0.5, refresh_every=driver.profile.timing.refresh_ms / 1000 if second_session else None,
+        )
+        run = Running(aio, bridge)
+        running.append(run)
+        return run
+
+    yield start
+    for run in running:
+        if not run.task.done():
+            run.halt()
+
+
+def mcp_posts(mock: MockChatClient, chat_id: str) -> list[str]:
+    """MCP's posts in the chat, as the server keeps them."""
+    return [m.markdown for m in mock.messages(chat_id) if m.role == "user" and m.markdown.rstrip().endswith(SIGNATURE)]

@@ -2,81 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from bridge.config import Settings, load_settings
-from bridge.journal import Journal
-from bridge.orchestrator import Orchestrator
-from bridge.protocol import SIGNATURE
-from bridge.runner import Bridge
-from bridge.session import chat_id_of
+from bridge.config import Settings
 from bridge.mockchat.client import MockChatClient
-from sandbox.local import LocalExecutor
-from tests.browser.conftest import DriverFactory, LoopThread
+from bridge.protocol import SIGNATURE
+from tests.browser.conftest import Running, mcp_posts
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.browser
-
-
-class Running:
-    """A Bridge running on the driver loop in the background until stopped."""
-
-    def __init__(self, aio: LoopThread, bridge: Bridge) -> None:
-        self.aio = aio
-        self.bridge = bridge
-        self.stop = aio.run(_event())
-        self.future: Future[None] = asyncio.run_coroutine_threadsafe(bridge.run(self.stop), aio.loop)
-
-    def halt(self) -> None:
-        self.aio.loop.call_soon_threadsafe(self.stop.set)
-        self.future.result(30)
-
-    def kill(self) -> None:
-        """Stop at once, as a crash would: no clean-up of the loop's step."""
-        self.future.cancel()
-        time.sleep(0.3)
-
-
-async def _event() -> asyncio.Event:
-    return asyncio.Event()
-
-
-@pytest.fixture
-def settings(tmp_path: Path, crate_copy: Path) -> Settings:
-    return load_settings(home=tmp_path / "home", project=crate_copy, llm={"api_key": None})
-
-
-@pytest.fixture
-def start_bridge(aio: LoopThread, open_driver: DriverFactory, settings: Settings) -> Iterator[Callable[..., Running]]:
-    running: list[Running] = []
-
-    def start(url: str, *, dry_run: bool = False, second_session: bool = True) -> Running:
-        executor = LocalExecutor(settings.project, settings.sandbox_config())  # type: ignore[arg-type]
-        orchestrator = Orchestrator(executor, Journal(settings.home / "journal.db"), settings, dry_run=dry_run)
-        driver = open_driver(url, start=False, second_session=second_session)
-        bridge = Bridge(
-            driver, orchestrator, chat_id_of(driver.profile, url), dry_run=dry_run,
-            idle_wait=0.5, refresh_every=driver.profile.timing.refresh_ms / 1000 if second_session else None,
-        )
-        run = Running(aio, bridge)
-        running.append(run)
-        return run
-
-    yield start
-    for run in running:
-        if not run.future.done():
-            run.halt()
-
-
-def mcp_posts(mock: MockChatClient, chat_id: str) -> list[str]:
-    return [m.markdown for m in mock.messages(chat_id) if m.role == "user" and m.markdown.rstrip().endswith(SIGNATURE)]
 
 
 def type_in(page: Page, text: str) -> None:
@@ -89,9 +27,8 @@ def type_in(page: Page, text: str) -> None:
 def test_developer_command_gets_a_reply_in_the_page(
     person: Page, mock: MockChatClient, chat_id: str, start_bridge: Callable[..., Running]
 ) -> None:
-    start_bridge(mock.chat_url(chat_id))
+    start_bridge(mock.chat_url(chat_id)).attached()  # the (empty) conversation first
     person.goto(mock.chat_url(chat_id, live=1))
-    time.sleep(1.5)  # let the bridge attach to the (empty) conversation first
     type_in(person, "@agent code test #aggr_trades")
     expect(person.locator('[data-testid="user-message"]', has_text="check test #aggr_trades: OK")).to_be_visible(timeout=60_000)
     posts = wait_for(lambda: mcp_posts(mock, chat_id), what="MCP's post")
@@ -101,8 +38,7 @@ def test_developer_command_gets_a_reply_in_the_page(
 def test_streamed_patch_is_applied_exactly_after_it_ends(
     mock: MockChatClient, chat_id: str, settings: Settings, start_bridge: Callable[..., Running]
 ) -> None:
-    run = start_bridge(mock.chat_url(chat_id))
-    time.sleep(1.5)
+    run = start_bridge(mock.chat_url(chat_id)).attached()
     mock.inject(chat_id, "Please add a tabbed comment to the report module.")
     posts = wait_for(lambda: mcp_posts(mock, chat_id), timeout=90, what="the update post")
     assert posts[0].startswith("@all Updated src/report.rs"), posts[0]
@@ -114,8 +50,7 @@ def test_streamed_patch_is_applied_exactly_after_it_ends(
 def test_own_posts_are_not_run_and_reloads_repeat_nothing(
     mock: MockChatClient, chat_id: str, start_bridge: Callable[..., Running]
 ) -> None:
-    run = start_bridge(mock.chat_url(chat_id))
-    time.sleep(1.5)
+    run = start_bridge(mock.chat_url(chat_id)).attached()
     mock.inject(chat_id, "@agent help")
     posts = wait_for(lambda: mcp_posts(mock, chat_id), what="the help post")
     assert "@agent code test" in posts[0]  # the post quotes commands, yet none of them runs
@@ -141,8 +76,7 @@ def test_own_posts_are_not_run_and_reloads_repeat_nothing(
 def test_dry_run_posts_nothing(
     mock: MockChatClient, chat_id: str, start_bridge: Callable[..., Running], capfd: pytest.CaptureFixture[str]
 ) -> None:
-    run = start_bridge(mock.chat_url(chat_id), dry_run=True)
-    time.sleep(1.5)
+    run = start_bridge(mock.chat_url(chat_id), dry_run=True).attached()
     mock.inject(chat_id, "@agent status")
     wait_for(lambda: "Workspace of trade_report" in capfd.readouterr().out, what="the printed reply")
     run.halt()
@@ -152,8 +86,7 @@ def test_dry_run_posts_nothing(
 def test_second_session_answers_once_across_a_kill(
     mock: MockChatClient, chat_id: str, start_bridge: Callable[..., Running]
 ) -> None:
-    first = start_bridge(mock.chat_url(chat_id))
-    time.sleep(1.5)
+    first = start_bridge(mock.chat_url(chat_id)).attached()
     for n in range(3):
         mock.inject(chat_id, f"@agent code files #date{n}")
     wait_for(lambda: len(mcp_posts(mock, chat_id)) >= 2, what="two answers")

@@ -6,12 +6,10 @@ import stat
 
 import pytest
 from playwright.async_api import Page
-from rich.console import Console
-
-from bridge.chat.doctor import check_page, doctor_table, healthy, run_doctor
+from bridge.chat.doctor import DoctorReport, check_page, run_doctor
 from bridge.chat.errors import LoggedOut
 from bridge.chat.login import login
-from bridge.chat.playwright_driver import DriverOptions
+from bridge.chat.page import DriverOptions
 
 pytestmark = pytest.mark.browser
 
@@ -47,21 +45,24 @@ def test_doctor_reports_a_broken_selector(mock, chat_id, open_driver, aio, mock_
     driver = open_driver(mock.chat_url(chat_id))
     aio.run(driver.post("please send the slow patch"))
     mock.wait_settled(chat_id, 2)
-    broken = mock_profile.model_copy(update={"send": ['button[data-testid="send-renamed"]', "button[[invalid"]})
 
-    rows = aio.run(check_page(driver.page, broken))
+    healthy_rows = aio.run(check_page(driver))
+    driver.profile = mock_profile.model_copy(update={"send": ['button[data-testid="send-renamed"]', "button[[invalid"]})
+    rows = aio.run(check_page(driver))
 
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.part] = max(counts.get(row.part, -1), row.matches)
     parts = ("composer", "messages.container", "turns with an id", "turns told as user", "turns told as assistant", "messages.code_block")
     assert [counts[k] for k in parts] == [1, 2, 2, 1, 1, 1]
-    assert [(r.part, r.selector, r.matches) for r in rows if not r.ok] == [
-        ("send", 'button[data-testid="send-renamed"]', 0), ("send", "button[[invalid", -1)]
-    assert not healthy(rows) and healthy(aio.run(check_page(driver.page, mock_profile)))
-    console = Console(record=True, width=200)
-    console.print(doctor_table(rows))
-    assert any("send-renamed" in line and "BROKEN" in line for line in console.export_text().splitlines())
+    assert [(r.part, r.selector, r.matches, r.status) for r in rows if not r.ok] == [
+        ("send", 'button[data-testid="send-renamed"]', 0, "BROKEN"), ("send", "button[[invalid", -1, "invalid CSS")]
+    assert all(r.ok for r in healthy_rows)
+    assert [(r.status, r.route) for r in healthy_rows if r.part == "composer"][0] == ("used", "post")
+    report = DoctorReport(profile="mock", opened=driver.url, rows=rows)
+    text = report.markdown()
+    assert any("send-renamed" in line and "BROKEN" in line for line in text.splitlines())
+    assert "result: **BROKEN: send**" in text
 
 
 def test_doctor_opens_a_page_whose_composer_is_gone(mock, chat_id, mock_profile, state_file, aio, tmp_path):
@@ -69,5 +70,6 @@ def test_doctor_opens_a_page_whose_composer_is_gone(mock, chat_id, mock_profile,
     timing = mock_profile.timing.model_copy(update={"ready_ms": 500})
     profile = mock_profile.model_copy(update={"composer": composer, "timing": timing})
     options = DriverOptions(url=mock.chat_url(chat_id), storage_state=state_file, artifacts_dir=tmp_path)
-    rows = aio.run(run_doctor(profile, options))
-    assert [(r.part, r.ok) for r in rows if r.part in ("composer", "send")] == [("composer", False), ("send", True)]
+    report = aio.run(run_doctor(profile, options))
+    assert [(r.part, r.ok) for r in report.rows if r.part in ("composer", "send")] == [("composer", False), ("send", True)]
+    assert report.broken() == ["composer"]

@@ -59,15 +59,15 @@ def test_a_turn_that_lands_before_our_post_is_still_read(chat_server: ChatServer
         try:
             await driver.start()
             first = await _read_all(driver)
-            insert = driver._insert
+            insert = driver.insert
 
             async def typed_elsewhere_first(text: str) -> Any:
                 await asyncio.to_thread(client.inject, chat_id, "@agent status (typed in another tab)")
                 return await insert(text)
 
-            driver._insert = typed_elsewhere_first  # type: ignore[method-assign]
+            driver.insert = typed_elsewhere_first  # type: ignore[method-assign]
             await driver.post("MCP's reply")
-            driver._insert = insert  # type: ignore[method-assign]
+            driver.insert = insert  # type: ignore[method-assign]
             return first, await _read_all(driver)
         finally:
             await driver.close()

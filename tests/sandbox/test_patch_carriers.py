@@ -44,9 +44,39 @@ def test_search_replace_blocks(root: Path, payload: str) -> None:
     assert planned(root, payload) == {"src/lib.rs": FIXED}
 
 
-def test_a_path_inside_a_sentence_is_not_a_label(root: Path) -> None:
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Change this in `src/lib.rs`:",
+        "Updated `src/lib.rs`:",
+        "Here is the full `src/lib.rs` (nothing else changes):",
+        "**Here's the updated src/lib.rs:**",
+        "In **src/lib.rs**:",
+    ],
+)
+def test_a_sentence_ending_in_a_colon_that_names_one_path_is_a_label(root: Path, sentence: str) -> None:
+    assert planned(root, f"{sentence}\n```rust\n{SR}\n```") == {"src/lib.rs": FIXED}
+    assert planned(root, f"{sentence}\n\n```rust\n{FIXED}```") == {"src/lib.rs": FIXED}
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "I changed `src/lib.rs`, see below.",
+        "Compare `src/lib.rs` with `src/long.rs`:",
+        "Then call `self.offset`:",
+    ],
+)
+def test_a_sentence_that_does_not_name_one_path_is_not_a_label(root: Path, sentence: str) -> None:
     with pytest.raises(PatchRefused, match="names no file"):
-        plan_payload(root, f"Change this in `src/lib.rs`:\n```rust\n{SR}\n```")
+        plan_payload(root, f"{sentence}\n```rust\n{SR}\n```")
+
+
+def test_a_label_path_with_spaces(root: Path) -> None:
+    (root / "docs").mkdir()
+    (root / "docs" / "User Guide.md").write_text("# Guide\n\nOld text.\n")
+    for label in ("`docs/User Guide.md`:", "**docs/User Guide.md**", "File: docs/User Guide.md", "Updated `docs/User Guide.md`:"):
+        assert planned(root, f"{label}\n```markdown\n# Guide\n\nNew text.\n```") == {"docs/User Guide.md": "# Guide\n\nNew text.\n"}
 
 
 def test_search_replace_blocks_for_two_files_in_order(root: Path) -> None:
@@ -63,7 +93,7 @@ def test_search_replace_blocks_for_two_files_in_order(root: Path) -> None:
 def test_search_replace_keeps_the_files_whitespace_on_shared_lines(root: Path) -> None:
     (root / "src" / "tabs.rs").write_text("fn a() {\n\tlet x = 1;\n\tx\n}\n")
     payload = "src/tabs.rs\n```rust\n<<<<<<< SEARCH\n    let x = 1;\n    x\n=======\n    let x = 1;\n    x + 1\n>>>>>>> REPLACE\n```"
-    assert planned(root, payload) == {"src/tabs.rs": "fn a() {\n\tlet x = 1;\n    x + 1\n}\n"}
+    assert planned(root, payload) == {"src/tabs.rs": "fn a() {\n\tlet x = 1;\n\tx + 1\n}\n"}
 
 
 @pytest.mark.parametrize(
@@ -122,8 +152,30 @@ def test_whole_file_without_a_final_newline_gets_the_files_one(root: Path) -> No
 
 def test_path_comment_is_kept_only_when_the_file_has_it(root: Path) -> None:
     (root / "src" / "labelled.rs").write_text("// src/labelled.rs\nfn a() {}\n")
-    after = planned(root, "```rust\n// src/labelled.rs\nfn b() {}\n```\n```rust\n// src/other.rs\nfn c() {}\n```")
-    assert after == {"src/labelled.rs": "// src/labelled.rs\nfn b() {}\n", "src/other.rs": "fn c() {}\n"}
+    after = planned(root, "```rust\n// src/labelled.rs\nfn b() {}\n```\n```rust\n// lib.rs\nfn c() {}\n```")
+    assert after == {"src/labelled.rs": "// src/labelled.rs\nfn b() {}\n", "src/lib.rs": "fn c() {}\n"}
+
+
+def test_a_name_in_the_code_never_creates_a_file(root: Path) -> None:
+    with pytest.raises(PatchRefused, match="first line names src/other.rs, which is not a file of the project"):
+        plan_payload(root, "```rust\n// src/other.rs\nfn c() {}\n```")
+    (root / "tests").mkdir()
+    (root / "tests" / "lib.rs").write_text("fn t() {}\n")
+    with pytest.raises(PatchRefused, match="lib.rs could be any of 2 files"):
+        plan_payload(root, "```rust\n// lib.rs\nfn c() {}\n```")
+
+
+def test_the_label_wins_over_a_first_line_comment_that_is_the_files_own(root: Path) -> None:
+    """A file whose own first line is `// tokens.rs`, posted under a label: the label names the file, the comment stays."""
+    (root / "src" / "parse").mkdir()
+    (root / "src" / "parse" / "tokens.rs").write_text("// tokens.rs\npub struct Token;\n")
+    after = planned(root, "Updated `src/parse/tokens.rs`:\n```rust\n// tokens.rs\npub struct Token(u8);\n```")
+    assert after == {"src/parse/tokens.rs": "// tokens.rs\npub struct Token(u8);\n"}
+    assert not (root / "tokens.rs").exists()
+    dropped = planned(root, "Updated `src/lib.rs`:\n```rust\n// lib.rs\n" + FIXED + "```")
+    assert dropped == {"src/lib.rs": FIXED}
+    with pytest.raises(PatchRefused, match="starts with a comment naming another file, src/long.rs"):
+        plan_payload(root, "Updated `src/lib.rs`:\n```rust\n// src/long.rs\n" + FIXED + "```")
 
 
 @pytest.mark.parametrize(
@@ -189,7 +241,7 @@ def test_whole_file_that_is_an_excerpt_is_refused(root: Path, text: str) -> None
 
 
 def test_whole_file_keeping_little_of_a_long_file_is_refused(root: Path) -> None:
-    with pytest.raises(PatchRefused, match="keeps only 3 of its 36 non-blank lines"):
+    with pytest.raises(PatchRefused, match="keeps only 3 of the file's 36 non-blank lines"):
         plan_payload(root, "src/long.rs:\n```rust\npub fn f3() -> u32 {\n    3\n}\n```")
     after = planned(root, '<code_file name="src/long.rs">\npub fn f3() -> u32 {\n    3\n}\n</code_file>')
     assert after == {"src/long.rs": "pub fn f3() -> u32 {\n    3\n}\n"}

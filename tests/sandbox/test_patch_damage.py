@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from sandbox.patch import apply_payload
+from sandbox.patch.indent import kinds
 from tests.support.damage import tabs_to_spaces
 
 BEFORE = """use std::fmt;
@@ -180,9 +181,14 @@ REFUSALS: dict[str, tuple[str, str, str]] = {
         "matches 2 places",
     ),
     "file does not exist": (BEFORE, unified(BEFORE, AFTER, "src/missing.rs"), "src/missing.rs does not exist"),
-    "elided lines inside a fenced diff": (
+    "elided lines inside a fenced diff, the part after them placed twice": (
+        "fn a() {\n    x += 1;\n}\n\nfn b() {\n    x += 1;\n}\n",
+        "```diff\n--- a/src/lib.rs\n+++ b/src/lib.rs\n@@\n fn a() {\n...\n-    x += 1;\n+    x += 2;\n```",
+        "matches 2 places",
+    ),
+    "a line that is no diff line inside a fenced diff": (
         BEFORE,
-        "```diff\n--- a/src/lib.rs\n+++ b/src/lib.rs\n@@\n pub fn total(values: &[i64]) -> i64 {\n...\n"
+        "```diff\n--- a/src/lib.rs\n+++ b/src/lib.rs\n@@\n pub fn total(values: &[i64]) -> i64 {\nsee below\n"
         "-        sum += v;\n+        sum += *v;\n```",
         "neither a header nor a hunk line",
     ),
@@ -240,12 +246,13 @@ def unique_file(draw: st.DrawFn) -> list[str]:
 def edited(draw: st.DrawFn, lines: list[str], fresh: bool) -> list[str]:
     """`lines` after a few random insertions, deletions and replacements."""
     out = list(lines)
+    indent = "\t" if kinds(lines) == {"tab"} else "    "  # a writer adds lines in the file's indentation
     for op in range(draw(st.integers(min_value=1, max_value=4))):
         at = draw(st.integers(min_value=0, max_value=len(out)))
         cut = draw(st.integers(min_value=0, max_value=min(3, len(out) - at)))
         size = draw(st.integers(min_value=0 if cut else 1, max_value=3))
         if fresh:
-            new = [f"    added_{op}_{k}();" for k in range(size)]
+            new = [f"{indent}added_{op}_{k}();" for k in range(size)]
         else:
             new = draw(st.lists(st.sampled_from(REPEATING), min_size=size, max_size=size))
         out[at : at + cut] = new

@@ -78,32 +78,71 @@ def test_tolerant_match_must_be_unique(tmp_path: Path) -> None:
     assert content(root) == text
 
 
-def test_tolerant_match_keeps_the_files_whitespace_on_context_lines(tmp_path: Path) -> None:
+def test_tolerant_match_keeps_the_files_whitespace_and_indents_added_lines_its_way(tmp_path: Path) -> None:
     text = "fn a() {\n\tlet x = 1;   \n\tx\n}\n"
     root = make(tmp_path, text)
     result = apply_payload(root, diff("@@\n fn a() {\n     let x = 1;\n-    x\n+    x + 1\n }\n"))
     assert result.ok, result.error
-    assert content(root) == "fn a() {\n\tlet x = 1;   \n    x + 1\n}\n"
+    assert content(root) == "fn a() {\n\tlet x = 1;   \n\tx + 1\n}\n"
 
 
-def test_hunks_must_come_in_file_order(tmp_path: Path) -> None:
+def test_hunks_out_of_file_order_apply_where_each_matches_once(tmp_path: Path) -> None:
     text = "\n".join(numbered(20)) + "\n"
     root = make(tmp_path, text)
     late = "@@ -15,2 +15,2 @@\n line 15\n-line 16\n+LINE 16\n"
     early = "@@ -3,2 +3,2 @@\n line 3\n-line 4\n+LINE 4\n"
     result = apply_payload(root, diff(late, early))
-    assert not result.ok
-    assert "hunk 2 of src/lib.rs matches only at line 3, before the end of the previous hunk" in (result.error or "")
+    assert result.ok, result.error
+    assert content(root) == text.replace("line 16\n", "LINE 16\n").replace("line 4\n", "LINE 4\n")
+
+
+def test_a_hunk_out_of_order_that_matches_twice_is_refused(tmp_path: Path) -> None:
+    """In file order the one match after the previous hunk is the diff's reading; out of order there is none."""
+    text = "\n".join(numbered(20, l3="same", l12="same")) + "\n"
+    root = make(tmp_path, text)
+    in_order = diff("@@\n line 1\n-line 2\n+LINE 2\n", "@@\n same\n-line 4\n+LINE 4\n")
+    late_first = diff("@@\n line 15\n-line 16\n+LINE 16\n", "@@\n-same\n+SAME\n")
+    result = apply_payload(root, late_first)
+    assert not result.ok and "matches 2 places" in (result.error or "")
     assert content(root) == text
+    assert apply_payload(root, in_order).ok
+    assert content(root) == text.replace("line 2\n", "LINE 2\n").replace("line 4\n", "LINE 4\n")
 
 
-def test_overlapping_hunks_are_refused(tmp_path: Path) -> None:
+def test_hunks_sharing_context_lines_both_apply(tmp_path: Path) -> None:
     text = "\n".join(numbered(10)) + "\n"
     root = make(tmp_path, text)
     one = "@@ -2,3 +2,3 @@\n line 2\n-line 3\n+LINE 3\n line 4\n"
     two = "@@ -4,2 +4,2 @@\n line 4\n-line 5\n+LINE 5\n"
     result = apply_payload(root, diff(one, two))
-    assert not result.ok and "in file order without overlap" in (result.error or "")
+    assert result.ok, result.error
+    assert content(root) == text.replace("line 3\n", "LINE 3\n").replace("line 5\n", "LINE 5\n")
+
+
+@pytest.mark.parametrize(
+    ("one", "two", "why"),
+    [
+        ("@@\n line 2\n-line 3\n+LINE 3\n line 4\n", "@@\n-line 3\n+THREE\n line 4\n", "both claim line 3"),
+        ("@@\n line 2\n line 3\n+new\n line 4\n", "@@\n line 3\n line 4\n-line 5\n", "adds lines inside hunk 2"),
+        ("@@\n line 2\n+a\n line 3\n-line 4\n", "@@\n line 1\n line 2\n+b\n line 3\n", "both add lines before line 3"),
+    ],
+)
+def test_hunks_that_overlap_where_one_changes_the_other_are_refused(tmp_path: Path, one: str, two: str, why: str) -> None:
+    text = "\n".join(numbered(10)) + "\n"
+    root = make(tmp_path, text)
+    result = apply_payload(root, diff(one, two))
+    assert not result.ok and why in (result.error or "")
+    assert content(root) == text
+
+
+def test_a_context_only_hunk_beside_real_ones_is_skipped_where_it_matches(tmp_path: Path) -> None:
+    text = "\n".join(numbered(10)) + "\n"
+    root = make(tmp_path, text)
+    result = apply_payload(root, diff("@@\n line 1\n line 2\n", "@@\n line 5\n-line 6\n+LINE 6\n"))
+    assert result.ok, result.error
+    assert content(root) == text.replace("line 6\n", "LINE 6\n")
+    stale = apply_payload(root, diff("@@\n line 1\n line two\n", "@@\n line 7\n-line 8\n+LINE 8\n"))
+    assert not stale.ok and "changes nothing" in (stale.error or "") and "does not match" in (stale.error or "")
 
 
 def test_every_hunk_of_a_long_patch_is_applied(tmp_path: Path) -> None:
