@@ -21,12 +21,12 @@ from bridge.llm import Answer, LLMError
 from bridge.models import Command, Reply
 from bridge.prompts import NOTHING_NEW, role_prompt
 from bridge.protocol import payload_of
-from sandbox.markdown import Kind, scan
 from bridge.protocol.verbs import RoleArguments
 from bridge.roles import context
 from bridge.roles.calls import RoleCalls
 from bridge.roles.config import CRITIC, RoleSettings
 from sandbox.executor import Executor
+from sandbox.markdown import Kind, scan
 from sandbox.models import CodeFile
 from sandbox.text import one_line, trimmed
 
