@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 import stat
 import time
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from typing import TypeVar
 
 from loguru import logger
 
-from sandbox import cargo, degradation, gitops
+from sandbox import cargo, degradation, gitops, treeio
 from sandbox.config import SandboxConfig
 from sandbox.errors import (
     NotFound,
@@ -38,12 +39,13 @@ from sandbox.models import (
 from sandbox.patch import apply_result, plan_or_refusal, write_changes
 from sandbox.patch.apply import refusal
 from sandbox.patch.write import resume_write
-from sandbox.paths import confine, relative
+from sandbox.paths import confine, relative, unlinked
 from sandbox.state import WorkspaceState
 from sandbox.workspace import Workspace
 
 T = TypeVar("T")
 MAX_FILE_BYTES = 2_000_000
+"""The largest file `get_code` and `sandwich` read into the chat."""
 
 
 class LocalExecutor:
@@ -59,7 +61,9 @@ class LocalExecutor:
         self.state.close()
 
     def _recover(self) -> None:
-        """Clear git locks and finish a patch write that a crash cut short (a patch is recorded before any file is written)."""
+        """Clear git locks, `.git` entries a build planted before a crash, and finish a patch write that a crash cut
+        short (a patch is recorded before any file is written)."""
+        self.ws.remove_planted_git(self.ws.tree)
         for lock in self.ws.stale_locks():
             logger.warning(f"removing {lock.name} left by a process that was killed mid-way through git")
             lock.unlink(missing_ok=True)
@@ -90,7 +94,7 @@ class LocalExecutor:
             ids = self._sync_ids()
             pattern = glob if glob is None or any(c in glob for c in "*?[") else f"*{glob}*"
             return [
-                FileEntry(file_id=i, path=p, size=(self.ws.tree / p).stat().st_size)
+                FileEntry(file_id=i, path=p, size=_size(self.ws.tree / p))
                 for p, i in ids.items()
                 if pattern is None or fnmatch.fnmatch(p, pattern)
             ]
@@ -113,10 +117,10 @@ class LocalExecutor:
 
     def _read(self, rel: str) -> str:
         path = confine(self.ws.tree, rel)  # a file id may name a link that a build has pointed outside
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
-            raise SandboxError(f"{rel} is not a regular file of at most {MAX_FILE_BYTES} bytes")
-        data = path.read_bytes()
+        try:
+            data = treeio.read_file(path, shown=rel, cap=MAX_FILE_BYTES)
+        except FileNotFoundError:
+            raise NotFound(f"{rel} is gone from the workspace") from None
         if b"\0" in data:
             raise SandboxError(f"{rel} is a binary file")
         return data.decode("utf-8", errors="replace")
@@ -160,6 +164,13 @@ class LocalExecutor:
             plan = plan_or_refusal(self.ws.tree, payload, resolve_id=self.state.path_of, default_path=default_path)
             if isinstance(plan, ApplyResult):
                 return plan
+            ignored = self.ws.ignored([c.path for c in plan.changes])
+            if ignored:
+                reason = (
+                    f"refused: {', '.join(ignored[:5])} {'is' if len(ignored) == 1 else 'are'} ignored by git (.gitignore), "
+                    "so neither `status` nor `commit` would ever see it; nothing was written"
+                )
+                return refusal(PatchRefused(reason))
             seq = self.state.push_patch(plan.changes)  # recorded before writing, so undo knows it
             try:
                 write_changes(self.ws.tree, plan.changes)
@@ -191,15 +202,22 @@ class LocalExecutor:
         return self._locked(run)
 
     def _drop_patch(self, seq: int, changes: list[FileChange]) -> UndoResult:
-        for change in changes:
-            target = self.ws.tree / change.path
-            current = target.read_bytes().decode("utf-8") if target.exists() else None
-            if current != change.after:
-                raise WorkspaceError(f"cannot undo: {change.path} changed since the patch was applied")
-        write_changes(self.ws.tree, [FileChange(path=c.path, before=c.after, after=c.before) for c in changes])
+        """Put every file of the patch back as it was before it, whatever stands there now (a build may have
+        rewritten it, or swapped in a FIFO, a link or a folder), and say which files were not as the patch left them."""
+        targets = [unlinked(self.ws.tree, c.path) for c in changes]  # refuses before anything is written
+        altered = [f"{c.path} ({how})" for c, t in zip(changes, targets, strict=True) if (how := _altered(t, c))]
+        for change, target in zip(changes, targets, strict=True):
+            try:
+                treeio.restore(target, change.before, _regular_mode(target))
+            except OSError as exc:
+                raise WorkspaceError(f"cannot restore {change.path}: {exc.strerror or exc}") from exc
         self.state.drop_patch(seq)
         files = [c.path for c in changes]
-        return UndoResult(undone="patch", detail=f"dropped the last applied patch ({len(files)} file(s))", files=files)
+        detail = f"dropped the last applied patch ({len(files)} file(s))"
+        if altered:
+            detail += "; restored files a build had changed: " + ", ".join(altered)
+            logger.warning(f"undo of patch #{seq}: {detail}")
+        return UndoResult(undone="patch", detail=detail, files=files)
 
     def commit(self, message: str, author: Identity, chat: ChatLink | None = None) -> CommitResult:
         def run() -> CommitResult:
@@ -226,11 +244,17 @@ class LocalExecutor:
 
     def _compile(self, tree: Path, target: Path) -> CheckResult:
         log = self._log_path("compile")
-        return cargo.check_compile(tree, target_dir=target, limits=self.config.limits, log_path=log, hidden=[self.config.home])
+        try:
+            return cargo.check_compile(tree, target_dir=target, limits=self.config.limits, log_path=log)
+        finally:
+            self.ws.remove_planted_git(tree)
 
     def _tests(self, tree: Path, target: Path, filter: str | None = None) -> CheckResult:
         log = self._log_path("test")
-        return cargo.check_logic(tree, filter, target_dir=target, limits=self.config.limits, log_path=log, hidden=[self.config.home])
+        try:
+            return cargo.check_logic(tree, filter, target_dir=target, limits=self.config.limits, log_path=log)
+        finally:
+            self.ws.remove_planted_git(tree)
 
     def check_degradation(self) -> CheckResult:
         def run() -> CheckResult:
@@ -276,3 +300,30 @@ class LocalExecutor:
             )
 
         return self._locked(run)
+
+
+def _size(path: Path) -> int:
+    """A listed file's size; a link's own (the length of its target's name), so nothing outside is measured."""
+    try:
+        return os.lstat(path).st_size
+    except OSError:
+        return 0
+
+
+def _regular_mode(path: Path) -> int | None:
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return stat.S_IMODE(info.st_mode) if stat.S_ISREG(info.st_mode) else None
+
+
+def _altered(target: Path, change: FileChange) -> str | None:
+    """How the file at `target` differs from what the patch left there, or None when it does not."""
+    try:
+        current = treeio.read_text_or_none(target, shown=change.path)
+    except treeio.NotARegularFile:
+        return f"now {treeio.what_is_at(target) or 'not the text the patch wrote'}"
+    if current == change.after:
+        return None
+    return "deleted" if current is None else "rewritten"
