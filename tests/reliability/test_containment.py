@@ -214,3 +214,13 @@ def test_a_fifo_swapped_in_by_a_build_does_not_block_the_rollback(abuse: Abuse) 
     assert "The patch was rolled back" in reply, reply
     assert not os.path.lexists(tree / "build.rs")
     assert abuse.executor.status().pending == []
+
+
+# secrets ---------------------------------------------------------------------------------------------
+def test_a_secret_typed_into_the_chat_is_never_stored(abuse: Abuse) -> None:
+    """The developer pastes the API key into a command: the journal keeps (and runs) the command redacted."""
+    assert abuse.executor.apply("`src/extra.rs`:\n```rust\npub fn extra() {}\n```\n").ok
+    abuse.say("typed", "t1", f"@agent commit [msg: rotate the key {abuse.planted.api_key} next week]")
+    assert_no_secret(abuse)
+    message = abuse.executor.ws.repo.head.commit.message
+    assert "rotate the key [redacted] next week" in str(message)

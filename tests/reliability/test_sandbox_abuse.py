@@ -38,14 +38,9 @@ def abuse() -> Iterator[Abuse]:
         yield world
 
 
-def assert_contained(abuse: Abuse, reply: str, *, kept: bool = False) -> None:
-    """Rolled back (or `kept`: a new failing test is no regression, so the patch stays until undone), nothing
-    left running, no secret anywhere the run wrote."""
-    if kept:
-        assert reply.startswith("@all Updated"), reply
-        abuse.executor.undo()
-    else:
-        assert "The patch was rolled back" in reply, reply
+def assert_contained(abuse: Abuse, reply: str) -> None:
+    """Rolled back (a new failing test degrades the project too), nothing left running, no secret anywhere the run wrote."""
+    assert "The patch was rolled back" in reply, reply
     assert abuse.executor.ws.pending() == []
     assert abuse.leftovers() == []
     posts = abuse.posts()
@@ -138,7 +133,7 @@ fn phone_home() {{
         with pytest.raises(TimeoutError):
             listener.accept()  # nothing ever connected
     assert "network: Some(" in reply and "ConnectionRefused" in reply, reply
-    assert_contained(abuse, reply, kept=True)
+    assert_contained(abuse, reply)
 
 
 def test_a_test_that_prints_the_environment_and_the_login_leaks_nothing(abuse: Abuse) -> None:
@@ -161,6 +156,6 @@ fn leak() {{
 """
     reply = abuse.patch("environment", "tests/leak.rs", probe)
     assert 'ENV ["' in reply, reply  # the test ran and its output reached the chat (the source shows `ENV {env:?}`)
-    hidden = "unreadable: No such file or directory"  # the DevSpace home is an empty folder inside the sandbox
+    hidden = "unreadable: No such file or directory"  # the DevSpace home does not exist inside the sandbox
     assert f"LOGIN login {hidden}" in reply and f"JOURNAL journal {hidden}" in reply, reply
-    assert_contained(abuse, reply, kept=True)
+    assert_contained(abuse, reply)
