@@ -1,6 +1,8 @@
 """A bridge world for attacks: a crate copy, its executor and orchestrator under tight limits, with the secrets
 of a live bridge planted where it keeps them (an LLM key and a session cookie in the environment, the cookie
-in the saved login under the DevSpace home, outside /tmp as in production)."""
+in the saved login under the DevSpace home, outside /tmp as in production).
+
+The executor is the in-process one, or a sandbox service (`Remote`: the container attacks)."""
 
 from __future__ import annotations
 
@@ -12,12 +14,15 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from bridge.chat.login_secrets import register_login_secrets
 from bridge.config import Settings, load_settings
 from bridge.example import copy_example
 from bridge.journal import Journal
 from bridge.models import ChatMessage
 from bridge.orchestrator import Orchestrator
+from bridge.wiring import make_executor
 from sandbox.local import LocalExecutor
 from tests.conftest import TEST_IDENTITY
 from tests.reliability.conftest import WORLDS
@@ -39,23 +44,35 @@ def new_file_diff(files: dict[str, str]) -> str:
     return "".join(parts)
 
 
+class Remote(BaseModel):
+    """A sandbox service to attack: its URL and token, the project it serves and the host folder of its state."""
+
+    url: str
+    token: str
+    project: Path
+    state: Path
+
+
 class Abuse:
     """One world: `patch` sends a developer's patch through the orchestrator and returns MCP's replies."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, remote: Remote | None = None) -> None:
         self.root = root
-        self.project = copy_example(root / "trade_report", TEST_IDENTITY)
+        self.project = remote.project if remote else copy_example(root / "trade_report", TEST_IDENTITY)
         cookie = secrets.token_urlsafe(24)
         self.planted = Planted(api_key=secrets.token_hex(20), cookie=cookie)
         limits = {"timeout": TIMEOUT, "processes": PROCESSES, "memory_mb": MEMORY_MB}
+        sandbox = {"url": remote.url, "token": remote.token} if remote else {"limits": limits}
         self.settings: Settings = load_settings(
-            home=root / "home", project=self.project, llm={"api_key": self.planted.api_key}, sandbox={"limits": limits}
+            home=root / "home", project=self.project, llm={"api_key": self.planted.api_key}, sandbox=sandbox
         )
+        self.state = remote.state if remote else self.settings.home
+        """Where the executor keeps its workspaces (and their cargo logs)."""
         self.session = self.settings.home / "sessions" / "grok.json"
         self.session.parent.mkdir(parents=True)
         self.session.write_text(f'{{"cookies": [{{"name": "sso", "value": "{cookie}"}}], "origins": []}}')
         register_login_secrets(self.session)  # as the driver does when it loads the login
-        self.executor = LocalExecutor(self.project, self.settings.sandbox_config())
+        self.executor = make_executor(self.settings)
         self.orchestrator = Orchestrator(self.executor, Journal(self.settings.home / "journal.db"), self.settings)
         self.chats: list[str] = []
 
@@ -79,17 +96,25 @@ class Abuse:
         self.orchestrator.handle(ChatMessage(id=msg_id, role="developer", text=text, chat_id=case))
         return "\n".join(r.text for r in self.orchestrator.journal.pending_replies(case) if r.in_reply_to == msg_id)
 
+    @property
+    def local(self) -> LocalExecutor:
+        assert isinstance(self.executor, LocalExecutor)
+        return self.executor
+
+    def _logs(self) -> list[Path]:
+        return sorted(self.state.glob("workspaces/*/logs/*.log"), key=lambda p: p.name)
+
     def last_log(self) -> str:
         """The full cargo log of the last check (the chat gets its summary)."""
-        return max(self.executor.ws.logs.glob("*.log")).read_text(errors="replace")
+        return self._logs()[-1].read_text(errors="replace")
 
     def all_logs(self) -> str:
         """Every cargo log the world's checks wrote, joined."""
-        return "\n".join(p.read_text(errors="replace") for p in sorted(self.executor.ws.logs.glob("*.log")))
+        return "\n".join(p.read_text(errors="replace") for p in self._logs())
 
     def leftovers(self) -> list[int]:
         """Processes still running a binary built in the workspace, or the fork bomb's sleeps."""
-        target = str(self.executor.ws.dir)
+        target = str(self.local.ws.dir)
         found = []
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
@@ -120,5 +145,5 @@ def abuse_world(name: str) -> Iterator[Abuse]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        world.executor.close()
+        world.local.close()
         shutil.rmtree(root, ignore_errors=True)

@@ -157,3 +157,17 @@ fn environment() {
     panic!("ENVIRONMENT {out:?}");
 }
 """
+
+
+def write_files(paths: list[str]) -> str:
+    """A build script that tries to create each of `paths` (making its folders) and reports every outcome."""
+    listed = ", ".join(_rust(p) for p in paths)
+    return f"""
+fn main() {{
+    for path in [{listed}] {{
+        let path = std::path::Path::new(path);
+        let made = path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|_| std::fs::write(path, "planted\\n"));
+        println!("cargo:warning=WRITE {{}} {{made:?}}", path.display());
+    }}
+}}
+"""

@@ -62,15 +62,15 @@ def test_a_build_cannot_make_the_executors_git_run_a_command(abuse: Abuse, path:
     """The build points the worktree's `.git` at a git dir whose config sets core.fsmonitor and hooks, and plants a
     nested repository; no later git step of the executor (status, files, commit, revert) may run them."""
     marker = abuse.root / f"pwned-{uuid.uuid4().hex[:8]}"
-    pointer = (abuse.executor.ws.tree / ".git").read_text()
+    pointer = (abuse.local.ws.tree / ".git").read_text()
     assert callable(attack)
     reply = abuse.patch(f"escape-{path}", path, attack(str(marker)))
-    report = abuse.executor.ws.tree / "escape-report.txt"
+    report = abuse.local.ws.tree / "escape-report.txt"
     assert report.exists() and "setup=Ok" in report.read_text(), reply  # the attack ran
     steps = run_git_steps(abuse, f"escape-{path}")
     assert not marker.exists(), f"the build ran a command on the host: {marker.read_text()}"
-    assert (abuse.executor.ws.tree / ".git").read_text() == pointer
-    assert not (abuse.executor.ws.tree / "src/nested/.git").exists()
+    assert (abuse.local.ws.tree / ".git").read_text() == pointer
+    assert not (abuse.local.ws.tree / "src/nested/.git").exists()
     assert any("committed" in s.lower() or "commit " in s.lower() for s in steps), steps
     assert_no_secret(abuse)
 
@@ -197,7 +197,7 @@ def test_a_host_unix_socket_is_out_of_reach(abuse: Abuse) -> None:
 def test_a_fifo_swapped_in_by_a_build_does_not_block_the_rollback(abuse: Abuse) -> None:
     """The build replaces the file the patch wrote with a FIFO and fails: the rollback must not read from the FIFO,
     must restore the patch's files (here: remove build.rs), and must leave the workspace usable."""
-    tree = abuse.executor.ws.tree
+    tree = abuse.local.ws.tree
     replies: list[str] = []
     cycle = threading.Thread(target=lambda: replies.append(abuse.patch("fifo", "build.rs", attacks.fifo_swap("build.rs"))), daemon=True)
     cycle.start()
@@ -222,5 +222,5 @@ def test_a_secret_typed_into_the_chat_is_never_stored(abuse: Abuse) -> None:
     assert abuse.executor.apply("`src/extra.rs`:\n```rust\npub fn extra() {}\n```\n").ok
     abuse.say("typed", "t1", f"@agent commit [msg: rotate the key {abuse.planted.api_key} next week]")
     assert_no_secret(abuse)
-    message = abuse.executor.ws.repo.head.commit.message
+    message = abuse.local.ws.repo.head.commit.message
     assert "rotate the key [redacted] next week" in str(message)

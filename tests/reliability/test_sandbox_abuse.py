@@ -41,7 +41,7 @@ def abuse() -> Iterator[Abuse]:
 def assert_contained(abuse: Abuse, reply: str) -> None:
     """Rolled back (a new failing test degrades the project too), nothing left running, no secret anywhere the run wrote."""
     assert "The patch was rolled back" in reply, reply
-    assert abuse.executor.ws.pending() == []
+    assert abuse.local.ws.pending() == []
     assert abuse.leftovers() == []
     posts = abuse.posts()
     files = [p for p in abuse.settings.home.rglob("*") if p.is_file() and "sessions" not in p.parts]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sys
 import uuid
@@ -125,3 +126,14 @@ def test_bwrap_argv_binds_after_private_tmp(tmp_path: Path) -> None:
     assert "/" not in sources and sources <= {"/usr", "/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", str(tmp_path)}
     assert "--unshare-net" in argv and "--remount-ro" in argv
     assert argv[-3:] == ["--", "cargo", "build"]
+
+
+@needs_bwrap
+def test_no_user_namespace_can_be_made_inside(tmp_path: Path) -> None:
+    """A user namespace of its own would give a build capabilities over its mounts again: bwrap forbids it."""
+    if shutil.which("unshare") is None:
+        pytest.skip("util-linux's unshare is not installed")
+    code = "import subprocess; print('EXIT', subprocess.run(['unshare', '--user', 'true']).returncode)"
+    inside = _run(code, tmp=tmp_path, isolated=True)
+    assert inside.returncode == 0, inside.stderr
+    assert "EXIT 0" not in inside.stdout and "EXIT" in inside.stdout
