@@ -163,8 +163,10 @@ def read_secrets(world: Abuse, box: Container) -> Row:
     targets = [TOKEN_FILE, "/etc/shadow", f"{PROJECT}/Cargo.toml", f"{PROJECT}/.git/config", STATE, "/etc/devspace/devspace.yaml", "/proc/1/root/run"]
     reply = world.patch("read-secrets", "tests/host_files.rs", attacks.read_host_files(targets))
     leaked = [t for t in targets if f"READ {t}:" in reply or f"LISTED {t}:" in reply]
-    held = not leaked and box.token not in reply + world.all_logs() and all(f"DENIED {t}" in reply for t in targets)
-    return Row("read the token, /etc/shadow, the checkout, the state, the config", held, f"readable: {leaked}" if leaked else "all 7: No such file or directory")
+    denied = [t for t in targets if f"DENIED {t}: No such file or directory" in reply]
+    held = not leaked and box.token not in reply + world.all_logs() and len(denied) == len(targets)
+    shown = f"readable: {leaked}" if leaked else f"{len(denied)}/{len(targets)}: No such file or directory"
+    return Row(ATTACK_NAMES[read_secrets], held, shown)
 
 
 def write_outside(world: Abuse, box: Container) -> Row:
@@ -174,7 +176,7 @@ def write_outside(world: Abuse, box: Container) -> Row:
     landed = [t for t in targets if (t.startswith(STATE) and box.host_path(t).exists()) or (t.startswith(PROJECT) and (box.project / Path(t).relative_to(PROJECT)).exists()) or box.exists(t)]
     refused = sum(f"WRITE {t} Err" in world.all_logs() for t in targets)
     shown = f"{refused}/{len(targets)} refused inside, the rest went to the run's scratch"
-    return Row("write the developer's .git and checkout, the state, cargo's registry, the toolchain", not landed, f"landed: {landed}; {shown}" if landed else f"none landed; {shown}")
+    return Row(ATTACK_NAMES[write_outside], not landed, f"landed: {landed}; {shown}" if landed else f"none landed; {shown}")
 
 
 def unix_socket(world: Abuse, box: Container) -> Row:
@@ -188,7 +190,7 @@ def unix_socket(world: Abuse, box: Container) -> Row:
     time.sleep(1)
     reply = world.patch("socket", "tests/knock.rs", attacks.connect_socket(sock))
     reached = box.host_path(got).exists()
-    return Row("connect to a unix socket of the container's service side", not reached, "reached" if reached else _test_line(reply, "knock"))
+    return Row(ATTACK_NAMES[unix_socket], not reached, "reached" if reached else _test_line(reply, "knock"))
 
 
 def service_port(world: Abuse, box: Container) -> Row:
@@ -204,14 +206,14 @@ def fifo_rollback(world: Abuse, box: Container) -> Row:
     took = time.monotonic() - started
     swapped = "FIFO removed=Ok" in world.all_logs()
     held = swapped and "The patch was rolled back" in reply and status.pending == [] and not status.patches
-    return Row("swap a patched file for a FIFO, fail the build (rollback reads it)", held, f"FIFO made: {swapped}; rolled back, status answered {took:.1f}s after the patch; pending {status.pending}")
+    return Row(ATTACK_NAMES[fifo_rollback], held, f"FIFO made: {swapped}; rolled back, status answered {took:.1f}s after the patch; pending {status.pending}")
 
 
 def environment(world: Abuse, box: Container) -> Row:
     reply = world.patch("environment", "tests/environment.rs", attacks.print_environment())
     text = reply + world.all_logs()
     leaked = [name for name, value in (("LLM key", world.planted.api_key), ("token", box.token)) if value in text]
-    return Row("print the environment and every /proc/*/environ", not leaked and "ENVIRONMENT" in reply, f"leaked: {leaked}" if leaked else "no key, no token")
+    return Row(ATTACK_NAMES[environment], not leaked and "ENVIRONMENT" in reply, f"leaked: {leaked}" if leaked else "no key, no token")
 
 
 def _test_line(reply: str, name: str) -> str:

@@ -51,13 +51,14 @@ class Workspace:
 
     def _admin_dir(self, tree: Path) -> Path | None:
         """The project's administrative git dir of the worktree at `tree` (`.git/worktrees/<name>`), if registered."""
-        expected = str(tree / ".git")
+        expected = tree / ".git"
         for admin in (Path(self.project_repo.common_dir) / "worktrees").glob("*"):
             try:
-                if (admin / "gitdir").read_text().strip() == expected:
-                    return admin
+                named = Path((admin / "gitdir").read_text().strip())
             except OSError:
                 continue
+            if (admin / named).resolve() == expected:  # git 2.48 may write it relative to the admin dir
+                return admin
         return None
 
     def _open(self, tree: Path) -> SafeRepo | None:
