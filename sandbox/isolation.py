@@ -10,9 +10,12 @@ own user, PID, network, IPC and UTS namespaces, no capabilities, and cannot make
 
 from __future__ import annotations
 
+import atexit
 import functools
+import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -77,7 +80,8 @@ class Mount(BaseModel):
 
 
 def system_mounts() -> list[Mount]:
-    """The host's programs and libraries, read-only: /usr, the /bin and /lib* links (or folders), and the loader's files of /etc."""
+    """The host's programs and libraries, read-only: /usr, the /bin and /lib* links (or folders), the loader's files of
+    /etc, and a generated /etc/hosts, nsswitch.conf, passwd and group (localhost resolves, the user has a name)."""
     mounts = [Mount.ro(Path("/usr"))]
     for name in SYSTEM_LINKS:
         path = Path(name)
@@ -86,7 +90,29 @@ def system_mounts() -> list[Mount]:
         elif path.is_dir():
             mounts.append(Mount.ro(path))
     mounts += [Mount.ro(Path(p)) for p in SYSTEM_ETC if Path(p).exists()]
+    mounts += [Mount.ro(source, Path("/etc") / source.name) for source in sandbox_etc().iterdir()]
     return mounts
+
+
+@functools.cache
+def sandbox_etc() -> Path:
+    """The sandbox's own small /etc files, written once per process (nothing of the host's users or names)."""
+    uid, gid = os.getuid(), os.getgid()
+    users = "root:x:0:0:root:/tmp:/bin/sh\n" + (f"builder:x:{uid}:{gid}:builder:/tmp:/bin/sh\n" if uid else "")
+    groups = "root:x:0:\n" + (f"builder:x:{gid}:\n" if gid else "")
+    files = {
+        "hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+        "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
+        "passwd": users,
+        "group": groups,
+    }
+    folder = Path(tempfile.mkdtemp(prefix="devspace-sandbox-etc-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    for name, text in files.items():
+        (folder / name).write_text(text)
+        (folder / name).chmod(0o644)
+    folder.chmod(0o755)
+    return folder
 
 
 def bwrap_path() -> str | None:

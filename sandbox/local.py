@@ -221,6 +221,7 @@ class LocalExecutor:
 
     def commit(self, message: str, author: Identity, chat: ChatLink | None = None) -> CommitResult:
         def run() -> CommitResult:
+            self._refuse_oversized(self.ws.pending())
             result = gitops.commit_all(self.ws.repo, message, author, self.config.committer, chat)
             self.state.record_commit(result.sha)
             self.state.clear_patches()
@@ -228,6 +229,12 @@ class LocalExecutor:
             return result
 
         return self._locked(run)
+
+    def _refuse_oversized(self, paths: list[str]) -> None:
+        """A build may grow a file to gigabytes; none over the read cap goes into the project's history."""
+        big = [f"{p} ({size} bytes)" for p in paths if (size := _size(self.ws.tree / p)) > treeio.READ_CAP]
+        if big:
+            raise WorkspaceError(f"refused to commit files over {treeio.READ_CAP} bytes: {', '.join(big[:5])}; undo the patch or remove them")
 
     # checks ---------------------------------------------------------------------------
     def _log_path(self, kind: str) -> Path:
@@ -315,7 +322,7 @@ def _regular_mode(path: Path) -> int | None:
         info = os.lstat(path)
     except FileNotFoundError:
         return None
-    return stat.S_IMODE(info.st_mode) if stat.S_ISREG(info.st_mode) else None
+    return stat.S_IMODE(info.st_mode) & 0o777 if stat.S_ISREG(info.st_mode) else None  # never a set-id bit a build set
 
 
 def _altered(target: Path, change: FileChange) -> str | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import proc
-from sandbox.isolation import Mount, bwrap_argv, bwrap_path, isolation_available
+from sandbox.isolation import Mount, sandbox_etc, bwrap_argv, bwrap_path, isolation_available
 
 needs_bwrap = pytest.mark.skipif(not isolation_available(), reason="bubblewrap is missing or cannot create namespaces here")
 ENV = proc.clean_env(("PATH", "HOME", "LANG"))
@@ -123,7 +123,8 @@ def test_bwrap_argv_binds_after_private_tmp(tmp_path: Path) -> None:
     argv = bwrap_argv(["cargo", "build"], [Mount.rw(tmp_path)], cwd=tmp_path)
     assert argv.index("--tmpfs") < argv.index("--bind")
     sources = {argv[i + 1] for i, arg in enumerate(argv) if arg in ("--bind", "--ro-bind")}
-    assert "/" not in sources and sources <= {"/usr", "/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", str(tmp_path)}
+    host = {s for s in sources if Path(s).parent != sandbox_etc()}  # the sandbox's own hosts, passwd, …
+    assert "/" not in host and host <= {"/usr", "/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", str(tmp_path)}
     assert "--unshare-net" in argv and "--remount-ro" in argv
     assert argv[-3:] == ["--", "cargo", "build"]
 
@@ -137,3 +138,14 @@ def test_no_user_namespace_can_be_made_inside(tmp_path: Path) -> None:
     inside = _run(code, tmp=tmp_path, isolated=True)
     assert inside.returncode == 0, inside.stderr
     assert "EXIT 0" not in inside.stdout and "EXIT" in inside.stdout
+
+
+@needs_bwrap
+def test_localhost_resolves_inside(tmp_path: Path) -> None:
+    """Tests that serve on `localhost` still work: the sandbox has its own /etc/hosts (none of the host's names)."""
+    code = "import socket; s = socket.create_server(('localhost', 0)); print('BOUND', s.getsockname()[0]); print(open('/etc/hosts').read())"
+    inside = _run(code, tmp=tmp_path, isolated=True)
+    assert inside.returncode == 0, inside.stderr
+    assert "BOUND 127.0.0.1" in inside.stdout
+    hosts = [line for line in inside.stdout.split("\n", 1)[1].splitlines() if line.strip()]
+    assert hosts and all("localhost" in line for line in hosts)

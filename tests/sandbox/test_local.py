@@ -232,6 +232,15 @@ def test_undo_replaces_whatever_a_build_left_in_a_patched_file(executor: LocalEx
     assert executor.status().pending == []
 
 
+def test_a_file_a_build_grew_to_gigabytes_is_not_committed(executor: LocalExecutor) -> None:
+    assert executor.apply(GOOD).ok
+    with (executor.ws.tree / "src" / "grown.bin").open("wb") as handle:
+        handle.truncate(2**31)  # sparse: 2 GiB on paper
+    with pytest.raises(WorkspaceError, match=r"refused to commit files over .*src/grown\.bin"):
+        executor.commit("grown", GROK)
+    assert executor.status().patches == 1
+
+
 def test_a_patch_into_an_ignored_path_is_refused(executor: LocalExecutor) -> None:
     """`target/` is in the crate's .gitignore: a file there would never be committed nor shown by `status`."""
     result = executor.apply("`target/notes.rs`:\n```rust\npub fn notes() {}\n```\n")
