@@ -32,9 +32,9 @@ TARGET = Path("/target")
 """Where an isolated build sees its target directory."""
 SCRATCH_HOME = Path("/tmp")
 """HOME inside the sandbox: the per-run scratch area."""
-CARGO_HOME_READ_ONLY = ("registry", "git", "config.toml", "config")
-"""What of cargo's home an isolated build sees, read-only: the dependency sources and the user's cargo settings
-(never `credentials.toml`). The rest of cargo's home is a fresh scratch folder per run, for its locks."""
+CARGO_HOME_READ_ONLY = ("bin", "registry", "git", "config.toml", "config")
+"""What of cargo's home an isolated build sees, read-only: its programs (rustup's proxies), the dependency sources
+and the user's cargo settings (never `credentials.toml`). The rest is a fresh scratch folder per run, for its locks."""
 
 
 class RunLimits(BaseModel):
@@ -153,7 +153,7 @@ def sandbox_mounts(tree: Path, target_dir: Path, readable: Sequence[Path] = ()) 
     home = cargo_home()
     mounts = [Mount.tmpfs(home)]
     mounts += [Mount.ro(home / name) for name in CARGO_HOME_READ_ONLY if (home / name).exists()]
-    mounts += [Mount.ro(path) for path in [*toolchain(), *readable]]
+    mounts += [Mount.ro(path) for path in [*toolchain(), *readable] if path != home / "bin"]
     mounts += [Mount.rw(tree, WORKSPACE), Mount.rw(target_dir, TARGET)]
     if os.path.lexists(tree / ".git"):
         mounts.append(Mount.ro(tree / ".git", WORKSPACE / ".git"))
