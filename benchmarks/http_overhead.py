@@ -6,7 +6,7 @@ the two so both see the same workspace, build cache and machine load. Prints, pe
 median time per call on each side, the HTTP/in-process ratio and the overhead in milliseconds:
 
 - `get_code`: one file read (the smallest call: almost all of it is transport);
-- check cycle: apply a patch + check_compile + check_logic (undone, untimed, after each round).
+- check cycle: apply a patch + check_compile + check_test (undone, untimed, after each round).
 
     python benchmarks/http_overhead.py [--calls 300] [--cycles 6]
 """
@@ -32,14 +32,22 @@ from sandbox.client import HttpExecutor  # noqa: E402
 from sandbox.config import SandboxConfig  # noqa: E402
 from sandbox.executor import Executor  # noqa: E402
 from sandbox.local import LocalExecutor  # noqa: E402
+from sandbox.operations import (  # noqa: E402
+    ApplyRequest,
+    CheckCompileRequest,
+    CheckTestRequest,
+    FilesRequest,
+    GetCodeRequest,
+    UndoRequest,
+)
 from sandbox.service import create_app  # noqa: E402
 from sandbox.serving import BackgroundServer  # noqa: E402
 from tests.support import patches  # noqa: E402
 
 def cycle(executor: Executor) -> None:
-    assert executor.apply(patches.GOOD).ok
-    assert executor.check_compile().ok
-    assert executor.check_logic("adjust_to_monday").ok
+    assert executor.run(ApplyRequest(payload=patches.GOOD)).ok
+    assert executor.run(CheckCompileRequest()).ok
+    assert executor.run(CheckTestRequest(filter="adjust_to_monday")).ok
 
 
 def side_by_side(local: Executor, remote: Executor, op: Callable[[Executor], object], rounds: int,
@@ -76,16 +84,17 @@ def main() -> None:
         token = secrets.token_urlsafe(24)
         with BackgroundServer(create_app(local, token)) as server:
             remote = HttpExecutor(server.url, token)
-            date_id = next(e.file_id for e in local.files() if e.path == "src/date.rs")
+            date_id = next(e.file_id for e in local.run(FilesRequest()) if e.path == "src/date.rs")
+            read = GetCodeRequest(file_id=date_id)
             cycle(local)  # warm the build cache: both sides then rebuild the same increment
-            local.undo()
+            local.run(UndoRequest())
             for executor in (local, remote):
-                executor.get_code(file_id=date_id)
+                executor.run(read)
 
-            here, there = side_by_side(local, remote, lambda ex: ex.get_code(file_id=date_id), args.calls)
+            here, there = side_by_side(local, remote, lambda ex: ex.run(read), args.calls)
             report("get_code", here, there, 1e-6, "us")
-            here, there = side_by_side(local, remote, cycle, args.cycles, reset=local.undo)
-            report("apply+compile+logic cycle", here, there, 1e-3, "ms")
+            here, there = side_by_side(local, remote, cycle, args.cycles, reset=lambda: local.run(UndoRequest()))
+            report("apply+compile+test cycle", here, there, 1e-3, "ms")
             remote.close()
         local.close()
     print(f"({args.calls} get_code and {args.cycles} check-cycle rounds per side, medians; loopback HTTP, one machine)")

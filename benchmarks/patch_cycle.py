@@ -24,6 +24,7 @@ from bridge.example import copy_example  # noqa: E402
 from sandbox.cargo import RunLimits, cargo_env  # noqa: E402
 from sandbox.config import SandboxConfig  # noqa: E402
 from sandbox.local import LocalExecutor  # noqa: E402
+from sandbox.operations import ApplyRequest, CheckCompileRequest, CheckTestRequest, StatusRequest  # noqa: E402
 from sandbox.logs import setup_logging  # noqa: E402
 
 FILE = "src/report.rs"
@@ -59,7 +60,7 @@ def main() -> None:
         line, a, b = variants((project / FILE).read_text())
 
         # warm both sides
-        assert executor.check_compile().ok and executor.check_logic().ok
+        assert executor.run(CheckCompileRequest()).ok and executor.run(CheckTestRequest()).ok
         cargo(["build", "--all-targets"], direct, direct_target)
         cargo(["test", "--no-fail-fast"], direct, direct_target)
 
@@ -69,9 +70,9 @@ def main() -> None:
         for _ in range(args.rounds):
             new = b if current == a else a
             start = time.perf_counter()
-            applied = executor.apply(payload(current, new))
-            compiled = executor.check_compile()
-            tested = executor.check_logic()
+            applied = executor.run(ApplyRequest(payload=payload(current, new)))
+            compiled = executor.run(CheckCompileRequest())
+            tested = executor.run(CheckTestRequest())
             ours.append(time.perf_counter() - start)
             assert applied.ok and compiled.ok and tested.ok, (applied.error, compiled.error, tested.error)
 
@@ -83,7 +84,7 @@ def main() -> None:
             plain.append(time.perf_counter() - start)
             current = new
 
-        isolation = executor.status().isolation
+        isolation = executor.run(StatusRequest()).isolation
         m_ours, m_plain = statistics.median(ours), statistics.median(plain)
         print(f"patch cycle on {FILE} ({args.rounds} rounds, isolation={isolation}, edit: {line.strip()[:50]!r})")
         print(f"{'':24}{'median s':>10}{'min s':>10}{'max s':>10}")

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sandbox.cargo import RunLimits, check_compile, check_logic
+from sandbox.cargo import RunLimits, check_compile, check_test
 from sandbox.models import CheckResult
 from sandbox.summary import DEFAULT_BUDGET, summarize_check
 
@@ -120,7 +120,7 @@ def run_case(
     log = root / f"{crate.name}.txt"
     if kind == "compile":
         return check_compile(crate, target_dir=root / "target", limits=limits, log_path=log)
-    return check_logic(crate, None, target_dir=root / "target", limits=limits, log_path=log)
+    return check_test(crate, None, target_dir=root / "target", limits=limits, log_path=log)
 
 
 COLUMNS = [("case", 22), ("budget", 7), ("log bytes", 10), ("summary", 8), ("ratio", 7), ("codes", 7), ("kept", 6)]

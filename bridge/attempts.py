@@ -7,14 +7,16 @@ from pydantic import BaseModel
 from sandbox.errors import SandboxError
 from sandbox.executor import Executor
 from sandbox.models import ApplyResult, CheckResult
+from sandbox.operations import ApplyRequest, CheckDegradationRequest, UndoRequest
 from sandbox.summary import summarize_apply, summarize_check
 
 
 class Attempt(BaseModel):
-    """What one patch did: applied and checked, or refused, with its chat summary."""
+    """What one try did: a patch applied and checked, or refused (`applied`), or a plain test run (`applied` None),
+    with its chat summary."""
 
     ok: bool
-    applied: ApplyResult
+    applied: ApplyResult | None = None
     check: CheckResult | None = None
     summary: str
 
@@ -40,12 +42,12 @@ def try_patch(
     After a restart, `skip_apply` says the patch is known to be in the workspace and
     `accept_applied` takes an "already applied" refusal as the patch being there.
     """
-    applied = ApplyResult(ok=True) if skip_apply else executor.apply(payload, file_id=file_id)
+    applied = ApplyResult(ok=True) if skip_apply else executor.run(ApplyRequest(payload=payload, file_id=file_id))
     if not applied.ok and accept_applied and applied.already_applied:
         applied = ApplyResult(ok=True)
     if not applied.ok:
         return Attempt(ok=False, applied=applied, summary=summarize_apply(applied, budget=budget))
-    check = executor.check_degradation()
+    check = executor.run(CheckDegradationRequest())
     ok = check.ok
     summary = summarize_check(check, budget=budget)
     if ok and test_filter:
@@ -55,7 +57,7 @@ def try_patch(
             summary = f"tests matching '{test_filter}': {ran} ran, {len(failed)} failed\n{summary}"
     if not ok:
         try:
-            executor.undo()
+            executor.run(UndoRequest())
             summary += "\nThe patch was rolled back; the workspace is as before it."
         except SandboxError as exc:
             summary += f"\nRolling the patch back failed: {exc}"

@@ -1,26 +1,60 @@
-"""The `devspace` command line."""
+"""The `devspace` command line.
+
+Each command imports what it needs when it runs, so `devspace --help`, `devspace apply` and the
+sandbox's commands start fast and never load the browser, the LLM client or the orchestrator.
+"""
 
 from __future__ import annotations
 
-import json
 import sys
-import uuid
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 import typer
-from loguru import logger
-from rich.console import Console
 
-from bridge.config import ConfigError, Settings, load_settings
-from bridge.models import ChatMessage, Role
-from bridge.wiring import make_executor, make_orchestrator
-from sandbox.errors import SandboxError
-from sandbox.logs import setup_logging
+from sandbox.cli import mcp_command, sandbox_app
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from bridge.config import Settings
+    from bridge.orchestrator import Orchestrator
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Colloqium DevSpace: a chat UI, an LLM and a Rust project.")
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+
+
+class _LazyConsole:
+    """A rich Console made on first use."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+out = cast("Console", _LazyConsole(highlight=False, soft_wrap=True))
+err = cast("Console", _LazyConsole(stderr=True, highlight=False))
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"devspace {version('colloqium-devspace')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")] = False,
+) -> None:
+    """Colloqium DevSpace: a chat UI, an LLM and a Rust project."""
 
 ProjectOpt = Annotated[Path | None, typer.Option("--project", help="the Rust project's git checkout")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="a devspace.yaml file")]
@@ -28,6 +62,9 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", help="a devspace.yam
 
 def settings_for(config: Path | None = None, **overrides: Any) -> Settings:
     """Load settings (CLI flags override env and file) and set up logging; exit 2 on a bad value."""
+    from bridge.config import ConfigError, load_settings
+    from sandbox.logs import setup_logging
+
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
         settings = load_settings(config, **given)
@@ -50,9 +87,14 @@ def files(
     config: ConfigOpt = None,
 ) -> None:
     """List the project's files with their stable file_ids."""
+    from bridge.wiring import make_executor
+    from sandbox.errors import SandboxError
+    from sandbox.operations import FilesRequest, build
+    from sandbox.settings import ConfigError
+
     settings = settings_for(config, project=project)
     try:
-        entries = make_executor(settings).files(glob)
+        entries = make_executor(settings).run(build(FilesRequest, glob=glob))
     except (SandboxError, ConfigError) as exc:
         raise fail(str(exc)) from None
     for entry in entries:
@@ -65,6 +107,7 @@ def apply(
     root: Annotated[Path, typer.Option("--root", help="the directory tree to edit")],
 ) -> None:
     """Apply a chat payload (diffs, SEARCH/REPLACE, whole files) to a tree: all of it or nothing."""
+    from sandbox.logs import setup_logging
     from sandbox.patch import apply_payload
     from sandbox.summary import summarize_apply
 
@@ -97,24 +140,27 @@ def check(
     config: ConfigOpt = None,
 ) -> None:
     """Run one check in the project's workspace and print its summary."""
+    from bridge.wiring import make_executor
+    from sandbox.errors import SandboxError
+    from sandbox.models import CheckResult
+    from sandbox.operations import CheckCompileRequest, CheckDegradationRequest, CheckTestRequest, Request, build
+    from sandbox.settings import ConfigError
     from sandbox.summary import summarize_check
 
     settings = settings_for(config, project=project)
     try:
         executor = make_executor(settings)
-        if kind == "compile":
-            result = executor.check_compile()
-        elif kind == "test":
-            result = executor.check_logic(filter)
-        else:
-            result = executor.check_degradation()
+        kinds: dict[str, type[Request[CheckResult]]] = {
+            "compile": CheckCompileRequest, "test": CheckTestRequest, "degradation": CheckDegradationRequest,
+        }
+        result = executor.run(build(kinds[kind], **({"filter": filter} if kind == "test" else {})))
     except (SandboxError, ConfigError) as exc:
         raise fail(str(exc)) from None
     out.print(summarize_check(result, budget=settings.replies.summary_budget))
     raise typer.Exit(0 if result.ok else 1)
 
 
-def _print_replies(orchestrator: Any, chat_id: str) -> None:
+def _print_replies(orchestrator: Orchestrator, chat_id: str) -> None:
     """Print the outbox's pending replies as posts and mark them posted."""
     journal = orchestrator.journal
     for row in journal.pending_replies(chat_id):
@@ -133,7 +179,14 @@ def exec_(
     sandbox_url: Annotated[str | None, typer.Option("--sandbox-url", help="a remote executor")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Run one message through the whole pipeline and print the replies MCP would post."""
+    """Run one message through the whole pipeline and print the replies the bot would post."""
+    import uuid
+
+    from bridge.models import ChatMessage, Role
+    from bridge.wiring import make_orchestrator
+    from sandbox.errors import SandboxError
+    from sandbox.settings import ConfigError
+
     if actor not in ("developer", "assistant"):
         raise fail("--actor must be developer or assistant", 2)
     settings = settings_for(config, project=project, sandbox={"url": sandbox_url} if sandbox_url else None)
@@ -156,7 +209,15 @@ def replay(
     execute: Annotated[bool, typer.Option("--execute", help="allow commits (dry by default)")] = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Feed a chat transcript in order and print MCP's replies; dry (no commits) by default."""
+    """Feed a chat transcript in order and print the bot's replies; dry (no commits) by default."""
+    import json
+    import uuid
+
+    from bridge.models import ChatMessage
+    from bridge.wiring import make_orchestrator
+    from sandbox.errors import SandboxError
+    from sandbox.settings import ConfigError
+
     settings = settings_for(config, project=project)
     try:
         lines = transcript.read_text(encoding="utf-8").splitlines()
@@ -219,8 +280,13 @@ def run(
     import contextlib
     import signal
 
+    from loguru import logger
+
     from bridge.chat.errors import ChatError
     from bridge.session import Attachment, make_bridge, run_until_stopped
+    from bridge.wiring import make_orchestrator
+    from sandbox.errors import SandboxError
+    from sandbox.settings import ConfigError
 
     settings = _chat_settings(
         config, profile, selectors, project=project, sandbox={"url": sandbox_url} if sandbox_url else None
@@ -306,6 +372,7 @@ def demo(
 ) -> None:
     """The seed's workflow on the mock chat and a copy of the example crate, then stay up for you."""
     from bridge.demo import run_demo
+    from sandbox.logs import setup_logging
 
     settings = settings_for(config)
     setup_logging("WARNING", settings.log_file)  # the transcript is the demo's output
@@ -313,15 +380,8 @@ def demo(
     raise typer.Exit(0 if ok else 1)
 
 
-def _register_sandbox() -> None:
-    """`devspace sandbox serve` and `devspace mcp` live with the sandbox (its container has no browser)."""
-    from sandbox.cli import mcp_command, sandbox_app
-
-    app.add_typer(sandbox_app, name="sandbox", help="The sandbox as a service (REST).")
-    app.command("mcp")(mcp_command)
-
-
-_register_sandbox()
+app.add_typer(sandbox_app, name="sandbox")  # the sandbox's own commands (its container has no browser)
+app.command("mcp")(mcp_command)
 
 
 def main() -> None:

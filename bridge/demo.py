@@ -22,6 +22,7 @@ from bridge.mockchat.store import Message
 from bridge.protocol import SIGNATURE
 from bridge.session import Attachment, make_bridge, run_until_stopped
 from bridge.wiring import make_orchestrator
+from sandbox.operations import FilesRequest, StatusRequest
 from sandbox.serving import BackgroundServer
 
 CHAT_ID = "demo"
@@ -52,13 +53,13 @@ that many days at once instead of looping.
 
 
 def script(file_id: int) -> Script:
-    """The assistant's side of the seed's workflow; it answers every turn, MCP's included."""
+    """The assistant's side of the seed's workflow; it answers every turn, the bot's included."""
     return Script(
         delay_ms=8,
         rules=[
             Rule(match=r"(?i)vibe:.*adjust_to_monday", reply=PATCH.format(file_id=file_id), first_delay_ms=600, chunk=12),
             Rule(match=r"^@all Updated src/date\.rs", reply="The build is clean and nothing regressed. Run the aggregation tests next: `@agent code test #aggr_trades`."),
-            Rule(match=r"check logic #aggr_trades: OK", reply="All aggregation tests pass with the new `adjust_to_monday`. Ready to commit."),
+            Rule(match=r"check test #aggr_trades: OK", reply="All aggregation tests pass with the new `adjust_to_monday`. Ready to commit."),
             Rule(match=r"^Committed ", reply="Committed. Anything else?"),
             Rule(match=r"^@assistant ", reply="Let me look at the failure summary again."),
         ],
@@ -68,7 +69,7 @@ def script(file_id: int) -> Script:
 
 DEVELOPER_STEPS: list[tuple[str, str]] = [
     ("@agent code improvement #2025-07-12 file_id={file_id} [vibe: оптимизировать adjust_to_monday]", "@all Updated"),
-    ("@agent code test #aggr_trades", "check logic #aggr_trades"),
+    ("@agent code test #aggr_trades", "check test #aggr_trades"),
     ("@agent commit [msg: Оптимизирована функция]", "Committed "),
 ]
 
@@ -93,7 +94,7 @@ class Transcript:
 
 
 def wait_turn(client: MockChatClient, transcript: Transcript, marker: str, after: int, stop: Callable[[], bool]) -> None:
-    """Wait until an MCP post containing `marker` appears after turn `after` and the chat settles."""
+    """Wait until a post of the bot containing `marker` appears after turn `after` and the chat settles."""
     deadline = time.monotonic() + STEP_TIMEOUT
     while time.monotonic() < deadline and not stop():
         turns = client.messages(CHAT_ID)
@@ -102,7 +103,7 @@ def wait_turn(client: MockChatClient, transcript: Transcript, marker: str, after
         if any(marker in t.markdown for t in posts) and turns[-1].role == "assistant" and turns[-1].status != "streaming":
             return
         time.sleep(0.2)
-    raise TimeoutError(f"no MCP post with {marker!r} within {STEP_TIMEOUT:.0f}s")
+    raise TimeoutError(f"no post of the bot with {marker!r} within {STEP_TIMEOUT:.0f}s")
 
 
 def run_demo(settings: Settings, *, port: int, stay: bool, console: Console) -> bool:
@@ -113,7 +114,7 @@ def run_demo(settings: Settings, *, port: int, stay: bool, console: Console) -> 
     settings.chat.profile = "mock"
     settings.chat.selectors_file = None
     orchestrator = make_orchestrator(settings)
-    file_id = next(e.file_id for e in orchestrator.executor.files() if e.path == "src/date.rs")
+    file_id = next(e.file_id for e in orchestrator.executor.run(FilesRequest()) if e.path == "src/date.rs")
     server = BackgroundServer(create_app(ScriptedAssistant(script(file_id))), port=port, timeout_graceful_shutdown=1).start()
     client = MockChatClient(server.url)
     settings.chat.storage_state = client.write_storage_state(root / "session.json")
@@ -134,7 +135,7 @@ def run_demo(settings: Settings, *, port: int, stay: bool, console: Console) -> 
             client.inject(CHAT_ID, text.format(file_id=file_id))
             wait_turn(client, transcript, marker, after, lambda: not thread.is_alive())
         ok = True
-        head = git.Repo(orchestrator.executor.status().workspace).head.commit
+        head = git.Repo(orchestrator.executor.run(StatusRequest()).workspace).head.commit
         console.rule("[bold]done")
         console.print(f"commit {head.hexsha[:10]} by {head.author.name} <{head.author.email}>: {head.summary}")
         console.print(f"chat: {url}  (log in on the page with any name)")

@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     chat_id TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0, request TEXT NOT NULL,
-    target TEXT, file_id INTEGER, filter TEXT,
+    file_id INTEGER, filter TEXT,
     last_summary TEXT NOT NULL DEFAULT '', waiting_since REAL,
     created REAL NOT NULL, updated REAL NOT NULL
 );
@@ -111,7 +111,6 @@ class TaskRow(BaseModel):
     status: TaskStatus
     attempts: int
     request: str
-    target: str | None
     file_id: int | None
     filter: str | None
     last_summary: str
@@ -268,16 +267,16 @@ class Journal:
     def task(self, task_id: int) -> TaskRow | None:
         return self._task(self._one("SELECT * FROM tasks WHERE id = ?", task_id))
 
-    def start_task(self, chat_id: str, kind: str, request: str, *, target: str | None = None,
-                   file_id: int | None = None, filter: str | None = None) -> TaskRow:
+    def start_task(self, chat_id: str, kind: str, request: str, *, file_id: int | None = None, filter: str | None = None,
+                   last_summary: str = "", waiting_since: float | None = None) -> TaskRow:
         """Open a task; any task still open in this chat is abandoned (one at a time)."""
         now = time.time()
         with self.tx() as db:
             db.execute("UPDATE tasks SET status = 'abandoned', updated = ? WHERE chat_id = ? AND status = 'open'", (now, chat_id))
             cur = db.execute(
-                "INSERT INTO tasks (chat_id, kind, status, request, target, file_id, filter, created, updated) "
-                "VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?)",
-                (chat_id, kind, request, target, file_id, filter, now, now),
+                "INSERT INTO tasks (chat_id, kind, status, request, file_id, filter, last_summary, waiting_since, created, updated) "
+                "VALUES (?, ?, 'open', ?, ?, ?, ?, ?, ?, ?)",
+                (chat_id, kind, request, file_id, filter, last_summary, waiting_since, now, now),
             )
             task_id = int(cur.lastrowid or 0)
         task = self.task(task_id)
@@ -285,7 +284,7 @@ class Journal:
         return task
 
     def update_task(self, task_id: int, **fields: Any) -> None:
-        allowed = {"status", "attempts", "last_summary", "waiting_since", "target", "file_id"}
+        allowed = {"status", "attempts", "last_summary", "waiting_since"}
         if not fields or not set(fields) <= allowed:
             raise ValueError(f"bad task fields: {sorted(fields)}")
         sets = ", ".join(f"{k} = ?" for k in fields)

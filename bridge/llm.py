@@ -14,6 +14,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from bridge.config import LLMSettings
 from sandbox.redact import redact
+from sandbox.text import one_line
 
 INITIAL_BACKOFF = 0.5
 MAX_DETAIL = 240
@@ -57,8 +58,7 @@ def _detail(body: object) -> str:
     """The `message` of an OpenAI-style error object, else the body itself, on one bounded line."""
     if isinstance(body, Mapping):
         body = body.get("message", body)
-    text = " ".join(str(body or "").split())
-    return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 3] + "..."
+    return one_line(str(body or ""), MAX_DETAIL)
 
 
 class LLMClient:

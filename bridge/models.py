@@ -6,7 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-Role = Literal["developer", "assistant", "mcp"]
+from sandbox.operations import Role
+
+__all__ = ["ChatMessage", "CodeBlock", "Command", "Reply", "ReplyKind", "Role"]
+
 ReplyKind = Literal["result", "escalation", "broadcast", "error", "request"]
 
 
@@ -47,7 +50,7 @@ class Command(BaseModel):
 
 
 class Reply(BaseModel):
-    """A post MCP makes into the chat."""
+    """A post the bot makes into the chat."""
 
     text: str
     in_reply_to: str | None = None

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from bridge.journal import Journal
 from bridge.models import Command, Role
+from bridge.protocol.verbs import canonical
 
 STREAK_KEY = "assistant_streak"
 
@@ -42,7 +43,7 @@ class Policy:
     def allowed_roles(self, cmd: Command) -> list[Role]:
         if cmd.verb == "code improvement" and not carries_patch(cmd):
             return ["developer", "assistant", "mcp"]
-        return list(self.permissions.get(cmd.verb, ["developer"]))
+        return list(self.permissions.get(canonical(cmd.verb) or cmd.verb, ["developer"]))
 
     def refusal(self, chat_id: str, role: Role, cmd: Command) -> str | None:
         """Why this command must not run now, or None."""

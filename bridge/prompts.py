@@ -6,6 +6,7 @@ import re
 
 from bridge.replies import fence, lang_of
 from sandbox.models import CodeFile
+from sandbox.text import trimmed
 
 FILES_BUDGET = 24_000
 TASK_BUDGET = 12_000
@@ -29,8 +30,8 @@ def fix_prompt(task: str, failure_summary: str, files: list[CodeFile], attempt: 
     """Chat messages asking for a patch that fixes `failure_summary`; files the failure names come first."""
     named = sorted(files, key=lambda f: f.path not in failure_summary)
     parts = [
-        f"Task (fix attempt {attempt}):\n{_bounded(task, TASK_BUDGET)}",
-        f"The build or tests fail:\n{fence(_bounded(failure_summary, FAILURE_BUDGET), 'text')}",
+        f"Task (fix attempt {attempt}):\n{trimmed(task, TASK_BUDGET)}",
+        f"The build or tests fail:\n{fence(trimmed(failure_summary, FAILURE_BUDGET), 'text')}",
     ]
     if attempt > 1:
         parts.append("Earlier fixes for this task failed as shown above; do not repeat them.")
@@ -79,9 +80,3 @@ def _window(lines: list[str], center: int, budget: int) -> tuple[int, int]:
                 first, last = min(first, edge), max(last, edge)
                 grew = True
     return first, last
-
-
-def _bounded(text: str, budget: int) -> str:
-    if len(text) <= budget:
-        return text
-    return text[:budget].rsplit("\n", 1)[0] + f"\n[... {len(text) - budget} more characters trimmed]"

@@ -1,12 +1,17 @@
-"""Chat texts for executor results that are not check summaries: tables, files, updates, status."""
+"""Chat texts for the sandbox's results: tables, files, updated modules, commits, status; checks and patches
+as their bounded summaries (`sandbox.summary`)."""
 
 from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+from pydantic import BaseModel
+
 from bridge.models import CodeBlock
 from bridge.protocol import fenced
-from sandbox.models import CodeFile, CommitResult, FileEntry, Sandwich, UndoResult, WorkspaceStatus
+from sandbox.models import ApplyResult, CheckResult, CodeFile, CommitResult, FileEntry, Sandwich, UndoResult, WorkspaceStatus
+from sandbox.summary import DEFAULT_BUDGET, summarize_apply, summarize_check
+from sandbox.text import trimmed
 
 LANGS = {".rs": "rust", ".toml": "toml", ".md": "markdown", ".py": "python", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
 CONTEXT_LINES = 6
@@ -19,6 +24,28 @@ def lang_of(path: str) -> str:
 def fence(text: str, info: str = "") -> str:
     """A fenced block whose fence is longer than any backtick run inside the text."""
     return fenced(CodeBlock(text=text.rstrip("\n"), info=info))
+
+
+def text_of(result: object, *, cap: int = 7500, budget: int = DEFAULT_BUDGET) -> str:
+    """Any operation's result as chat text: `cap` characters for file contents, `budget` for a summary."""
+    if isinstance(result, list) and all(isinstance(entry, FileEntry) for entry in result):
+        return files_table(result)
+    if isinstance(result, CodeFile):
+        return code_file(result, cap)
+    if isinstance(result, Sandwich):
+        return sandwich_text(result, cap)
+    if isinstance(result, CheckResult):
+        return summarize_check(result, budget=budget)
+    if isinstance(result, ApplyResult):
+        return summarize_apply(result, budget=budget)
+    if isinstance(result, CommitResult):
+        return commit_text(result)
+    if isinstance(result, UndoResult):
+        return undo_text(result)
+    if isinstance(result, WorkspaceStatus):
+        return status_text(result, None)
+    shown = result.model_dump_json(indent=2) if isinstance(result, BaseModel) else repr(result)
+    return fence(trimmed(shown, cap), "json")
 
 
 def files_table(entries: list[FileEntry], cap: int = 200) -> str:
@@ -70,10 +97,7 @@ def updated_module(code: CodeFile, region: tuple[int, int] | None, max_chars: in
 def sandwich_text(sandwich: Sandwich, max_chars: int) -> str:
     saved = f" (saved as {PurePosixPath(sandwich.saved_to).name})" if sandwich.saved_to else ""
     head = f"Sandwich of {len(sandwich.paths)} file(s){saved}: " + ", ".join(sandwich.paths)
-    body = sandwich.text
-    if len(body) > max_chars:
-        body = body[:max_chars].rsplit("\n", 1)[0] + f"\n[… {len(sandwich.text) - max_chars} more characters trimmed]"
-    return f"{head}\n{fence(body)}"
+    return f"{head}\n{fence(trimmed(sandwich.text, max_chars))}"
 
 
 def commit_text(result: CommitResult) -> str:

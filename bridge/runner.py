@@ -86,7 +86,7 @@ class Bridge:
         messages = await self.driver.read_new()
         for raw in messages:
             msg = self._own(raw)
-            if self.orchestrator.is_mcp(msg):
+            if self.orchestrator.is_own_post(msg):
                 self.journal.mark_posted_seen(self.chat_id, post_ref(msg.text), msg.text, msg.id)
             elif self.on_message is not None:
                 self.on_message(msg)

@@ -20,6 +20,7 @@ from sandbox import proc
 from sandbox.errors import SandboxError
 from sandbox.isolation import Mount, bwrap_argv, bwrap_path, isolation_available
 from sandbox.models import CheckResult, Diagnostic, TestBinary, TestCase
+from sandbox.operations import TEST_FILTER
 from sandbox.redact import redact
 
 ENV_KEEP = ("PATH", "HOME", "USER", "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN", "LANG", "LC_ALL", "TERM")
@@ -425,7 +426,7 @@ def parse_libtest(text: str, *, timed_out: bool = False) -> LibtestReport:
 
 
 # checks -------------------------------------------------------------------------------------------
-_FILTER = re.compile(r"[^-\s][^\x00-\x1f]{0,199}")
+_FILTER = re.compile(TEST_FILTER)
 
 
 def _timeout_note(limits: RunLimits, stage: str) -> str:
@@ -453,7 +454,7 @@ def check_compile(workspace: Path, *, target_dir: Path, limits: RunLimits, log_p
     )
 
 
-def check_logic(
+def check_test(
     workspace: Path, filter: str | None = None, *, target_dir: Path, limits: RunLimits, log_path: Path
 ) -> CheckResult:
     """Compile the tests (JSON diagnostics), then `cargo test --no-fail-fast [filter]` parsed per binary."""

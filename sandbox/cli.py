@@ -1,27 +1,22 @@
-"""`devspace sandbox serve` (the REST service) and `devspace mcp` (the MCP server).
+"""The sandbox's own commands: `serve` (the REST service) and `mcp` (the Model Context Protocol server).
 
-Registered in `bridge/cli.py` with `app.add_typer(sandbox_app, name="sandbox")` and
-`app.command("mcp")(mcp_command)`. Both always run the workspace in-process, whatever
+`python -m sandbox serve|mcp` runs them alone; `devspace sandbox serve` and `devspace mcp` are the
+same commands inside the product's CLI. Both always run the workspace in-process, whatever
 `sandbox.url` says; the token comes from the settings (DEVSPACE_SANDBOX_TOKEN or
-`sandbox.token_file`), and there is no default.
+`sandbox.token_file`), and there is no default. Only what a command needs is imported when it runs.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
-import uvicorn
-from loguru import logger
-
-from sandbox.errors import SandboxError
-from sandbox.local import LocalExecutor
-from sandbox.service import QUEUE_TIMEOUT, check_token, create_app
 
 if TYPE_CHECKING:
-    from bridge.config import Settings
+    from sandbox.local import LocalExecutor
+    from sandbox.settings import SandboxSettings
 
 DEFAULT_PORT = 8800
 DEFAULT_MCP_PORT = 8801
@@ -34,53 +29,62 @@ SandwichesOpt = Annotated[
     Path | None,
     typer.Option("--sandwiches", envvar="DEVSPACE_SANDWICHES", help="where sandwiches are saved; default: <home>/sandwiches"),
 ]
-QueueOpt = Annotated[float, typer.Option("--queue-timeout", min=1, help="seconds a call may wait for the workspace")]
+QueueOpt = Annotated[float | None, typer.Option("--queue-timeout", min=1, help="seconds a call may wait for the workspace [default: 1800]")]
 TransportOpt = Annotated[Literal["stdio", "http"], typer.Option("--transport", help="stdio | http (streamable HTTP at /mcp)")]
 
-sandbox_app = typer.Typer(no_args_is_help=True, add_completion=False)
+sandbox_app = typer.Typer(no_args_is_help=True, add_completion=False, help="The sandbox as a service: REST and MCP.")
 
 
-@sandbox_app.callback()
-def sandbox_group() -> None:
-    """The sandbox as a service for a remote bridge."""
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print `error: message` on stderr; the Exit to raise."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
 
 
-def _settings(config: Path | None, project: Path | None) -> Settings:
-    from bridge.cli import settings_for  # bridge.cli registers this module's commands
+def settings_for(config: Path | None, project: Path | None) -> SandboxSettings:
+    """The sandbox's settings (flags over env over file) with logging set up; exit 2 on a bad value."""
+    from sandbox.logs import setup_logging
+    from sandbox.settings import ConfigError, SandboxSettings, load
 
-    return settings_for(config, project=project)
+    try:
+        settings = load(SandboxSettings, config, **({"project": project} if project is not None else {}))
+    except ConfigError as exc:
+        raise fail(str(exc), 2) from None
+    setup_logging(settings.log_level, settings.log_file)
+    return settings
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    from bridge.cli import fail
-
-    return fail(message, code)
-
-
-def _token(settings: Settings) -> str:
+def _token(settings: SandboxSettings) -> str:
     """The configured token, checked; exits with status 2 when there is none (there is no default)."""
+    from sandbox.asgi import check_token
+
     secret = settings.sandbox.token
     if secret is None:
-        raise _fail("no sandbox token: set DEVSPACE_SANDBOX_TOKEN or sandbox.token_file (a secret file)", 2)
+        raise fail("no sandbox token: set DEVSPACE_SANDBOX_TOKEN or sandbox.token_file (a secret file)", 2)
     try:
         return check_token(secret.get_secret_value())
     except ValueError as exc:
-        raise _fail(str(exc), 2) from None
+        raise fail(str(exc), 2) from None
 
 
-def _executor(settings: Settings, sandwiches: Path | None) -> LocalExecutor:
+def _executor(settings: SandboxSettings, sandwiches: Path | None) -> LocalExecutor:
+    from sandbox.errors import SandboxError
+    from sandbox.local import LocalExecutor
+
     if settings.project is None:
-        raise _fail("config: project: not set (pass --project DIR or set DEVSPACE_PROJECT)", 2)
+        raise fail("config: project: not set (pass --project DIR or set DEVSPACE_PROJECT)", 2)
     config = settings.sandbox_config()
     if sandwiches is not None:
         config = config.model_copy(update={"sandwiches": sandwiches})
     try:
         return LocalExecutor(settings.project, config)
     except SandboxError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _warn_if_exposed(host: str) -> None:
+    from loguru import logger
+
     try:
         loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -89,28 +93,38 @@ def _warn_if_exposed(host: str) -> None:
         logger.warning(f"listening on {host}, beyond this machine: keep the port on a private network")
 
 
+def _serve(app: Any, host: str, port: int, **options: Any) -> None:
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level="warning", **options)
+
+
 @sandbox_app.command("serve")
 def serve(
     project: ProjectOpt = None,
     host: HostOpt = "127.0.0.1",
     port: PortOpt = DEFAULT_PORT,
     sandwiches: SandwichesOpt = None,
-    queue_timeout: QueueOpt = QUEUE_TIMEOUT,
+    queue_timeout: QueueOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Serve the project's workspace over REST (bearer token on every endpoint but /healthz)."""
-    settings = _settings(config, project)
+    from loguru import logger
+
+    from sandbox.service import create_app
+
+    settings = settings_for(config, project)
     token = _token(settings)
     executor = _executor(settings, sandwiches)
     _warn_if_exposed(host)
     logger.info(f"sandbox service for {executor.ws.project.name} on http://{host}:{port}")
     try:
-        app = create_app(executor, token, queue_timeout=queue_timeout)
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        _serve(create_app(executor, token, queue_timeout=queue_timeout), host, port, access_log=False)
     finally:
         executor.close()
 
 
+@sandbox_app.command("mcp")
 def mcp_command(
     project: ProjectOpt = None,
     transport: TransportOpt = "stdio",
@@ -119,19 +133,26 @@ def mcp_command(
     sandwiches: SandwichesOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Serve the project's workspace as MCP tools (the http transport needs the sandbox token)."""
+    """Serve the project's workspace as MCP tools (clients are the assistant unless mcp_server.developers names them)."""
+    from loguru import logger
+
     from sandbox.mcp_server import create_server, http_app  # the MCP SDK is slow to import: only here
 
-    settings = _settings(config, project)
+    settings = settings_for(config, project)
     token = _token(settings) if transport == "http" else None
     executor = _executor(settings, sandwiches)
-    server = create_server(executor, author=settings.identities.mcp, summary_budget=settings.replies.summary_budget)
+    server = create_server(
+        executor,
+        developers=settings.mcp_server.developers,
+        author=settings.identities.identity("developer"),
+        summary_budget=settings.replies.summary_budget,
+    )
     try:
         if token is None:
             server.run("stdio")
         else:
             _warn_if_exposed(host)
             logger.info(f"MCP server for {executor.ws.project.name} on http://{host}:{port}/mcp")
-            uvicorn.run(http_app(server, token, host), host=host, port=port, log_level="warning")
+            _serve(http_app(server, token, host), host, port)
     finally:
         executor.close()

@@ -10,7 +10,8 @@ from sandbox.cargo import RunLimits
 from sandbox.models import Identity
 from sandbox.workspace import DEFAULT_BRANCH
 
-MCP_IDENTITY = Identity(name="Colloqium MCP", email="mcp@devspace.local")
+BOT_IDENTITY = Identity(name="Colloqium MCP", email="mcp@devspace.local")
+"""The bot (the chat's third actor, "MCP"): the committer of every commit."""
 
 
 class SandboxConfig(BaseModel):
@@ -18,7 +19,7 @@ class SandboxConfig(BaseModel):
     sandwiches: Path | None = Field(default=None, description="default: <home>/sandwiches")
     branch: str = DEFAULT_BRANCH
     limits: RunLimits = Field(default_factory=RunLimits)
-    committer: Identity = MCP_IDENTITY
+    committer: Identity = BOT_IDENTITY
     keep_logs: int = 200
 
     @property

@@ -6,7 +6,8 @@ import fnmatch
 import os
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
@@ -22,6 +23,7 @@ from sandbox.errors import (
     SandboxError,
     WorkspaceError,
 )
+from sandbox.executor import Handlers, handles
 from sandbox.isolation import isolation_available
 from sandbox.models import (
     ApplyResult,
@@ -35,9 +37,21 @@ from sandbox.models import (
     Sandwich,
     UndoResult,
     WorkspaceStatus,
+    sandwich_text,
 )
-from sandbox.patch import apply_result, plan_or_refusal, write_changes
-from sandbox.patch.apply import refusal
+from sandbox.operations import (
+    ApplyRequest,
+    CheckCompileRequest,
+    CheckDegradationRequest,
+    CheckTestRequest,
+    CommitRequest,
+    FilesRequest,
+    GetCodeRequest,
+    SandwichRequest,
+    StatusRequest,
+    UndoRequest,
+)
+from sandbox.patch import apply_payload
 from sandbox.patch.write import resume_write
 from sandbox.paths import confine, relative, unlinked
 from sandbox.state import WorkspaceState
@@ -48,8 +62,8 @@ MAX_FILE_BYTES = 2_000_000
 """The largest file `get_code` and `sandwich` read into the chat."""
 
 
-class LocalExecutor:
-    """Runs every request against the project's workspace, one at a time."""
+class LocalExecutor(Handlers):
+    """Runs every request against the project's workspace, one at a time (the Executor contract: `sandbox.executor`)."""
 
     def __init__(self, project: Path, config: SandboxConfig) -> None:
         self.config = config
@@ -89,6 +103,7 @@ class LocalExecutor:
     def _sync_ids(self) -> dict[str, int]:
         return self.state.sync_file_ids(self.ws.tracked_files())
 
+    @handles(FilesRequest)
     def files(self, glob: str | None = None) -> list[FileEntry]:
         def run() -> list[FileEntry]:
             ids = self._sync_ids()
@@ -125,6 +140,7 @@ class LocalExecutor:
             raise SandboxError(f"{rel} is a binary file")
         return data.decode("utf-8", errors="replace")
 
+    @handles(GetCodeRequest)
     def get_code(self, file_id: int | None = None, path: str | None = None) -> CodeFile:
         def run() -> CodeFile:
             fid, rel = self._resolve(file_id, path)
@@ -132,18 +148,14 @@ class LocalExecutor:
 
         return self._locked(run)
 
+    @handles(SandwichRequest)
     def sandwich(self, file_ids: list[int]) -> Sandwich:
         def run() -> Sandwich:
             if not file_ids:
                 raise NotFound("give at least one file_id")
-            parts: list[str] = []
-            paths: list[str] = []
-            for fid in file_ids:
-                _, rel = self._resolve(fid, None)
-                text = self._read(rel)
-                paths.append(rel)
-                parts.append(f"=== file_id={fid} path={rel} lines={text.count(chr(10)) + 1} ===\n{text.rstrip()}\n")
-            bundle = "\n".join(parts)
+            codes = [CodeFile(file_id=fid, path=rel, text=self._read(rel)) for fid, rel in (self._resolve(i, None) for i in file_ids)]
+            paths = [code.path for code in codes]
+            bundle = sandwich_text(codes)
             folder = self.config.sandwich_dir
             folder.mkdir(parents=True, exist_ok=True)
             name = f"sandwich-{datetime.now():%Y%m%d-%H%M%S-%f}-{'-'.join(map(str, file_ids))[:80]}.txt"
@@ -153,6 +165,7 @@ class LocalExecutor:
         return self._locked(run)
 
     # edits --------------------------------------------------------------------------
+    @handles(ApplyRequest)
     def apply(self, payload: str, file_id: int | None = None) -> ApplyResult:
         def run() -> ApplyResult:
             ids = self._sync_ids()
@@ -160,33 +173,33 @@ class LocalExecutor:
             if file_id is not None:
                 default_path = next((p for p, i in ids.items() if i == file_id), None)
                 if default_path is None:
-                    return ApplyResult(ok=False, error=f"no file with file_id={file_id}")
-            plan = plan_or_refusal(self.ws.tree, payload, resolve_id=self.state.path_of, default_path=default_path)
-            if isinstance(plan, ApplyResult):
-                return plan
-            ignored = self.ws.ignored([c.path for c in plan.changes])
-            if ignored:
-                reason = (
-                    f"refused: {', '.join(ignored[:5])} {'is' if len(ignored) == 1 else 'are'} ignored by git (.gitignore), "
-                    "so neither `status` nor `commit` would ever see it; nothing was written"
-                )
-                return refusal(PatchRefused(reason))
-            seq = self.state.push_patch(plan.changes)  # recorded before writing, so undo knows it
-            try:
-                write_changes(self.ws.tree, plan.changes)
-            except PatchRefused as exc:
-                self.state.drop_patch(seq)
-                return refusal(exc)
-            except BaseException:
-                self.state.drop_patch(seq)
-                raise
-            self._sync_ids()
-            result = apply_result(plan.changes, plan.formats)
-            logger.info(f"applied patch #{seq}: {', '.join(result.changed + result.created + result.deleted)}")
+                    raise NotFound(f"no file with file_id={file_id}")
+            result = apply_payload(self.ws.tree, payload, resolve_id=self.state.path_of, default_path=default_path, record=self._recorded)
+            if result.ok:
+                self._sync_ids()
             return result
 
         return self._locked(run)
 
+    @contextmanager
+    def _recorded(self, changes: list[FileChange]) -> Iterator[None]:
+        """A patch is refused when git ignores a file of it (`target/`, …: no `status` or `commit` would ever see it),
+        and recorded before its first file is written, so undo and crash recovery know it."""
+        ignored = self.ws.ignored([c.path for c in changes])
+        if ignored:
+            raise PatchRefused(
+                f"refused: {', '.join(ignored[:5])} {'is' if len(ignored) == 1 else 'are'} ignored by git (.gitignore), "
+                "so neither `status` nor `commit` would ever see it; nothing was written"
+            )
+        seq = self.state.push_patch(changes)
+        try:
+            yield
+        except BaseException:
+            self.state.drop_patch(seq)
+            raise
+        logger.info(f"applied patch #{seq}: {', '.join(c.path for c in changes)}")
+
+    @handles(UndoRequest)
     def undo(self) -> UndoResult:
         def run() -> UndoResult:
             last = self.state.last_patch()
@@ -219,6 +232,7 @@ class LocalExecutor:
             logger.warning(f"undo of patch #{seq}: {detail}")
         return UndoResult(undone="patch", detail=detail, files=files)
 
+    @handles(CommitRequest)
     def commit(self, message: str, author: Identity, chat: ChatLink | None = None) -> CommitResult:
         def run() -> CommitResult:
             self._refuse_oversized(self.ws.pending())
@@ -243,10 +257,12 @@ class LocalExecutor:
             old.unlink(missing_ok=True)
         return self.ws.logs / f"{datetime.now():%Y%m%d-%H%M%S-%f}-{kind}.log"
 
+    @handles(CheckCompileRequest)
     def check_compile(self) -> CheckResult:
         return self._locked(lambda: self._compile(self.ws.tree, self.ws.target))
 
-    def check_logic(self, filter: str | None = None) -> CheckResult:
+    @handles(CheckTestRequest)
+    def check_test(self, filter: str | None = None) -> CheckResult:
         return self._locked(lambda: self._tests(self.ws.tree, self.ws.target, filter))
 
     def _compile(self, tree: Path, target: Path) -> CheckResult:
@@ -259,10 +275,11 @@ class LocalExecutor:
     def _tests(self, tree: Path, target: Path, filter: str | None = None) -> CheckResult:
         log = self._log_path("test")
         try:
-            return cargo.check_logic(tree, filter, target_dir=target, limits=self.config.limits, log_path=log)
+            return cargo.check_test(tree, filter, target_dir=target, limits=self.config.limits, log_path=log)
         finally:
             self.ws.remove_planted_git(tree)
 
+    @handles(CheckDegradationRequest)
     def check_degradation(self) -> CheckResult:
         def run() -> CheckResult:
             sha = self.ws.head
@@ -290,6 +307,7 @@ class LocalExecutor:
                 self.state.save_base_result(sha, "test", tests)
         return build, tests
 
+    @handles(StatusRequest)
     def status(self) -> WorkspaceStatus:
         def run() -> WorkspaceStatus:
             limits = self.config.limits

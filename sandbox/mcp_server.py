@@ -1,173 +1,125 @@
-"""The sandbox's tools over the Model Context Protocol (stdio or streamable HTTP behind a token).
+"""The sandbox's operations as Model Context Protocol tools (stdio, or streamable HTTP behind the token).
 
-One tool, one function: each validates its arguments (pydantic, from the signature), runs one
-Executor call in the workspace's queue and returns the result model; checks and patches also
-return the bounded chat summary as the text a model reads.
+One tool per operation of `sandbox.operations`, with the operation's request model as its input
+(fields a client may not choose, such as a commit's author, left out) and its result as the output;
+checks and patches also return the bounded chat summary as the text a model reads.
+
+MCP clients are LLMs driven by whoever talks to them, so each has a role: the assistant, unless the
+configuration names the client (its self-declared `clientInfo.name`) among the developers. A tool
+runs only for the roles its operation allows (no `commit` or `undo` for the assistant), and a commit
+is authored by the configured developer identity, never by a name the client passes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+import inspect
+from collections.abc import Callable, Collection
+from typing import Annotated, Any
 
 from loguru import logger
 from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
-from pydantic import BaseModel, Field
-from starlette.types import ASGIApp, Receive, Scope, Send
+from pydantic import BaseModel, Field, ValidationError
+from starlette.types import ASGIApp
 
-from sandbox.config import MCP_IDENTITY
-from sandbox.errors import SandboxError
+from sandbox.asgi import QUEUE_TIMEOUT, BearerGuard, SerialRunner
+from sandbox.errors import SandboxError, invalid
 from sandbox.executor import Executor
-from sandbox.models import (
-    ApplyResult,
-    CheckResult,
-    CodeFile,
-    CommitResult,
-    FileEntry,
-    Identity,
-    Sandwich,
-    UndoResult,
-    WorkspaceStatus,
-)
-from sandbox.service import (
-    MAX_BODY,
-    QUEUE_TIMEOUT,
-    Email,
-    ErrorBody,
-    PersonName,
-    SerialRunner,
-    Unauthorized,
-    check_token,
-    error_response,
-    token_matches,
-)
+from sandbox.models import ApplyResult, CheckResult, Identity
+from sandbox.operations import OPERATIONS, Operation, Role
 from sandbox.summary import DEFAULT_BUDGET, summarize_apply, summarize_check
-
-T = TypeVar("T")
 
 INSTRUCTIONS = (
     "Tools over one Rust project's workspace (a git worktree on its own branch). "
     "Call `files` for file_ids, `get_code` or `sandwich` to read, `apply` to edit (unified diff, "
     "SEARCH/REPLACE or a whole file; applied exactly or refused), the check_* tools to build and test, "
-    "`commit` to record the changes, `undo` to drop the last patch."
+    "`commit` to record the changes and `undo` to drop the last patch (both for the developer only)."
 )
 
-FileId = Annotated[int, Field(ge=1, description="a file_id from `files`")]
-Glob = Annotated[str, Field(min_length=1, max_length=500, description="a glob such as '*.rs', or part of a path")]
-ProjectPath = Annotated[str, Field(min_length=1, max_length=4096, description="a path relative to the project")]
-Payload = Annotated[str, Field(min_length=1, max_length=MAX_BODY, description="the patch: diff, SEARCH/REPLACE or whole file")]
-TestFilter = Annotated[
-    str,
-    Field(min_length=1, max_length=200, pattern=r"^[^-\s][^\x00-\x1f]*$", description="a cargo test name filter"),
-]
-Message = Annotated[str, Field(min_length=1, max_length=2000, description="the commit message")]
+SUMMARIES: dict[type[BaseModel], Callable[[Any, int], str]] = {
+    ApplyResult: lambda result, budget: summarize_apply(result, budget=budget),
+    CheckResult: lambda result, budget: summarize_check(result, budget=budget),
+}
+"""Results a model reads best as their chat summary (the structured result still comes along)."""
 
 
-def _summary(model: BaseModel, text: str) -> CallToolResult:
-    """The result model as structured content, with `text` (a bounded summary) for the model to read."""
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=model.model_dump(mode="json"))
+def client_role(ctx: Context, developers: Collection[str]) -> Role:
+    """The developer when the client's declared name is configured as one, else the assistant."""
+    params = ctx.session.client_params
+    name = params.client_info.name if params is not None else None
+    return "developer" if name is not None and name in developers else "assistant"
+
+
+def _parameters(op: Operation[Any]) -> list[inspect.Parameter]:
+    """The request's fields a client may fill, as keyword parameters the SDK turns into the tool's input schema."""
+    trusted = op.trusted()
+    parameters = []
+    for name, info in op.request.model_fields.items():
+        if name in trusted:
+            continue
+        annotation = Annotated[(info.annotation, *info.metadata, Field(description=info.description))]  # type: ignore[name-defined]
+        default = inspect.Parameter.empty if info.is_required() else info.default
+        parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default))
+    return parameters
 
 
 def create_server(
     executor: Executor,
     *,
-    author: Identity = MCP_IDENTITY,
+    developers: Collection[str] = (),
+    author: Identity | None = None,
     summary_budget: int = DEFAULT_BUDGET,
     queue_timeout: float = QUEUE_TIMEOUT,
 ) -> MCPServer:
-    """An MCP server whose tools run on `executor`, one call at a time; `author` signs its commits by default."""
+    """An MCP server whose tools run on `executor`, one call at a time.
+
+    Clients named in `developers` act as the developer (their commits are authored by `author`);
+    every other client is the assistant.
+    """
+    if developers and author is None:
+        raise ValueError("an MCP server with developer clients needs the developer's identity to author their commits")
     serial = SerialRunner(queue_timeout)
     server: MCPServer = MCPServer("devspace-sandbox", instructions=INSTRUCTIONS, log_level="WARNING")
-
-    async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        try:
-            return await serial.run(fn, *args, **kwargs)
-        except SandboxError as exc:
-            logger.info(f"tool {getattr(fn, '__name__', 'call')}: {exc.code}: {exc}")
-            raise ToolError(f"{exc.code}: {exc}") from None
-
-    @server.tool()
-    async def files(glob: Glob | None = None) -> list[FileEntry]:
-        """The project's files with their stable numeric file_ids, optionally only those matching `glob`."""
-        return await run(executor.files, glob)
-
-    @server.tool()
-    async def get_code(file_id: FileId | None = None, path: ProjectPath | None = None) -> CodeFile:
-        """One file's text, by file_id or by path (give exactly one)."""
-        if (file_id is None) == (path is None):
-            raise ToolError("give exactly one of file_id and path")
-        return await run(executor.get_code, file_id=file_id, path=path)
-
-    @server.tool()
-    async def sandwich(file_ids: Annotated[list[FileId], Field(min_length=1, max_length=200)]) -> Sandwich:
-        """Several files bundled with headers, for a model's context (also saved in the sandwiches folder)."""
-        return await run(executor.sandwich, file_ids)
-
-    @server.tool()
-    async def apply(payload: Payload, file_id: FileId | None = None) -> Annotated[CallToolResult, ApplyResult]:
-        """Apply a patch to the workspace: every file or none; a patch that cannot be placed exactly is refused."""
-        result = await run(executor.apply, payload, file_id=file_id)
-        return _summary(result, summarize_apply(result, budget=summary_budget))
-
-    @server.tool()
-    async def check_compile() -> Annotated[CallToolResult, CheckResult]:
-        """`cargo build --all-targets`: errors and warnings by code and location."""
-        result = await run(executor.check_compile)
-        return _summary(result, summarize_check(result, budget=summary_budget))
-
-    @server.tool()
-    async def check_logic(filter: TestFilter | None = None) -> Annotated[CallToolResult, CheckResult]:
-        """`cargo test [filter]`: passed, failed and ignored tests, with the failures' messages."""
-        result = await run(executor.check_logic, filter)
-        return _summary(result, summarize_check(result, budget=summary_budget))
-
-    @server.tool()
-    async def check_degradation() -> Annotated[CallToolResult, CheckResult]:
-        """Build and test the workspace against its base commit: regressions and new warnings."""
-        result = await run(executor.check_degradation)
-        return _summary(result, summarize_check(result, budget=summary_budget))
-
-    @server.tool()
-    async def commit(message: Message, author_name: PersonName | None = None, author_email: Email | None = None) -> CommitResult:
-        """Commit every pending change on the workspace branch; the author defaults to this server's identity."""
-        if (author_name is None) != (author_email is None):
-            raise ToolError("give both author_name and author_email, or neither")
-        who = Identity(name=author_name, email=author_email) if author_name and author_email else author
-        return await run(executor.commit, message, who)
-
-    @server.tool()
-    async def undo() -> UndoResult:
-        """Drop the last applied, uncommitted patch, or else revert this server's last commit."""
-        return await run(executor.undo)
-
-    @server.tool()
-    async def status() -> WorkspaceStatus:
-        """The workspace: branch, head, pending files, applied patches, commits made."""
-        return await run(executor.status)
-
+    for op in OPERATIONS.values():
+        server.add_tool(_tool(op, executor, serial, developers, author, summary_budget), name=op.name, description=op.summary)
     return server
 
 
-class BearerGuard:
-    """Lets HTTP requests through only with `Authorization: Bearer <token>`."""
+def _tool(
+    op: Operation[Any], executor: Executor, serial: SerialRunner, developers: Collection[str], author: Identity | None, budget: int
+) -> Callable[..., Any]:
+    summary = SUMMARIES.get(op.result)
+    trusted = {name: value for name, value in {"author": author}.items() if name in op.trusted()}
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        self.app = app
-        self.token = check_token(token)
+    async def call(ctx: Context, **arguments: Any) -> Any:
+        role = client_role(ctx, developers)
+        if role not in op.roles:
+            logger.warning(f"tool {op.name} refused to an MCP client acting as the {role}")
+            raise ToolError(f"`{op.name}` is for the {' and the '.join(op.roles)}; this MCP client acts as the {role}")
+        arguments.update(trusted)
+        try:
+            request = op.request.model_validate(arguments)
+        except ValidationError as exc:
+            raise ToolError(str(invalid(exc))) from None
+        try:
+            result = await serial.run(executor, request)
+        except SandboxError as exc:
+            logger.info(f"tool {op.name}: {exc.code}: {exc}")
+            raise ToolError(f"{exc.code}: {exc}") from None
+        if summary is None:
+            return result
+        return CallToolResult(content=[TextContent(type="text", text=summary(result, budget))], structured_content=result.model_dump(mode="json"))
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
-            scheme, _, given = header.partition(" ")
-            if scheme.lower() != "bearer" or not token_matches(given.strip(), self.token):
-                body = ErrorBody(code=Unauthorized.code, message="missing or wrong bearer token for the sandbox MCP server")
-                await error_response(401, body, {"WWW-Authenticate": "Bearer"})(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+    returns = Annotated[CallToolResult, op.result] if summary is not None else op.result
+    parameters = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context), *_parameters(op)]
+    call.__signature__ = inspect.Signature(parameters, return_annotation=returns)  # type: ignore[attr-defined]
+    call.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": returns}
+    call.__name__ = op.name
+    return call
 
 
 def http_app(server: MCPServer, token: str, host: str = "127.0.0.1") -> ASGIApp:
     """The streamable-HTTP MCP endpoint (`/mcp`) behind the bearer token."""
-    return BearerGuard(server.streamable_http_app(host=host), token)
+    return BearerGuard(server.streamable_http_app(host=host), token, what="the sandbox MCP server")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 CheckKind = Literal["compile", "test", "degradation"]
 Outcome = Literal["passed", "failed", "ignored"]
@@ -33,6 +34,11 @@ class Sandwich(BaseModel):
     paths: list[str]
     text: str
     saved_to: str | None = None
+
+
+def sandwich_text(files: list[CodeFile]) -> str:
+    """Files bundled for a model's context, each under a header `=== file_id=N path=P lines=L ===`."""
+    return "\n".join(f"=== file_id={f.file_id} path={f.path} lines={f.text.count(chr(10)) + 1} ===\n{f.text.rstrip()}\n" for f in files)
 
 
 class FileChange(BaseModel):
@@ -95,7 +101,12 @@ class TestCase(BaseModel):
     binary: str = ""
     outcome: Outcome
     message: str | None = None
-    location: str | None = None
+    location: str | None = Field(default=None, description="where it panicked: file:line:column")
+
+    @property
+    def file(self) -> str | None:
+        """The file of `location`."""
+        return self.location.rsplit(":", 2)[0] if self.location and self.location.count(":") >= 2 else None
 
 
 class TestBinary(BaseModel):
@@ -141,22 +152,35 @@ class CheckResult(BaseModel):
         return [t for t in self.tests if t.outcome == "failed"]
 
 
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f<>]")
+
+
+def _plain(value: str) -> str:
+    if _UNSAFE.search(value):
+        raise ValueError("must not hold control characters or '<', '>'")
+    return value
+
+
+Plain = Annotated[str, AfterValidator(_plain)]
+"""One line without '<' or '>': safe in a commit header or trailer, whoever built the model."""
+
+
 class Identity(BaseModel):
     """A git identity; `name` also labels commit messages ("From Grok: …")."""
 
-    name: str
-    email: str
+    name: Annotated[Plain, Field(min_length=1, max_length=200)]
+    email: Annotated[Plain, Field(min_length=1, max_length=254)]
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
 
 
 class ChatLink(BaseModel):
-    """Where in the chat a commit was asked for."""
+    """Where in the chat a commit was asked for; written into the commit's trailers."""
 
-    chat_id: str
-    message_id: str | None = None
-    url: str | None = None
+    chat_id: Annotated[Plain, Field(min_length=1, max_length=500)]
+    message_id: Annotated[Plain, Field(max_length=500)] | None = None
+    url: Annotated[Plain, Field(max_length=2000)] | None = None
 
 
 class CommitResult(BaseModel):
@@ -181,5 +205,5 @@ class WorkspaceStatus(BaseModel):
     base_commit: str
     pending: list[str] = Field(default_factory=list, description="files changed and not committed")
     patches: int = Field(default=0, description="applied, uncommitted patches that undo can drop")
-    mcp_commits: int = 0
+    mcp_commits: int = Field(default=0, description="commits the bot (MCP in the chat) made here, which undo may revert")
     isolation: str = "none"

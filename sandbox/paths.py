@@ -7,14 +7,14 @@ import stat
 from pathlib import Path, PurePosixPath
 
 from sandbox.errors import PathRefused
+from sandbox.text import clip
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 def _shown(rel: str) -> str:
     """The refused path as it may appear in a chat reply: quoted, control characters escaped, capped."""
-    text = repr(rel)
-    return text if len(text) <= 120 else text[:117] + "..."
+    return clip(repr(rel), 120)
 
 
 def _parts(rel: str) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ from pathlib import PurePath
 
 from sandbox.models import ApplyResult, CheckResult, Diagnostic, TestBinary, TestCase
 from sandbox.redact import redact
+from sandbox.text import clip, one_line
 
 DEFAULT_BUDGET = 1500
 """Characters per summary; only the list of distinct error codes may push past it."""
@@ -58,17 +59,8 @@ def _fit(budget: int, sections: Sequence[_Section], plan: Sequence[tuple[_Sectio
 
 
 # text helpers ----------------------------------------------------------------------------------
-def _clip(text: str, limit: int) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + "…"
-
-
-def _one_line(text: str, limit: int) -> str:
-    return _clip(" ".join(text.split()), limit)
-
-
 def _excerpt(text: str, lines: int, width: int = 160) -> str:
-    rows = [_clip(row, width) if len(row) > width else row.rstrip() for row in redact(text).strip("\n").splitlines()]
+    rows = [clip(row, width) if len(row) > width else row.rstrip() for row in redact(text).strip("\n").splitlines()]
     cut = rows[:lines] + (["…"] if len(rows) > lines else [])
     return "\n".join(cut)
 
@@ -129,7 +121,7 @@ def _groups(diags: Sequence[Diagnostic]) -> list[_Group]:
         key = diag.code or f"msg:{diag.message}"
         group = groups.get(key)
         if group is None:
-            label = diag.code or _one_line(diag.message, 60)
+            label = diag.code or one_line(diag.message, 60)
             group = groups[key] = _Group(label=label, coded=diag.code is not None, message=diag.message, locations=[])
         group.count += 1
         if diag.file is not None and diag.location not in group.locations:
@@ -140,7 +132,7 @@ def _groups(diags: Sequence[Diagnostic]) -> list[_Group]:
 def _group_line(group: _Group, *, message: bool, locations: int) -> str:
     text = f"- `{group.label}`{_count(group.count)}"
     if message and group.coded:
-        text += f" {_one_line(redact(group.message), 70)}"
+        text += f" {one_line(redact(group.message), 70)}"
     if locations and group.locations:
         shown = group.locations[:locations]
         extra = len(group.locations) - len(shown)
@@ -246,7 +238,7 @@ def _notes(result: CheckResult) -> list[str]:
         notes.append("Output was over the cap: the middle was dropped (the log keeps the start and the end).")
     if not notes:
         return [""]
-    return ["\n".join(_clip(n, width) for n in notes) for width in (600, 240, 100)]
+    return ["\n".join(clip(n, width) for n in notes) for width in (600, 240, 100)]
 
 
 def _header(result: CheckResult) -> str:
@@ -256,7 +248,7 @@ def _header(result: CheckResult) -> str:
         title = "check compile"
         parts = [_plural(errors, "error") + (f" ({codes} codes)" if codes > 1 else ""), _plural(warnings, "warning")]
     elif result.kind == "test":
-        title = "check logic" + (f" #{result.filter}" if result.filter else "")
+        title = "check test" + (f" #{result.filter}" if result.filter else "")
         parts = [_tests_phrase(result)] if result.binaries or result.tests else []
         parts += [_plural(errors, "compile error")] if errors else []
         parts += [_plural(warnings, "warning")] if warnings else []
@@ -352,7 +344,7 @@ def summarize_apply(result: ApplyResult, budget: int = DEFAULT_BUDGET) -> str:
             sections.append(_Section([f"Build-sensitive (runs code at build time, review before building): {files}"]))
         return _fit(budget, sections)
     reason = redact(result.error or "unknown reason")
-    title = _Section([f"**Patch refused**{carriers}: {_one_line(reason, n)}\nNothing was changed." for n in (500, 200, 80)])
+    title = _Section([f"**Patch refused**{carriers}: {one_line(reason, n)}\nNothing was changed." for n in (500, 200, 80)])
     hunk = _Section(_excerpt_levels("Hunk that could not be placed:", result.hunk, sizes=(16, 8, 4), lang="diff"))
     closest = _Section(_excerpt_levels("Closest place in the file:", result.closest, sizes=(12, 6, 3)))
     return _fit(budget, [title, hunk, closest])

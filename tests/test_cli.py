@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import git
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,8 +22,8 @@ PATCH = """Change the report header:
 """
 
 
-def devspace(*args: str, home: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DEVSPACE_HOME": str(home)}
+def devspace(*args: str, home: Path, stdin: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DEVSPACE_HOME": str(home), **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "bridge.cli", *args], cwd=ROOT, env=env, input=stdin, capture_output=True, text=True, timeout=300
     )
@@ -110,3 +111,37 @@ def test_exec_then_commit_and_replay_dry(tmp_path: Path, crate_copy: Path) -> No
     assert "@all Updated src/date.rs" in replayed.stdout and "[dry run] would commit" in replayed.stdout
     log = subprocess.run(["git", "log", "--format=%s"], cwd=next((tmp_path / "workspaces").iterdir()) / "tree", capture_output=True, text=True)
     assert "dry" not in log.stdout and log.stdout.startswith("From Grok: comment")
+
+
+@pytest.mark.parametrize(
+    ("option", "forged"),
+    [
+        (["--chat-id", "123\nCo-authored-by: Mallory <m@evil.example>"], "Co-authored-by: Mallory"),
+        (["--chat-id", "123\nChat-Message-Id: forged"], "Chat-Message-Id: forged"),
+    ],
+    ids=["co-author", "message-id"],
+)
+def test_a_chat_link_with_a_newline_forges_no_trailer(tmp_path: Path, crate_copy: Path, option: list[str], forged: str) -> None:
+    """The in-process commit validates the chat link as the REST route does: one validation, on the model."""
+    assert devspace("files", "--project", str(crate_copy), home=tmp_path).returncode == 0
+    tree = next((tmp_path / "workspaces").iterdir()) / "tree"
+    (tree / "src/report.rs").write_text("// pending change\n" + (tree / "src/report.rs").read_text())
+    head = git.Repo(tree).head.commit.hexsha
+    done = devspace("exec", "--project", str(crate_copy), *option, "@agent commit [msg: pending]", home=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "`commit` failed: invalid request: chat.chat_id: must not hold control characters" in done.stdout
+    repo = git.Repo(tree)
+    assert repo.head.commit.hexsha == head and forged not in repo.head.commit.message  # nothing was committed
+    assert repo.is_dirty()  # the pending change is still there
+
+
+def test_a_chat_url_with_a_newline_forges_no_trailer(tmp_path: Path, crate_copy: Path) -> None:
+    assert devspace("files", "--project", str(crate_copy), home=tmp_path).returncode == 0
+    tree = next((tmp_path / "workspaces").iterdir()) / "tree"
+    (tree / "src/report.rs").write_text("// pending change\n" + (tree / "src/report.rs").read_text())
+    head = git.Repo(tree).head.commit.hexsha
+    env = {"DEVSPACE_CHAT__URL": "https://grok.com/chat/1\nCo-authored-by: Mallory <m@evil.example>"}
+    done = devspace("exec", "--project", str(crate_copy), "@agent commit [msg: pending]", home=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "`commit` failed: invalid request: chat.url: must not hold control characters" in done.stdout
+    assert git.Repo(tree).head.commit.hexsha == head

@@ -8,25 +8,17 @@ from pathlib import Path
 class ChatError(Exception):
     """Base: the chat page is not in a state where reading or posting can go on."""
 
-    code = "chat_error"
-
 
 class LoggedOut(ChatError):
     """The page shows the logged-out gate: run `devspace login` again."""
-
-    code = "logged_out"
 
 
 class Challenge(ChatError):
     """A captcha or bot check is on screen; a person must solve it (never done automatically)."""
 
-    code = "challenge"
-
 
 class ErrorBubble(ChatError):
     """The assistant's turn ended in the UI's error bubble instead of an answer."""
-
-    code = "error_bubble"
 
     def __init__(self, message_id: str, text: str) -> None:
         super().__init__(f"assistant error in message {message_id}: {text}")
@@ -36,8 +28,6 @@ class ErrorBubble(ChatError):
 
 class UIDrift(ChatError):
     """A profile selector matched nothing on the live page; a screenshot and the HTML were saved."""
-
-    code = "ui_drift"
 
     def __init__(self, name: str, selectors: list[str], artifacts: list[Path] | None = None, detail: str = "") -> None:
         shown = " | ".join(selectors)
@@ -50,22 +40,14 @@ class UIDrift(ChatError):
 class PageStalled(ChatError):
     """The page did not become idle, or stopped answering, within its time bound."""
 
-    code = "page_stalled"
-
 
 class BrowserGone(ChatError):
     """The browser, its context or the page closed or crashed."""
-
-    code = "browser_gone"
 
 
 class PostUnconfirmed(ChatError):
     """A post was sent but its turn never showed; not retried, so nothing is posted twice."""
 
-    code = "post_unconfirmed"
-
 
 class LastSeenMissing(ChatError):
     """The last seen message is not in the conversation, even after scrolling to its start."""
-
-    code = "last_seen_missing"

@@ -1,29 +1,21 @@
-"""The message protocol, pure: chat text -> `@agent` commands, and MCP's replies -> chat posts."""
+"""The message protocol, pure: chat text -> `@agent` commands, and the bot's replies -> chat posts."""
 
-from bridge.protocol.parse import ParseIssue, ParseResult, agent_at, data_items, parse
-from bridge.protocol.paths import paths_in
-from bridge.protocol.posts import SIGNATURE, format_post, is_mcp_post, post_ref, sign, trim_post
-from bridge.protocol.render import fenced, payload_of, render
-from bridge.protocol.verbs import VERBS, VerbSpec, default_permissions, help_text
+from bridge.protocol.arguments import ArgumentError, arguments
+from bridge.protocol.parse import parse
+from bridge.protocol.posts import SIGNATURE, format_post, is_bot_post, post_ref, sign
+from bridge.protocol.render import fenced, payload_of
+from bridge.protocol.verbs import help_text
 
 __all__ = [
     "SIGNATURE",
-    "VERBS",
-    "ParseIssue",
-    "ParseResult",
-    "VerbSpec",
-    "agent_at",
-    "data_items",
-    "default_permissions",
+    "ArgumentError",
+    "arguments",
     "fenced",
     "format_post",
     "help_text",
-    "is_mcp_post",
+    "is_bot_post",
     "parse",
-    "paths_in",
     "payload_of",
     "post_ref",
-    "render",
     "sign",
-    "trim_post",
 ]

@@ -10,22 +10,21 @@ from loguru import logger
 from pydantic import BaseModel, Field
 
 from bridge.models import ChatMessage, CodeBlock, Command
+from bridge.protocol.arguments import QUOTE_CAP, ArgumentError, arguments
 from bridge.protocol.lookalike import AT_SIGNS, INVISIBLE, mimics_agent, skeleton
 from bridge.protocol.markdown import Kind, Layout, exact_text, in_code_spans, line_numbers, scan
-from bridge.protocol.posts import is_mcp_post
-from bridge.protocol.verbs import VerbSpec, lookup, suggest
+from bridge.protocol.posts import is_bot_post
+from bridge.protocol.verbs import Verb, lookup, suggest
+from sandbox.text import clip
 
 AGENT = "@agent"
 KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 DATA_KEYS = ("msg", "vibe")
 ITEM = re.compile(r"(msg|vibe)[ \t]*:", re.IGNORECASE)
-FILE_ID = re.compile(r"\d+")
-FILE_IDS = re.compile(r"\d+(?:,\d+)*")
 MAX_ISSUES = 10
 MAX_COMMAND_LINES = 100
-# Lines that may address MCP: an at sign (or a look-alike of one) after blanks and invisible characters.
+# Lines that may address the bot: an at sign (or a look-alike of one) after blanks and invisible characters.
 ADDRESSED = re.compile(rf"^(?:[^\S\n]|[{INVISIBLE}])*[{AT_SIGNS}]", re.MULTILINE)
-QUOTE_CAP = 60
 TEXT_CAP = 200
 LOOKALIKE = "looks like @agent but contains look-alike characters; not executed"
 # Lone UTF-16 surrogates (a streamed emoji cut in half): no text holding them can be stored or applied exactly.
@@ -35,7 +34,7 @@ HELP_HINT = "write `@agent help` for the list"
 
 
 class ParseIssue(BaseModel):
-    """A line that addresses MCP but is not executed, with the reason to tell the writer."""
+    """A line that addresses the bot but is not executed, with the reason to tell the writer."""
 
     line: int = Field(description="1-based line number in the message; 0 for the message as a whole")
     text: str = ""
@@ -114,7 +113,7 @@ def data_items(data: str) -> dict[str, str]:
 
 
 def _parse(text: str, exact: list[CodeBlock]) -> ParseResult:
-    if is_mcp_post(text):
+    if is_bot_post(text):
         return ParseResult()
     if BROKEN.search(text) or any(BROKEN.search(b.text + b.info) for b in exact):
         found = _parse(BROKEN.sub("\ufffd", text), [])
@@ -122,7 +121,7 @@ def _parse(text: str, exact: list[CodeBlock]) -> ParseResult:
     layout = scan(text)
     blocks, warnings = _code_blocks(layout, exact)
     starts, looks = _addressed_lines(text, layout)
-    issues = [ParseIssue(line=i + 1, text=_cap(layout.lines[i]), reason=LOOKALIKE) for i in looks]
+    issues = [ParseIssue(line=i + 1, text=clip(layout.lines[i], TEXT_CAP), reason=LOOKALIKE) for i in looks]
     if len(starts) > MAX_COMMAND_LINES:
         skipped = len(starts) - MAX_COMMAND_LINES
         reason = f"{skipped} more @agent lines were not read (at most {MAX_COMMAND_LINES} per message)"
@@ -133,7 +132,7 @@ def _parse(text: str, exact: list[CodeBlock]) -> ParseResult:
         try:
             commands.append(_command(layout, blocks, first, stop, len(commands)))
         except _Refusal as refusal:
-            line = _cap(layout.lines[first])
+            line = clip(layout.lines[first], TEXT_CAP)
             issues.append(ParseIssue(line=first + 1, text=line, reason=refusal.reason, suggestions=refusal.suggestions))
     return ParseResult(commands=commands, issues=_bounded(issues), warnings=warnings)
 
@@ -190,10 +189,15 @@ def _command(layout: Layout, blocks: list[CodeBlock], first: int, stop: int, ind
     _validate(spec, params, data, code)
     if data is not None:
         params.update(data_items(data))
-    return Command(
+    cmd = Command(
         verb=spec.name, words=head.words, meta=head.meta, params=params, data=data,
         code_blocks=code, line=line.strip(), index=index, body=body,
     )
+    try:
+        arguments(spec, cmd)
+    except ArgumentError as exc:
+        raise _Refusal(exc.reason) from None
+    return cmd
 
 
 def _tokens(tokens: list[str]) -> _Head:
@@ -211,12 +215,12 @@ def _tokens(tokens: list[str]) -> _Head:
     return head
 
 
-def _verb(head: _Head) -> VerbSpec:
+def _verb(head: _Head) -> Verb:
     if not head.words:
         raise _Refusal(f"@agent without a command; {HELP_HINT}", ["help"])
     found = lookup(head.words)
     if found is None:
-        written = _cap(" ".join(head.words[:4]), QUOTE_CAP)
+        written = clip(" ".join(head.words[:4]), QUOTE_CAP)
         lookalike = lookup(skeleton(written).split())
         if lookalike is not None and lookalike[1] == len(written.split()):
             name = lookalike[0].name
@@ -228,19 +232,16 @@ def _verb(head: _Head) -> VerbSpec:
     stray = head.words[used:] + head.stray
     head.words = head.words[:used]
     if stray:
-        raise _Refusal(f"unexpected '{_cap(' '.join(stray), QUOTE_CAP)}' after '{spec.name}': use #meta, key=value or [data]; {HELP_HINT}")
+        raise _Refusal(f"unexpected '{clip(' '.join(stray), QUOTE_CAP)}' after '{spec.name}': use #meta, key=value or [data]; {HELP_HINT}")
     return spec
 
 
-def _validate(spec: VerbSpec, params: dict[str, str], data: str | None, code: list[CodeBlock]) -> None:
-    for key, value in params.items():
+def _validate(spec: Verb, params: dict[str, str], data: str | None, code: list[CodeBlock]) -> None:
+    """The keys a verb does not take and a missing payload; the values are its arguments model's to check."""
+    for key in params:
         if key not in spec.keys:
             takes = f"it takes: {', '.join(spec.keys)}" if spec.keys else "it takes none"
-            raise _Refusal(f"`{spec.name}` has no parameter '{key}'; {takes}", difflib.get_close_matches(key, spec.keys, n=1))
-        if key == "file_id" and not (FILE_IDS if spec.file_id_list else FILE_ID).fullmatch(value):
-            raise _Refusal(f"file_id must be {'numbers like 1,2,3' if spec.file_id_list else 'a number'}, not '{_cap(value, QUOTE_CAP)}'")
-    if spec.needs_one_of and not any(k in params for k in spec.needs_one_of):
-        raise _Refusal(f"`{spec.name}` needs {' or '.join(spec.needs_one_of)}; usage: {spec.usage}")
+            raise _Refusal(f"`{spec.name}` has no parameter '{key}'; {takes}", difflib.get_close_matches(key, list(spec.keys), n=1))
     if spec.needs_data and not (data or code):
         raise _Refusal(f"`{spec.name}` needs data: [vibe: …], [patch] or a fenced patch block after the line")
 
@@ -266,8 +267,3 @@ def _between(lines: list[str], first: int, bracket: int, last: int, end: int) ->
         return lines[first][bracket + 1 : end].strip()
     middle = lines[first + 1 : last]
     return "\n".join([lines[first][bracket + 1 :], *middle, lines[last][:end]]).strip()
-
-
-def _cap(text: str, limit: int = TEXT_CAP) -> str:
-    text = text.strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,4 +1,7 @@
-"""MCP's posts: addressed by kind, signed so they never run as commands, and bounded in size."""
+"""The bot's posts: addressed by kind, signed so they never run as commands, and bounded in size.
+
+The bot is this program, the chat's third actor; it signs as "MCP", the name the product gives it in the chat.
+"""
 
 from __future__ import annotations
 
@@ -27,8 +30,8 @@ def _last_line(text: str) -> str:
     return " ".join(text[-TAIL:].rstrip().rsplit("\n", 1)[-1].split())
 
 
-def is_mcp_post(text: str) -> bool:
-    """Whether a message (as markdown or as rendered innerText) ends with MCP's signature."""
+def is_bot_post(text: str) -> bool:
+    """Whether a message (as markdown or as rendered innerText) ends with the bot's signature."""
     return _last_line(text).endswith(SIGNATURE)
 
 
@@ -59,12 +62,6 @@ def format_post(reply: Reply, limit: int = 8000, max_parts: int = MAX_PARTS, ref
     if len(chunks) == 1:
         return [sign(chunks[0], ref=ref)]
     return [sign(chunk, (i, len(chunks)), f"{ref}-{i}" if ref else None) for i, chunk in enumerate(chunks, 1)]
-
-
-def trim_post(text: str, limit: int) -> str:
-    """The text cut to `limit` characters on a line boundary, fences closed, with a note on what was cut."""
-    _check(limit)
-    return text if len(text) <= limit else _chunks(text, limit, 1)[0]
 
 
 def trim_note(lines: int) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from loguru import logger
@@ -31,13 +32,29 @@ def plan_or_refusal(root: Path, payload: str, *, resolve_id: ResolveId | None = 
         return refusal(exc)
 
 
-def apply_payload(root: Path, payload: str, *, resolve_id: ResolveId | None = None, default_path: str | None = None) -> ApplyResult:
-    """Plan and write; a refusal comes back as ApplyResult(ok=False, error, hunk, closest), never raised."""
+Recorder = Callable[[list[FileChange]], AbstractContextManager[object]]
+
+
+def apply_payload(
+    root: Path,
+    payload: str,
+    *,
+    resolve_id: ResolveId | None = None,
+    default_path: str | None = None,
+    record: Recorder | None = None,
+) -> ApplyResult:
+    """Plan and write; a refusal comes back as ApplyResult(ok=False, error, hunk, closest), never raised.
+
+    `record(changes)`, when given, is entered after planning and before the first file is written,
+    and sees the write's failure: a caller that must know a patch before it lands (undo, crash
+    recovery) writes it down there.
+    """
     plan = plan_or_refusal(root, payload, resolve_id=resolve_id, default_path=default_path)
     if isinstance(plan, ApplyResult):
         return plan
     try:
-        write_changes(root, plan.changes)
+        with record(plan.changes) if record is not None else nullcontext():
+            write_changes(root, plan.changes)
     except PatchRefused as exc:
         return refusal(exc)
     logger.info(f"patch applied ({', '.join(plan.formats)}): {', '.join(c.path for c in plan.changes)}")

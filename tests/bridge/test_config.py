@@ -12,7 +12,7 @@ import yaml
 from pydantic import SecretStr
 
 from bridge.config import ConfigError, Settings, load_settings
-from bridge.protocol import default_permissions
+from bridge.protocol.verbs import default_permissions
 from sandbox.redact import MASK, redact
 
 REPO = Path(__file__).resolve().parents[2]
@@ -144,14 +144,14 @@ def test_bad_value_is_one_clear_error_naming_the_field(clean_env: Path) -> None:
 
 
 def test_bad_value_from_env_and_yaml_names_each_field(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write_yaml(clean_env / "devspace.yaml", {"chat": {"poll_interval": "soon"}, "llm": {"modle": "typo"}})
+    write_yaml(clean_env / "devspace.yaml", {"chat": {"answer_timeout": "soon"}, "llm": {"modle": "typo"}})
     monkeypatch.setenv("DEVSPACE_RULES__MAX_ATTEMPTS", "0")
     with pytest.raises(ConfigError) as caught:
         load_settings()
     lines = str(caught.value).splitlines()
     assert lines == [
         "config: llm.modle: unknown setting",
-        "config: chat.poll_interval: Input should be a valid number, unable to parse string as a number (got 'soon')",
+        "config: chat.answer_timeout: Input should be a valid number, unable to parse string as a number (got 'soon')",
         "config: rules.max_attempts: Input should be greater than 0 (got '0')",
     ]
 
@@ -243,5 +243,6 @@ def test_example_config_loads_and_documents_the_defaults() -> None:
     assert (example.identities.assistant, example.identities.mcp) == (defaults.identities.assistant, defaults.identities.mcp)
     assert example.sandbox.limits == defaults.sandbox.limits
     assert example.home == defaults.home
-    assert (example.chat.poll_interval, example.chat.answer_timeout) == (defaults.chat.poll_interval, defaults.chat.answer_timeout)
+    assert example.chat.answer_timeout == defaults.chat.answer_timeout
+    assert example.mcp_server == defaults.mcp_server
     assert example.log_level == defaults.log_level

@@ -14,10 +14,10 @@ from loguru import logger
 from bridge.config import Settings, load_settings
 from bridge.journal import Journal
 from bridge.llm import LLMClient
-from bridge.models import ChatMessage, Role
 from bridge.orchestrator import Orchestrator
 from sandbox.local import LocalExecutor
 from tests.support import patches
+from tests.support.conversation import Chat
 from tests.support.fake_llm import FakeLLM, Outcome
 
 pytestmark = pytest.mark.cargo
@@ -27,26 +27,6 @@ BAD_PATCH = f"```diff\n{patches.BROKEN}```\n"  # E0308: a Weekday where an i64 i
 NEW_CODE = "date.add_days(-(date.weekday() as i64))"
 
 API_KEY = "xai-TESTKEY-0123456789abcdefghijklmnop"
-
-
-class Chat:
-    """A conversation driven by hand: messages in, the outbox's replies out."""
-
-    def __init__(self, orchestrator: Orchestrator, chat_id: str = "123") -> None:
-        self.orchestrator = orchestrator
-        self.chat_id = chat_id
-        self.count = 0
-
-    def say(self, role: Role, text: str) -> list[str]:
-        self.count += 1
-        msg = ChatMessage(id=f"m{self.count}", role=role, text=text, chat_id=self.chat_id)
-        self.orchestrator.handle(msg)
-        journal = self.orchestrator.journal
-        out = []
-        for row in journal.pending_replies(self.chat_id):
-            out.append(row.text)
-            journal.mark_posted(row.id, None)
-        return out
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from bridge.models import Reply
-from bridge.protocol import SIGNATURE, format_post, is_mcp_post, parse, sign, trim_post
+from bridge.protocol import SIGNATURE, format_post, is_bot_post, parse, sign
 from bridge.protocol.posts import MIN_LIMIT
 
 MD = MarkdownIt("commonmark")
@@ -42,11 +42,11 @@ def test_address_goes_on_its_own_line_before_a_leading_fence() -> None:
 
 def test_signature_is_recognised_in_markdown_and_in_rendered_text() -> None:
     post = sign("done")
-    assert is_mcp_post(post)
-    assert is_mcp_post(post.replace("\n\n", "\n") + "\n  ")
-    assert is_mcp_post("done\n(part 2/3)\u00a0— MCP ·  Colloqium DevSpace")
-    assert not is_mcp_post("done")
-    assert not is_mcp_post(f"{SIGNATURE}\n@agent undo")
+    assert is_bot_post(post)
+    assert is_bot_post(post.replace("\n\n", "\n") + "\n  ")
+    assert is_bot_post("done\n(part 2/3)\u00a0— MCP ·  Colloqium DevSpace")
+    assert not is_bot_post("done")
+    assert not is_bot_post(f"{SIGNATURE}\n@agent undo")
 
 
 def test_sign_closes_an_open_fence_so_the_signature_stays_outside_code() -> None:
@@ -64,7 +64,7 @@ def test_long_reply_is_split_into_labelled_balanced_parts() -> None:
         assert part.endswith(f"(part {i}/{len(parts)}) {SIGNATURE}")
         assert last_block_is_signature(part), part[-200:]
         assert fence_count(part) == 1
-        assert is_mcp_post(part)
+        assert is_bot_post(part)
         assert parse(part).commands == []
     assert parts[0].startswith("@all Updated src/lib.rs:\n```rust\n")
     assert all(p.startswith("```rust\n") for p in parts[1:])
@@ -102,23 +102,29 @@ def test_overlong_line_is_clipped_with_a_note() -> None:
     assert "more characters trimmed]" in joined and "after" in joined and "short" in joined
 
 
-def test_trim_post_cuts_on_a_line_boundary_and_closes_the_fence() -> None:
+def one_post(text: str, limit: int) -> str:
+    """The one post a reply may take, without its signature."""
+    (post,) = format_post(Reply(text=text), limit=limit, max_parts=1)
+    return post.removesuffix(f"\n\n{SIGNATURE}")
+
+
+def test_one_post_cuts_on_a_line_boundary_and_closes_the_fence() -> None:
     text = "Summary\n```text\n" + "\n".join(f"error line {i}" for i in range(500)) + "\n```"
-    out = trim_post(text, 600)
+    out = one_post(text, 600)
     assert len(out) <= 600
     lines = out.split("\n")
     assert lines[-2] == "```" and lines[-1].startswith("[… ") and lines[-1].endswith(" more lines trimmed; full text in the log]")
     kept = sum(1 for line in lines if line.startswith("error line"))
     assert lines[-1] == f"[… {500 - kept + 1} more lines trimmed; full text in the log]"
     assert fence_count(out) == 1
-    assert trim_post("fits", 600) == "fits"
+    assert one_post("fits", 600) == "fits"
 
 
 def test_limits_too_small_to_hold_a_part_are_rejected() -> None:
     with pytest.raises(ValueError):
         format_post(Reply(text="x"), limit=MIN_LIMIT - 1)
     with pytest.raises(ValueError):
-        trim_post("x", 10)
+        format_post(Reply(text="x"), limit=10, max_parts=1)
 
 
 @pytest.mark.browser
@@ -142,7 +148,7 @@ def test_signature_survives_rendering_in_chromium() -> None:
             for post in posts:
                 page.set_content(f"<html><body><div id='m'>{MD.render(post)}</div></body></html>")
                 shown = page.inner_text("#m")
-                assert is_mcp_post(shown), shown[-200:]
+                assert is_bot_post(shown), shown[-200:]
                 assert parse(shown).commands == [] and parse(shown).issues == []
         finally:
             browser.close()

@@ -5,17 +5,10 @@ from __future__ import annotations
 import pytest
 
 from bridge.models import ChatMessage, CodeBlock, Command
-from bridge.protocol import (
-    VERBS,
-    default_permissions,
-    help_text,
-    parse,
-    paths_in,
-    payload_of,
-    render,
-    sign,
-)
+from bridge.protocol import help_text, parse, payload_of, sign
 from bridge.protocol.parse import LOOKALIKE, MAX_COMMAND_LINES, MAX_ISSUES
+from bridge.protocol.render import render
+from bridge.protocol.verbs import VERBS, default_permissions
 
 SEED = [
     "@agent code improvement #2025-07-12 file_id=51 [vibe: оптимизировать adjust_to_monday]",
@@ -80,9 +73,12 @@ def test_case_insensitive_prefix_and_verb_with_leading_whitespace() -> None:
 
 
 def test_meta_kinds_and_params() -> None:
-    cmd = only("@agent code get #2025-07-12 #file_id=7 path=src/lib.rs")
+    cmd = only("@agent code get #2025-07-12 #file_id=7")
     assert cmd.meta == ["2025-07-12"]
-    assert cmd.params == {"file_id": "7", "path": "src/lib.rs"}
+    assert cmd.params == {"file_id": "7"}
+    cmd = only("@agent code files #2025-07-12 #*.rs glob=src/*")
+    assert cmd.meta == ["2025-07-12", "*.rs"]
+    assert cmd.params == {"glob": "src/*"}
 
 
 def test_sandwich_takes_a_list_of_ids() -> None:
@@ -285,7 +281,7 @@ def test_unknown_verb_suggests_the_closest() -> None:
 
 def test_verb_group_lists_its_verbs() -> None:
     (issue,) = parse("@agent check").issues
-    assert issue.suggestions == ["check compile", "check logic", "check degradation"]
+    assert issue.suggestions == ["check compile", "check test", "check degradation"]
 
 
 def test_unknown_without_any_close_verb_points_to_help() -> None:
@@ -305,7 +301,11 @@ def test_stray_words_missing_brackets_and_bad_params_are_refused() -> None:
     ]
     assert reasons("@agent commit msg: fix it")[0].startswith("unexpected 'msg: fix it' after 'commit'")
     assert reasons("@agent code test fiter=dates") == ["`code test` has no parameter 'fiter'; it takes: filter"]
-    assert reasons("@agent code get") == ["`code get` needs file_id or path; usage: code get file_id=N | path=P"]
+    assert reasons("@agent code get") == ["`code get` needs exactly one of file_id and path; usage: code get file_id=N | path=P"]
+    assert reasons("@agent code get file_id=3 path=src/lib.rs") == reasons("@agent code get")
+    assert reasons("@agent code sandwich") == ["`code sandwich` needs file_id; usage: code sandwich file_id=1,2,…"]
+    assert reasons("@agent code get file_id=0") == ["file_id should be greater than or equal to 1, not '0'"]
+    assert reasons("@agent code test #-x") == ["filter must be a test name, with no leading '-' and no control characters, not '-x'"]
     assert reasons("@agent code improvement file_id=3") == [
         "`code improvement` needs data: [vibe: …], [patch] or a fenced patch block after the line"
     ]
@@ -391,7 +391,3 @@ def test_permissions_and_help_come_from_the_table() -> None:
         assert f"`@agent {verb.usage}` — {verb.summary} ({verb.access})" in text
     assert parse(text).commands == [], "the help text quotes commands; echoing it must not run them"
 
-
-def test_paths_in_a_summary() -> None:
-    summary = "error[E0308]: mismatched types --> src/lib.rs:12:5\n  at ./tests/dates.rs:3, see /etc/passwd.rs and ../x.rs; Cargo.toml."
-    assert paths_in(summary) == ["src/lib.rs", "tests/dates.rs", "Cargo.toml"]

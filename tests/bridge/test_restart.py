@@ -48,12 +48,12 @@ def test_killed_before_posting_posts_once_and_never_reruns(tmp_path: Path, crate
 
     first = devspace(home, "exec", "--project", str(crate_copy), "@agent help")
     assert first.returncode == 0, first.stderr
-    assert first.stdout.count("check logic #aggr_trades: OK") == 1  # the lost reply is posted now, once
+    assert first.stdout.count("check test #aggr_trades: OK") == 1  # the lost reply is posted now, once
     assert "code sandwich" in first.stdout  # and the new command's reply after it
     assert len(list(home.glob("workspaces/*/logs/*-test.log"))) == 1  # the test was not run again
 
     second = devspace(home, "exec", "--project", str(crate_copy), "@agent status")
-    assert "check logic #aggr_trades" not in second.stdout  # never posted twice
+    assert "check test #aggr_trades" not in second.stdout  # never posted twice
 
 
 def test_commit_interrupted_after_git_is_not_repeated(tmp_path: Path, crate_copy: Path) -> None:

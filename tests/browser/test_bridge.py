@@ -93,7 +93,7 @@ def test_developer_command_gets_a_reply_in_the_page(
     person.goto(mock.chat_url(chat_id, live=1))
     time.sleep(1.5)  # let the bridge attach to the (empty) conversation first
     type_in(person, "@agent code test #aggr_trades")
-    expect(person.locator('[data-testid="user-message"]', has_text="check logic #aggr_trades: OK")).to_be_visible(timeout=60_000)
+    expect(person.locator('[data-testid="user-message"]', has_text="check test #aggr_trades: OK")).to_be_visible(timeout=60_000)
     posts = wait_for(lambda: mcp_posts(mock, chat_id), what="MCP's post")
     assert len(posts) == 1 and "6 passed, 0 failed" in posts[0]
 

@@ -26,7 +26,7 @@ def test_demo_plays_the_seed_workflow(tmp_path: Path) -> None:
         "Here is a constant-time version",  # the assistant's patch
         "@all Updated src/date.rs",  # MCP applied it and checked degradation
         "check degradation vs",
-        "check logic #aggr_trades: OK",  # the tests
+        "check test #aggr_trades: OK",  # the tests
         "Committed ",  # MCP's commit post
         "by Grok <grok@x.ai>",  # the commit in the workspace, attributed to the assistant
     ]

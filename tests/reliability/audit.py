@@ -12,7 +12,7 @@ from bridge.protocol import post_ref
 from tests.reliability.harness import DONE, Rig
 from tests.support.waiting import wait_for
 
-READ_ONLY_VERBS = frozenset({"help", "status", "code files", "code get", "code sandwich", "check compile", "check logic", "check degradation", "code test"})
+READ_ONLY_VERBS = frozenset({"help", "status", "code files", "code get", "code sandwich", "check compile", "check test", "check degradation", "code test"})
 
 
 class Sent(BaseModel):

@@ -44,9 +44,9 @@ def _after(obj: Any, name: str) -> None:
 
 def _mid_multi_file_write() -> None:
     """Die between the first and the second file that one multi-file patch swaps in."""
-    from sandbox import local
+    from sandbox.patch import apply as applier
 
-    write, replace = local.write_changes, os.replace
+    write, replace = applier.write_changes, os.replace
     armed: list[bool] = []
 
     def dying_replace(src: Any, dst: Any) -> None:
@@ -60,7 +60,7 @@ def _mid_multi_file_write() -> None:
         write(root, changes)
 
     os.replace = dying_replace  # type: ignore[assignment]
-    local.write_changes = arming_write  # type: ignore[assignment]
+    applier.write_changes = arming_write  # type: ignore[assignment]
 
 
 def _mid_git_commit() -> None:

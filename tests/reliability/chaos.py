@@ -31,7 +31,7 @@ READS = [
     Step(text="@agent code sandwich file_id=1,2", verb="code sandwich"),
     Step(text="@agent check compile", verb="check compile"),
     Step(text="@agent code test #aggr_trades", verb="code test"),
-    Step(text="@agent check logic #date", verb="check logic"),
+    Step(text="@agent check logic #date", verb="check test"),  # the alias: recorded by its canonical name
     Step(text="@agent check degradation", verb="check degradation"),
 ]
 

@@ -19,7 +19,7 @@ from bridge.mockchat.app import create_app
 from bridge.mockchat.assistant import Rule, Script, ScriptedAssistant
 from bridge.mockchat.client import MockChatClient
 from bridge.mockchat.store import Message
-from bridge.protocol import is_mcp_post
+from bridge.protocol import is_bot_post
 from sandbox.serving import BackgroundServer
 from tests.reliability.leaks import Planted, secret_hits
 from tests.reliability.process import BridgeProcess
@@ -135,7 +135,7 @@ class Rig:
 
     def posts(self) -> list[str]:
         """MCP's posts as the chat holds them."""
-        return [m.markdown for m in self.messages() if m.role == "user" and is_mcp_post(m.markdown)]
+        return [m.markdown for m in self.messages() if m.role == "user" and is_bot_post(m.markdown)]
 
     def files(self) -> list[Path]:
         """Every file the run wrote that may hold a secret: logs, journals, workspace files (not the login itself)."""

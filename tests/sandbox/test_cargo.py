@@ -17,7 +17,7 @@ from sandbox.cargo import (
     RunLimits,
     cargo_errors,
     check_compile,
-    check_logic,
+    check_test,
     panic_of,
     parse_diagnostics,
     parse_libtest,
@@ -206,7 +206,7 @@ def _compile(crate: Path, tmp_path: Path, **limits: Any) -> CheckResult:
 
 def _tests(crate: Path, tmp_path: Path, filter: str | None = None, **limits: Any) -> CheckResult:
     limits.setdefault("timeout", 300)
-    return check_logic(crate, filter, target_dir=tmp_path / "target", limits=RunLimits(**limits), log_path=tmp_path / "test.log")
+    return check_test(crate, filter, target_dir=tmp_path / "target", limits=RunLimits(**limits), log_path=tmp_path / "test.log")
 
 
 @pytest.mark.cargo
@@ -232,7 +232,7 @@ def test_filter_selects_tests(crate_copy: Path, tmp_path: Path) -> None:
 
 
 def test_filter_cannot_inject_options(tmp_path: Path) -> None:
-    result = check_logic(tmp_path, "--list", target_dir=tmp_path / "t", limits=RunLimits(), log_path=tmp_path / "x.log")
+    result = check_test(tmp_path, "--list", target_dir=tmp_path / "t", limits=RunLimits(), log_path=tmp_path / "x.log")
     assert not result.ok and "refused test filter" in (result.error or "")
     assert not (tmp_path / "x.log").exists()  # cargo never ran
 

@@ -91,7 +91,7 @@ def test_good_patch_builds_and_passes(executor: LocalExecutor) -> None:
     applied = executor.apply(GOOD)
     assert applied.ok and applied.changed == ["src/date.rs"] and applied.formats == ["search-replace"]
     assert executor.check_compile().ok
-    tests = executor.check_logic("adjust_to_monday")
+    tests = executor.check_test("adjust_to_monday")
     assert tests.ok and {t.name.split("::")[-1] for t in tests.tests} >= {"adjust_to_monday_maps_every_day_of_a_week"}
     degradation = executor.check_degradation()
     assert degradation.ok and not degradation.regressions and not degradation.new_warnings
@@ -110,7 +110,7 @@ def test_degradation_names_a_newly_failing_test(executor: LocalExecutor) -> None
     result = executor.check_degradation()
     assert not result.ok
     assert any("adjust_to_monday_maps_every_day_of_a_week" in r for r in result.regressions)
-    logic = executor.check_logic()
+    logic = executor.check_test()
     failed = [t.name for t in logic.failed_tests]
     assert any("adjust_to_monday_maps_every_day_of_a_week" in name for name in failed)
 

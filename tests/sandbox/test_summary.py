@@ -117,7 +117,7 @@ def test_few_failures_are_all_named() -> None:
 
 def test_real_test_run_summary() -> None:
     text = summarize_check(_mixed_run())
-    assert text.startswith("**check logic: FAILED** · 2 passed, 4 failed, 2 ignored")
+    assert text.startswith("**check test: FAILED** · 2 passed, 4 failed, 2 ignored")
     assert "tests/cli.rs: signal: 6, SIGABRT" in text and "tests/exits.rs: exit status: 3" in text
     assert "- tests/cli.rs: CRASHED" in text
     assert "Failed (4): `tests::bad_eq`, `c`, `src/lib.rs - add (line 3)`, `tests::bad_panic`" in text
@@ -141,7 +141,7 @@ def test_timeout_and_truncation_are_noted() -> None:
 
 def test_filter_that_matched_nothing() -> None:
     text = summarize_check(CheckResult(kind="test", ok=True, filter="nothing_like_this", log_path=LOG))
-    assert "check logic #nothing_like_this: OK" in text and "No test matched `nothing_like_this`." in text
+    assert "check test #nothing_like_this: OK" in text and "No test matched `nothing_like_this`." in text
 
 
 def test_degradation_summary() -> None:

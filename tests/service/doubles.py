@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from sandbox.executor import Executor
+from sandbox.operations import Request, operation_of
 
 ENDPOINTS = [
     ("GET", "/healthz"),
@@ -15,7 +16,7 @@ ENDPOINTS = [
     ("POST", "/sandwich"),
     ("POST", "/apply"),
     ("POST", "/check_compile"),
-    ("POST", "/check_logic"),
+    ("POST", "/check_test"),
     ("POST", "/check_degradation"),
     ("POST", "/commit"),
     ("POST", "/undo"),
@@ -25,7 +26,7 @@ ENDPOINTS = [
 
 
 class Recording:
-    """Wraps an executor and records when each call started and ended (in this process's monotonic clock)."""
+    """Wraps an executor and records each operation, when it started and when it ended (in this process's monotonic clock)."""
 
     def __init__(self, inner: Executor, gate: threading.Event | None = None) -> None:
         self.inner = inner
@@ -34,19 +35,16 @@ class Recording:
         self.calls: list[tuple[str, float, float]] = []
         self._lock = threading.Lock()
 
-    def __getattr__(self, name: str) -> Any:
-        target = getattr(self.inner, name)
+    def run(self, request: Request[Any]) -> Any:
+        started = time.monotonic()
+        self.entered.set()
+        if self.gate is not None:
+            assert self.gate.wait(60), "the test never opened the gate"
+        try:
+            return self.inner.run(request)
+        finally:
+            with self._lock:
+                self.calls.append((operation_of(request).name, started, time.monotonic()))
 
-        def call(*args: Any, **kwargs: Any) -> Any:
-            started = time.monotonic()
-            self.entered.set()
-            if self.gate is not None:
-                assert self.gate.wait(60), "the test never opened the gate"
-            try:
-                return target(*args, **kwargs)
-            finally:
-                with self._lock:
-                    self.calls.append((name, started, time.monotonic()))
-
-        call.__name__ = name
-        return call
+    def close(self) -> None:
+        self.inner.close()

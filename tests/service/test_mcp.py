@@ -14,17 +14,21 @@ import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, Implementation
 
 from sandbox.local import LocalExecutor
 from sandbox.mcp_server import create_server, http_app
 from sandbox.models import Identity
+from sandbox.operations import ApplyRequest, FilesRequest, StatusRequest
 from sandbox.serving import BackgroundServer
 from tests.support import patches
 
 TOOLS = {
-    "files", "get_code", "sandwich", "apply", "check_compile", "check_logic", "check_degradation", "commit", "undo", "status",
+    "files", "get_code", "sandwich", "apply", "check_compile", "check_test", "check_degradation", "commit", "undo", "status",
 }
+ADA = Identity(name="Ada Lovelace", email="ada@example.org")
+"""The developer's identity, which the server is configured with."""
+CLAUDE_CODE = Implementation(name="claude-code", version="2.0")
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -32,9 +36,9 @@ def text(result: CallToolResult) -> str:
     return "\n".join(getattr(block, "text", "") for block in result.content)
 
 
-def in_process(server: Any, scenario: Callable[[Client], Awaitable[None]]) -> None:
+def in_process(server: Any, scenario: Callable[[Client], Awaitable[None]], client_info: Implementation | None = None) -> None:
     async def main() -> None:
-        async with Client(server) as client:
+        async with Client(server, client_info=client_info) as client:
             await scenario(client)
 
     anyio.run(main)
@@ -45,24 +49,23 @@ def test_the_ten_tools_and_their_argument_schemas(local: LocalExecutor) -> None:
         listed = {tool.name: tool for tool in (await client.list_tools()).tools}
         assert set(listed) == TOOLS
         assert all(tool.description for tool in listed.values())
-        flt = listed["check_logic"].input_schema["properties"]["filter"]["anyOf"][0]
+        flt = listed["check_test"].input_schema["properties"]["filter"]["anyOf"][0]
         assert flt["pattern"].startswith("^[^-") and flt["maxLength"] == 200
         assert listed["sandwich"].input_schema["required"] == ["file_ids"]
         output = listed["check_compile"].output_schema
         assert output is not None and "diagnostics" in output["properties"]
+        assert set(listed["commit"].input_schema["properties"]) == {"message"}  # the author is never the client's choice
 
     in_process(create_server(local), scenario)
 
 
 @pytest.mark.cargo
 def test_tools_work_the_workspace(local: LocalExecutor) -> None:
-    author = Identity(name="Claude", email="claude@example.org")
-
     async def scenario(client: Client) -> None:
         files = await client.call_tool("files", {"glob": "*.rs"})
         entries = files.structured_content["result"]
         date_id = next(e["file_id"] for e in entries if e["path"] == "src/date.rs")
-        assert [e["path"] for e in entries] == [e.path for e in local.files("*.rs")]
+        assert [e["path"] for e in entries] == [e.path for e in local.run(FilesRequest(glob="*.rs"))]
 
         code = await client.call_tool("get_code", {"path": "src/date.rs"})
         assert code.structured_content["file_id"] == date_id and "adjust_to_monday" in code.structured_content["text"]
@@ -79,21 +82,22 @@ def test_tools_work_the_workspace(local: LocalExecutor) -> None:
         refused = await client.call_tool("apply", {"payload": patches.MISPLACED})
         assert refused.structured_content["ok"] is False and "Patch refused" in text(refused)
         assert (await client.call_tool("apply", {"payload": patches.GOOD})).structured_content["ok"] is True
-        tests = await client.call_tool("check_logic", {"filter": "adjust_to_monday"})
-        assert "check logic #adjust_to_monday: OK" in text(tests) and tests.structured_content["filter"] == "adjust_to_monday"
+        tests = await client.call_tool("check_test", {"filter": "adjust_to_monday"})
+        assert "check test #adjust_to_monday: OK" in text(tests) and tests.structured_content["filter"] == "adjust_to_monday"
         degradation = await client.call_tool("check_degradation", {})
         assert degradation.structured_content["ok"] is True and "0 regressions" in text(degradation)
 
         pending = await client.call_tool("status", {})
         assert pending.structured_content["pending"] == ["src/date.rs"]
-        signed = {"message": "Оптимизирована функция", "author_name": author.name, "author_email": author.email}
-        done = await client.call_tool("commit", signed)
+        chosen = {"message": "Оптимизирована функция", "author_name": "Claude", "author_email": "claude@example.org"}
+        done = await client.call_tool("commit", chosen)
         head = git.Repo(local.ws.tree).head.commit
-        assert done.structured_content["sha"] == head.hexsha and head.author.name == "Claude"
+        assert done.structured_content["sha"] == head.hexsha
+        assert (head.author.name, head.author.email) == (ADA.name, ADA.email)  # the configured developer, not the client's pick
         reverted = await client.call_tool("undo", {})
         assert reverted.structured_content["undone"] == "commit"
 
-    in_process(create_server(local), scenario)
+    in_process(create_server(local, developers=["claude-code"], author=ADA), scenario, CLAUDE_CODE)
 
 
 @pytest.mark.parametrize(
@@ -106,10 +110,10 @@ def test_tools_work_the_workspace(local: LocalExecutor) -> None:
         ("get_code", {"path": "../etc/passwd"}, "path_refused:"),
         ("sandwich", {"file_ids": []}, "at least 1 item"),
         ("apply", {"payload": ""}, "at least 1 character"),
-        ("check_logic", {"filter": "--list"}, "should match pattern"),
-        ("check_logic", {"filter": "a\nb"}, "should match pattern"),
-        ("commit", {"message": "m", "author_name": "Eve"}, "both author_name and author_email"),
-        ("commit", {"message": "m", "author_name": "Eve <e@x>", "author_email": "e@x"}, "control characters"),
+        ("check_test", {"filter": "--list"}, "must be a test name, with no leading '-' and no control characters"),
+        ("check_test", {"filter": "a\nb"}, "must be a test name, with no leading '-' and no control characters"),
+        ("apply", {"payload": patches.GOOD, "file_id": 9999}, "not_found: no file with file_id=9999"),
+        ("commit", {"message": ""}, "at least 1 character"),
         ("commit", {"message": "nothing changed"}, "nothing_to_commit:"),
         ("undo", {}, "nothing_to_undo:"),
     ],
@@ -123,8 +127,27 @@ def test_bad_arguments_and_refusals_are_tool_errors(
         result = await client.call_tool(tool, arguments)
         assert result.is_error and message in text(result)
 
-    in_process(create_server(local), scenario)
+    in_process(create_server(local, developers=["claude-code"], author=ADA), scenario, CLAUDE_CODE)
     assert sorted(local.ws.logs.iterdir()) == logs_before  # no cargo run was started for a refused call
+
+
+@pytest.mark.parametrize("client_info", [None, CLAUDE_CODE, Implementation(name="cursor", version="1")], ids=["unnamed", "unlisted", "other"])
+def test_a_client_not_named_as_the_developer_is_the_assistant(local: LocalExecutor, client_info: Implementation | None) -> None:
+    """No commit and no undo for the assistant, whatever author it names; it may still read, patch and check."""
+    local.run(ApplyRequest(payload=patches.GOOD))
+    head = git.Repo(local.ws.tree).head.commit.hexsha
+    developers = ["some-other-client"] if client_info is CLAUDE_CODE else []
+
+    async def scenario(client: Client) -> None:
+        chosen = {"message": "sneaky", "author_name": "Ada Lovelace", "author_email": "ada@example.org"}
+        for tool, arguments in (("commit", chosen), ("commit", {"message": "sneaky"}), ("undo", {})):
+            refused = await client.call_tool(tool, arguments)
+            assert refused.is_error and f"`{tool}` is for the developer; this MCP client acts as the assistant" in text(refused)
+        assert not (await client.call_tool("status", {})).is_error
+
+    in_process(create_server(local, developers=developers, author=ADA), scenario, client_info)
+    assert git.Repo(local.ws.tree).head.commit.hexsha == head  # nothing committed
+    assert local.run(StatusRequest()).patches == 1  # nothing undone
 
 
 def test_streamable_http_needs_the_token(local: LocalExecutor, token: str) -> None:
@@ -147,11 +170,10 @@ def test_streamable_http_needs_the_token(local: LocalExecutor, token: str) -> No
 
 
 def test_mcp_command_over_stdio(crate_copy: Path, tmp_path: Path) -> None:
-    """`devspace mcp --project DIR` (stdio): the SDK's client launches it and calls a tool."""
-    command = "import typer; from sandbox.cli import mcp_command; typer.run(mcp_command)"
+    """`python -m sandbox mcp --project DIR` (stdio): the SDK's client launches it and calls a tool."""
     params = StdioServerParameters(
         command=sys.executable,
-        args=["-c", command, "--project", str(crate_copy)],
+        args=["-m", "sandbox", "mcp", "--project", str(crate_copy)],
         env={"DEVSPACE_HOME": str(tmp_path / "home"), "PYTHONPATH": str(REPO)},
         cwd=tmp_path,
     )

@@ -15,6 +15,7 @@ from bridge.orchestrator import Orchestrator
 from sandbox.client import HttpExecutor
 from sandbox.executor import Executor
 from sandbox.local import LocalExecutor
+from sandbox.operations import FilesRequest, StatusRequest
 from sandbox.serving import BackgroundServer
 from tests.support import patches
 
@@ -46,7 +47,7 @@ def seed_workflow(date_id: int) -> list[tuple[Role, str]]:
 def run(executor: Executor, settings: Settings) -> list[list[str]]:
     """Every message of the workflow in turn; the replies each one produced."""
     orchestrator = Orchestrator(executor, Journal(settings.home / "journal.db"), settings)
-    date_id = next(e.file_id for e in executor.files() if e.path == "src/date.rs")
+    date_id = next(e.file_id for e in executor.run(FilesRequest()) if e.path == "src/date.rs")
     out: list[list[str]] = []
     for number, (role, text) in enumerate(seed_workflow(date_id), 1):
         orchestrator.handle(ChatMessage(id=f"m{number}", role=role, text=text, chat_id=CHAT))
@@ -102,4 +103,4 @@ def test_seed_workflow_same_replies_local_and_http(
     assert flat[10].startswith("Committed ") and "nothing to commit" in flat[11]
     assert "devspace/mcp" in flat[12]
     assert "revert" in flat[13]
-    assert remote.status() == behind.status()
+    assert remote.run(StatusRequest()) == behind.run(StatusRequest())

@@ -13,6 +13,7 @@ import pytest
 from sandbox.client import HttpExecutor
 from sandbox.errors import Busy
 from sandbox.local import LocalExecutor
+from sandbox.operations import CheckTestRequest, FilesRequest, StatusRequest
 from sandbox.serving import BackgroundServer
 from tests.service.doubles import Recording
 
@@ -28,11 +29,11 @@ def test_two_concurrent_checks_queue_and_do_not_overlap(
     server = serve(recording)
     clients = [HttpExecutor(server.url, token) for _ in range(2)]
     with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda client, name: client.check_logic(name), clients, ["aggr_trades", "adjust_to_monday"]))
+        results = list(pool.map(lambda client, name: client.run(CheckTestRequest(filter=name)), clients, ["aggr_trades", "adjust_to_monday"]))
     assert [r.ok for r in results] == [True, True]
     assert [r.filter for r in results] == ["aggr_trades", "adjust_to_monday"]
     first, second = sorted(recording.calls, key=lambda call: call[1])
-    assert [first[0], second[0]] == ["check_logic", "check_logic"]
+    assert [first[0], second[0]] == ["check_test", "check_test"]
     assert first[2] <= second[1], f"the two checks overlapped: {first} and {second}"
 
 
@@ -62,13 +63,13 @@ def test_a_call_that_waits_too_long_is_busy(serve: Callable[..., BackgroundServe
     recording = Recording(local, gate)
     server = serve(recording, queue_timeout=0.2)
     with ThreadPoolExecutor(1) as pool:
-        holder = pool.submit(HttpExecutor(server.url, token).status)
+        holder = pool.submit(HttpExecutor(server.url, token).run, StatusRequest())
         assert recording.entered.wait(30)
         with pytest.raises(Busy, match="stayed busy"):
-            HttpExecutor(server.url, token).files()
+            HttpExecutor(server.url, token).run(FilesRequest())
         answer = httpx.post(f"{server.url}/undo", headers={"Authorization": f"Bearer {token}"})
         assert answer.status_code == 409 and answer.json()["code"] == "busy"
         gate.set()
         assert holder.result().branch == "devspace/mcp"
     assert [name for name, _, _ in recording.calls] == ["status"]  # the refused calls never reached the workspace
-    assert HttpExecutor(server.url, token).files()  # and the queue is free again
+    assert HttpExecutor(server.url, token).run(FilesRequest())  # and the queue is free again

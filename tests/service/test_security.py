@@ -21,10 +21,12 @@ from starlette.routing import Route
 from typer.testing import CliRunner
 
 from sandbox.cli import sandbox_app
-from sandbox.client import HttpExecutor, ServiceUnavailable
+from sandbox.client import HttpExecutor
+from sandbox.errors import ServiceUnavailable, Unauthorized
 from sandbox.local import LocalExecutor
 from sandbox.logs import setup_logging
-from sandbox.service import MAX_BODY, Unauthorized, create_app
+from sandbox.operations import FilesRequest, StatusRequest
+from sandbox.service import MAX_BODY, create_app
 from sandbox.serving import BackgroundServer, free_port
 from tests.service.doubles import ENDPOINTS, Recording
 
@@ -68,19 +70,19 @@ def test_the_right_token_gets_through(service: BackgroundServer, token: str) -> 
 
 def test_client_errors_say_what_is_wrong(service: BackgroundServer, token: str) -> None:
     with pytest.raises(Unauthorized, match="refused the token"):
-        HttpExecutor(service.url, token="not-" + token).status()
+        HttpExecutor(service.url, token="not-" + token).run(StatusRequest())
     with pytest.raises(Unauthorized, match="no token is configured"):
-        HttpExecutor(service.url).files()
+        HttpExecutor(service.url).run(FilesRequest())
     closed = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(ServiceUnavailable, match=f"cannot reach the sandbox service at {closed}"):
-        HttpExecutor(closed, token=token).status()
+        HttpExecutor(closed, token=token).run(StatusRequest())
 
 
 def test_something_else_at_the_url_is_unavailable_not_a_crash(token: str) -> None:
     """A proxy in front of a stopped service answers without the service's JSON error body."""
     proxy = Starlette(routes=[Route("/status", lambda request: PlainTextResponse("Bad Gateway", status_code=502))])
     with BackgroundServer(proxy) as server, pytest.raises(ServiceUnavailable, match="answered HTTP 502 without an error body"):
-        HttpExecutor(server.url, token=token).status()
+        HttpExecutor(server.url, token=token).run(StatusRequest())
 
 
 def test_a_client_timeout_is_unavailable(serve: Callable[..., BackgroundServer], local: LocalExecutor, token: str) -> None:
@@ -88,7 +90,7 @@ def test_a_client_timeout_is_unavailable(serve: Callable[..., BackgroundServer],
     server = serve(Recording(local, gate))
     try:
         with pytest.raises(ServiceUnavailable, match="did not answer GET /status in time"):
-            HttpExecutor(server.url, token=token, timeout=0.2).status()
+            HttpExecutor(server.url, token=token, timeout=0.2).run(StatusRequest())
     finally:
         gate.set()
 
@@ -124,9 +126,9 @@ def test_default_body_limit_is_8_mb() -> None:
 def test_tokens_never_reach_the_log(service: BackgroundServer, token: str, tmp_path: Path, fresh_logging: None) -> None:
     log = tmp_path / "service.log"
     setup_logging("DEBUG", log)
-    HttpExecutor(service.url, token=token).files()
+    HttpExecutor(service.url, token=token).run(FilesRequest())
     with pytest.raises(Unauthorized):
-        HttpExecutor(service.url, token=token[::-1]).status()
+        HttpExecutor(service.url, token=token[::-1]).run(StatusRequest())
     logger.info(f"a careless line with the token {token}")
     logger.remove()  # flushes the file
     text = log.read_text(encoding="utf-8")
@@ -170,17 +172,13 @@ def test_serve_refuses_a_weak_token_from_a_secret_file(
 
 
 def test_serve_command_serves_the_project_on_loopback(clean_env: Path, crate_copy: Path, token: str) -> None:
-    """`devspace sandbox serve` as a process: up on 127.0.0.1, token required, logs in the project's style."""
+    """The sandbox's own `serve` command as a process (`python -m sandbox serve`): up on 127.0.0.1, token required, logs in the project's style."""
     port = free_port()
-    command = (
-        "import typer; from sandbox.cli import sandbox_app; "
-        "cli = typer.Typer(); cli.add_typer(sandbox_app, name='sandbox'); cli()"
-    )
     env = {**os.environ, "DEVSPACE_SANDBOX_TOKEN": token, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     log = clean_env / "serve.err"
     with log.open("wb") as err:
         process = subprocess.Popen(
-            [sys.executable, "-c", command, "sandbox", "serve", "--project", str(crate_copy), "--port", str(port)],
+            [sys.executable, "-m", "sandbox", "serve", "--project", str(crate_copy), "--port", str(port)],
             env=env, stdout=subprocess.DEVNULL, stderr=err,
         )
         try:
@@ -191,9 +189,9 @@ def test_serve_command_serves_the_project_on_loopback(clean_env: Path, crate_cop
                         break
                 except httpx.TransportError:
                     time.sleep(0.1)
-            assert HttpExecutor(url, token=token).status().branch == "devspace/mcp"
+            assert HttpExecutor(url, token=token).run(StatusRequest()).branch == "devspace/mcp"
             with pytest.raises(Unauthorized):
-                HttpExecutor(url).files()
+                HttpExecutor(url).run(FilesRequest())
         finally:
             process.terminate()
             process.wait(15)

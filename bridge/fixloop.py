@@ -1,0 +1,150 @@
+"""Three tries, then escalate: a failing patch or test opens a task with at most `max_attempts` fixes.
+
+With an LLM API the fixes are asked for and tried here, in a row; without one the assistant in the
+chat is asked, and its next patches for the task come back through `answer`, each one an attempt.
+A task waiting longer than `chat.answer_timeout` for the assistant is escalated by `expired`.
+The fix loop works from the failure itself (`Attempt`: the refusal or the `CheckResult`), so the
+files a fix is shown are the ones the failure names, not paths read back out of a summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from loguru import logger
+
+from bridge import authorship, replies
+from bridge.attempts import Attempt, try_patch
+from bridge.config import Settings
+from bridge.journal import Journal, TaskRow
+from bridge.llm import LLMClient, LLMError
+from bridge.models import Reply
+from bridge.prompts import fix_prompt
+from sandbox.errors import SandboxError
+from sandbox.executor import Executor
+from sandbox.models import CodeFile
+from sandbox.operations import GetCodeRequest, Role
+
+CONTEXT_FILES = 4
+ANNOUNCED_FILES = 3
+
+
+class FixLoop:
+    """Tasks, attempts and escalations, kept in the journal's tasks table."""
+
+    def __init__(self, executor: Executor, journal: Journal, settings: Settings, llm: LLMClient | None, clock: Callable[[], float]) -> None:
+        self.executor = executor
+        self.journal = journal
+        self.settings = settings
+        self.llm = llm
+        self.clock = clock
+        self.limit = settings.rules.max_attempts
+        self.budget = settings.replies.summary_budget
+
+    def open(self, chat_id: str, kind: str, request: str, failure: Attempt, *, payload: str | None = None,
+             file_id: int | None = None, test_filter: str | None = None) -> list[Reply]:
+        """A failure starts a task: fixed through the LLM API, or the assistant is asked for a fix."""
+        waiting = self.clock() if self.llm is None else None
+        task = self.journal.start_task(
+            chat_id, kind, request, file_id=file_id, filter=test_filter, last_summary=failure.summary, waiting_since=waiting
+        )
+        if self.llm is None:
+            return [self._ask(task, failure.summary, 0)]
+        return self._fix_with_llm(self.llm, task, failure, payload)
+
+    def answer(self, task: TaskRow, attempt: Attempt, role: Role) -> list[Reply]:
+        """A patch the assistant sent for a waiting task: one attempt, counted."""
+        attempts = task.attempts + 1
+        if attempt.ok:
+            self.journal.update_task(task.id, status="succeeded", attempts=attempts, waiting_since=None)
+            return [self.announce(task.chat_id, attempt, role, note=f" (fix attempt {attempts})")]
+        if attempts >= self.limit:
+            self.journal.update_task(task.id, status="escalated", attempts=attempts, waiting_since=None, last_summary=attempt.summary)
+            return [Reply(text=_escalation(task, self.limit, attempt.summary), kind="escalation")]
+        self.journal.update_task(task.id, attempts=attempts, last_summary=attempt.summary, waiting_since=self.clock())
+        return [self._ask(task, attempt.summary, attempts)]
+
+    def expired(self) -> list[tuple[str, Reply]]:
+        """(chat, escalation) for every task whose fix request got no patch within `chat.answer_timeout`."""
+        timeout = self.settings.chat.answer_timeout
+        out = []
+        for task in self.journal.waiting_tasks():
+            if task.waiting_since is not None and self.clock() - task.waiting_since > timeout:
+                self.journal.update_task(task.id, status="escalated", waiting_since=None)
+                text = (
+                    f"no corrected patch from the assistant within {int(timeout)} s for: {task.request}\n"
+                    f"Last failure ({task.attempts} fix attempt(s) so far):\n{task.last_summary}"
+                )
+                out.append((task.chat_id, Reply(text=text, kind="escalation")))
+        return out
+
+    def announce(self, chat_id: str, attempt: Attempt, role: Role, note: str = "") -> Reply:
+        """A patch that landed and passed, to everyone: the new module (or its changed region) and the check."""
+        applied = attempt.applied
+        assert applied is not None and applied.ok, "only an applied patch is announced"
+        authorship.note(self.journal, chat_id, role)
+        paths = applied.changed + applied.created
+        settings = self.settings.replies
+        cap = min(settings.module_chars, max(500, (settings.max_chars - 1500) // max(1, len(paths))))
+        parts = [
+            f"Updated {path}{note}:\n" + replies.updated_module(self.executor.run(GetCodeRequest(path=path)), applied.regions.get(path), cap)
+            for path in paths[:ANNOUNCED_FILES]
+        ]
+        if applied.deleted:
+            parts.append("Deleted: " + ", ".join(applied.deleted))
+        if applied.build_sensitive:
+            parts.append("Note: this patch edits files that run code at build time: " + ", ".join(applied.build_sensitive))
+        parts.append(attempt.summary)
+        return Reply(text="\n\n".join(parts), kind="broadcast")
+
+    # the two ways to fix ------------------------------------------------------------------------
+    def _ask(self, task: TaskRow, summary: str, used: int) -> Reply:
+        target = f" file_id={task.file_id}" if task.file_id is not None else ""
+        text = (
+            f"{task.request} failed (fix attempt {used}/{self.limit} used):\n{summary}\n\n"
+            f"Please reply with a corrected patch: `@agent code improvement{target}` followed by a ```diff block."
+        )
+        return Reply(text=text, kind="request")
+
+    def _fix_with_llm(self, llm: LLMClient, task: TaskRow, failure: Attempt, payload: str | None) -> list[Reply]:
+        last, failed_payload = failure, payload
+        for number in range(1, self.limit + 1):
+            asked = task.request + (f"\n\nThe patch that failed:\n{failed_payload}" if failed_payload else "")
+            try:
+                answer = llm.complete(fix_prompt(asked, last.summary, self._files(task, last), number))
+            except LLMError as exc:
+                self.journal.update_task(task.id, status="escalated", attempts=number)
+                return [Reply(text=f"{task.request}: the LLM could not be reached ({exc}).\nLast failure:\n{last.summary}", kind="escalation")]
+            attempt = try_patch(self.executor, answer, file_id=task.file_id, test_filter=task.filter, budget=self.budget)
+            logger.info(f"task #{task.id} fix attempt {number}: {'ok' if attempt.ok else 'failed'}")
+            if attempt.ok:
+                self.journal.update_task(task.id, status="succeeded", attempts=number, last_summary=attempt.summary)
+                return [self.announce(task.chat_id, attempt, "assistant", note=f" (fixed by the LLM on attempt {number})")]
+            self.journal.update_task(task.id, attempts=number, last_summary=attempt.summary)
+            last, failed_payload = attempt, answer
+        self.journal.update_task(task.id, status="escalated")
+        return [Reply(text=_escalation(task, self.limit, last.summary), kind="escalation")]
+
+    def _files(self, task: TaskRow, failure: Attempt) -> list[CodeFile]:
+        """The files a fix needs: the task's file, the files the failure's diagnostics and failed tests name, the patched ones."""
+        wanted: list[dict[str, Any]] = [{"file_id": task.file_id}] if task.file_id is not None else []
+        check = failure.check
+        named = [d.file for d in check.diagnostics] + [t.file for t in check.failed_tests] if check is not None else []
+        applied = failure.applied
+        named += (applied.changed + applied.created) if applied is not None else []
+        wanted += [{"path": path} for path in dict.fromkeys(p for p in named if p)]
+        files: dict[str, CodeFile] = {}
+        for fields in wanted:
+            if len(files) == CONTEXT_FILES:
+                break
+            try:
+                code = self.executor.run(GetCodeRequest(**fields))
+            except (SandboxError, ValueError):  # a path outside the project, a file gone since: not context
+                continue
+            files.setdefault(code.path, code)
+        return list(files.values())
+
+
+def _escalation(task: TaskRow, limit: int, summary: str) -> str:
+    return f"{task.request}: still failing after {limit} fix attempts.\nLast failure:\n{summary}"
