@@ -36,6 +36,7 @@ from bridge.example import copy_example  # noqa: E402
 from sandbox.client import HttpExecutor  # noqa: E402
 from sandbox.errors import SandboxError  # noqa: E402
 from sandbox.logs import setup_logging  # noqa: E402
+from sandbox.operations import StatusRequest, UndoRequest  # noqa: E402
 from tests.conftest import TEST_IDENTITY  # noqa: E402
 from tests.reliability import attacks  # noqa: E402
 from tests.reliability.abuse import Abuse, Remote  # noqa: E402
@@ -202,7 +203,7 @@ def service_port(world: Abuse, box: Container) -> Row:
 def fifo_rollback(world: Abuse, box: Container) -> Row:
     started = time.monotonic()
     reply = world.patch("fifo", "build.rs", attacks.fifo_swap("build.rs"))
-    status = world.executor.status()
+    status = world.executor.run(StatusRequest())
     took = time.monotonic() - started
     swapped = "FIFO removed=Ok" in world.all_logs()
     held = swapped and "The patch was rolled back" in reply and status.pending == [] and not status.patches
@@ -262,7 +263,7 @@ def run_one(attack: Callable[[Abuse, Container], Row], image: str, root: Path, k
 
 def _isolation(world: Abuse) -> str:
     try:
-        return world.executor.status().isolation
+        return world.executor.run(StatusRequest()).isolation
     except SandboxError as exc:
         return f"unknown ({type(exc).__name__})"
 
