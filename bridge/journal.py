@@ -21,6 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from bridge.models import ChatMessage, Command, ReplyKind, Role
+from sandbox.redact import redact
 from sandbox.sqlite import connect, transaction
 
 CommandStatus = Literal["pending", "running", "done", "refused"]
@@ -58,6 +59,22 @@ CREATE TABLE IF NOT EXISTS chat_state (
     chat_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (chat_id, key)
 );
 """
+
+
+def stored_command(cmd: Command) -> str:
+    """A command as the journal keeps it, and so as it runs: every text in it redacted (a secret the developer typed
+    reaches neither the disk nor the workspace, a commit message or a post)."""
+    return Command.model_validate(_redacted(cmd.model_dump(mode="json"))).model_dump_json()
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    return value
 
 
 def text_hash(text: str) -> str:
@@ -154,7 +171,7 @@ class Journal:
                 db.execute(
                     "INSERT INTO commands (chat_id, msg_id, idx, role, verb, command, status, created) "
                     "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
-                    (message.chat_id, message.id, cmd.index, message.role, cmd.verb, cmd.model_dump_json(), now),
+                    (message.chat_id, message.id, cmd.index, message.role, cmd.verb, stored_command(cmd), now),
                 )
         return True
 
