@@ -81,6 +81,22 @@ BROKEN = re.compile("[\ud800-\udfff]")
 """Lone UTF-16 surrogates (SQLite stores UTF-8 only)."""
 
 
+def stored_command(cmd: Command) -> str:
+    """A command as the journal keeps it, and so as it runs: every text in it redacted (a secret the developer typed
+    reaches neither the disk nor the workspace, a commit message or a post)."""
+    return Command.model_validate(_redacted(cmd.model_dump(mode="json"))).model_dump_json()
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    return value
+
+
 def text_hash(text: str) -> str:
     """Hash of a text with whitespace normalised, to recognise our own posts when read back."""
     return hashlib.sha256(" ".join(text.split()).encode("utf-8", "surrogatepass")).hexdigest()
@@ -194,7 +210,7 @@ class Journal:
                 db.execute(
                     "INSERT INTO commands (chat_id, msg_id, idx, role, verb, command, status, created) "
                     "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
-                    (message.chat_id, message.id, cmd.index, message.role, cmd.verb, cmd.model_dump_json(), now),
+                    (message.chat_id, message.id, cmd.index, message.role, cmd.verb, stored_command(cmd), now),
                 )
         return True
 
