@@ -76,7 +76,10 @@ def settings_for(config: Path | None = None, **overrides: Any) -> Settings:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
+    """Print `message` as an error (verbatim: a CSS selector in it is not rich markup) and the exit to raise."""
+    from rich.markup import escape
+
+    err.print(f"[red]error:[/red] {escape(message)}")
     return typer.Exit(code)
 
 

@@ -145,3 +145,12 @@ def test_a_chat_url_with_a_newline_forges_no_trailer(tmp_path: Path, crate_copy:
     assert done.returncode == 0, done.stderr
     assert "`commit` failed: invalid request: chat.url: must not hold control characters" in done.stdout
     assert git.Repo(tree).head.commit.hexsha == head
+
+
+def test_an_error_prints_a_selector_in_it_verbatim(capsys: pytest.CaptureFixture[str]) -> None:
+    """A logged-out page names its marker, a CSS selector in brackets, which rich markup would swallow into `()`."""
+    from bridge.cli import fail
+
+    exit_ = fail('LoggedOut: the page is logged out ([data-testid="anon-paywall-sign-up-card"]); run `devspace login` again')
+    assert exit_.exit_code == 1
+    assert '([data-testid="anon-paywall-sign-up-card"])' in capsys.readouterr().err
