@@ -19,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -41,7 +42,8 @@ from sandbox.operations import ApplyRequest, CheckTestRequest, CommitRequest, St
 from tests.conftest import TEST_IDENTITY  # noqa: E402
 from tests.support import compose  # noqa: E402
 
-WORK = Path.home() / ".cache" / "devspace-container-check"
+WORK = Path(tempfile.gettempdir()) / "devspace-container-check"
+"""Where each run's folders go: somewhere the developer's uid can reach (its git runs there as them)."""
 PROJECT, SANDWICHES, STATE = "/app/trade_report", "/app/sandwiches", "/var/lib/devspace"
 DEVELOPER = Identity(name="Dev", email="dev@example.com")
 CHANGE = "src/date.rs\n```rust\n<<<<<<< SEARCH\n    day\n}\n=======\n    day // checked in the container\n}\n>>>>>>> REPLACE\n```\n"
@@ -81,7 +83,7 @@ class Deployment:
         self.project = copy_example(root / "trade_report", TEST_IDENTITY)
         if os.getuid() == 0:
             subprocess.run(["chown", "-R", f"{self.uid}:{self.uid}", str(self.project)], check=True)
-            # root's git here stands in for the developer's own, to whom the checkout belongs
+            # root's reads stand in for the developer's own git, to whom the checkout belongs
             os.environ.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="safe.directory", GIT_CONFIG_VALUE_0=str(self.project))
         self.token = uuid.uuid4().hex * 2
         self.token_file = root / "sandbox_token"
@@ -101,6 +103,13 @@ class Deployment:
     @property
     def sandbox_url(self) -> str:
         return f"http://127.0.0.1:{self.sandbox_port}"
+
+    def developer_git(self, *args: str) -> str:
+        """git in the mounted project as the developer runs it: as their uid (root drops to it)."""
+        as_developer = ["setpriv", f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups"] if os.getuid() == 0 else []
+        env = {**os.environ, "HOME": str(self.root)}
+        done = subprocess.run([*as_developer, "git", "-C", str(self.project), *args], capture_output=True, text=True, env=env, check=True)
+        return done.stdout
 
     def executor(self, token: str | None = None) -> HttpExecutor:
         return HttpExecutor(self.sandbox_url, token=self.token if token is None else token, timeout=600)
@@ -216,9 +225,9 @@ def run(d: Deployment, report: Report) -> None:
     report.check(kept, "a restart keeps the workspace", f"pending {after.pending}, patches {after.patches}")
     report.check(warm.ok and warm.duration < cold.duration / 2, "the build stays incremental after a restart", f"`cargo test` {warm.duration:.1f}s after the restart vs {cold.duration:.1f}s cold")
 
-    repo.git.worktree("prune")
-    repo.git.gc("--quiet")
-    listed = repo.git.worktree("list")
+    d.developer_git("worktree", "prune")
+    d.developer_git("gc", "--quiet")
+    listed = d.developer_git("worktree", "list")
     try:
         status = d.executor().run(StatusRequest())
         survived = status.pending == ["src/date.rs"]
@@ -228,12 +237,13 @@ def run(d: Deployment, report: Report) -> None:
     report.check(survived, "a host-side `git worktree prune` leaves the sandbox working", f"{shown}; host sees: {' | '.join(listed.splitlines()[1:])}")
     for lock in (d.project / ".git" / "worktrees").glob("*/locked"):
         lock.unlink()
-    repo.git.worktree("prune")  # a prune with the locks gone: the registration is made again in place
+    d.developer_git("worktree", "prune")  # a prune with the locks gone: the registration is made again in place
     docker("restart", d.sandbox_name)
     try:
         wait_for("the sandbox after a forced prune and a restart", d.healthy, 120)
         status = d.executor().run(StatusRequest())
-        report.check(status.pending == ["src/date.rs"], "a registration pruned anyway is made again (after a restart)", f"pending {status.pending}; restarts {d.state(d.sandbox_name)['RestartCount']}")
+        crashes = d.state(d.sandbox_name)["RestartCount"]
+        report.check(status.pending == ["src/date.rs"] and crashes == 0, "a registration pruned anyway is made again (after a restart)", f"pending {status.pending}; crash restarts {crashes}")
     except (TimeoutError, SandboxError) as exc:
         report.check(False, "a registration pruned anyway is made again (after a restart)", f"{exc}; {d.logs(d.sandbox_name)[-600:]}")
 
@@ -277,6 +287,7 @@ def main() -> int:
     for image in (args.sandbox_image, args.bridge_image):
         size = int(docker("image", "inspect", "-f", "{{.Size}}", image).stdout)
         print(f"image {image}: {size / 1e6:.0f} MB")
+    WORK.mkdir(mode=0o755, exist_ok=True)
     d = Deployment(args.sandbox_image, args.bridge_image, WORK / uuid.uuid4().hex[:12])
     report = Report()
     started = time.monotonic()
