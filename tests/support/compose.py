@@ -41,19 +41,20 @@ def run_args(
     configs: dict[str, Path] | None = None,
     environment: dict[str, str] | None = None,
     user: str | None = None,
+    once: bool = False,
 ) -> list[str]:
     """`docker run` options for service `name`, host network instead of the file's networks.
 
     `volumes` maps each of the service's mount targets to its source (a host path or a volume's name; every target
     the file mounts must be given); `secrets` and `configs` map the file's names to host files, mounted read-only
     where Compose puts them; `environment` adds to the file's; `user` stands for the file's (it interpolates
-    DEVSPACE_UID). Raises KeyError for a volume, secret or config the caller left out.
+    DEVSPACE_UID); `once` leaves out the restart policy, for a one-off `docker run --rm`. Raises KeyError for a volume, secret or config the caller left out.
     """
     spec = service(name)
     args = ["--network", "host"]
     args += ["--read-only"] if spec.get("read_only") else []
     args += ["--init"] if spec.get("init") else []
-    args += ["--restart", spec["restart"]] if "restart" in spec else []
+    args += ["--restart", spec["restart"]] if "restart" in spec and not once else []
     args += [f"--cap-drop={cap}" for cap in spec.get("cap_drop", [])]
     for option in spec.get("security_opt", []):
         key, _, value = option.partition("=")
