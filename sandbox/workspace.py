@@ -108,21 +108,29 @@ class Workspace:
         return ["-b", self.branch, str(tree), "HEAD"]
 
     def _reattach(self, tree: Path) -> SafeRepo | None:
-        """Register an existing tree again: a new administrative dir (checked out nowhere) whose `.git` file replaces the
-        tree's, `git worktree repair` to point it back at the tree, and the index rebuilt from the branch. The files stay
-        as they are, so what was pending stays pending."""
+        """Register an existing tree again: a new administrative dir (checked out nowhere) with its index read from the
+        branch (`git read-tree`: no ref is locked or moved), whose `.git` file then replaces the tree's, and `git worktree
+        repair` to point it back at the tree. The files stay as they are, so what was pending stays pending; a step
+        that fails drops the new registration again."""
         logger.warning(f"the project's git no longer lists the workspace of {self.project.name} (a `git worktree prune`?); registering it again")
         staging = self.dir / "reattach" / tree.name  # its name becomes the administrative dir's
         shutil.rmtree(staging.parent, ignore_errors=True)
         staging.parent.mkdir()
         self._add(staging, ["--no-checkout", *self._on_branch(staging)])
-        os.replace(staging / ".git", tree / ".git")
-        shutil.rmtree(staging.parent)
-        self.project_repo.git.worktree("repair", str(tree))
-        repo = self._open(tree)
-        if repo is not None:
-            repo.git.reset("-q")
-        return repo
+        try:
+            admin = self._admin_dir(staging)
+            if admin is None:
+                raise WorkspaceError(f"git does not list the new registration of the workspace of {self.project.name}")
+            open_worktree(admin, staging).git.read_tree("HEAD")
+            os.replace(staging / ".git", tree / ".git")
+            self.project_repo.git.worktree("repair", str(tree))
+        except (git.GitCommandError, OSError) as exc:
+            if staging.exists():
+                self.project_repo.git.worktree("remove", "--force", "--force", str(staging), with_exceptions=False)
+            raise WorkspaceError(f"cannot register the workspace of {self.project.name} again: {exc}") from exc
+        finally:
+            shutil.rmtree(staging.parent, ignore_errors=True)
+        return self._open(tree)
 
     def _forget(self, tree: Path) -> None:
         """Drop this workspace's own registration of `tree` when the tree is gone (never anyone else's)."""

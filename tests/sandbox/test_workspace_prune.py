@@ -53,6 +53,8 @@ def test_a_registration_pruned_anyway_is_made_again_in_place(executor: LocalExec
     assert executor.apply(CHANGE).ok
     host_prune(crate_copy, executor.ws.tree, unlock=True)
     assert executor.status().pending == ["src/date.rs"]
+    listed = git.Repo(crate_copy).git.worktree("list", "--porcelain").split("\n\n")
+    assert len(listed) == 2 and "locked" in listed[1]  # the checkout and the workspace, nothing left of the re-registration
     assert executor.commit("after a prune", GROK).files == ["src/date.rs"]
     assert git.Repo(crate_copy).commit("devspace/mcp").message.endswith("after a prune\n")
 
