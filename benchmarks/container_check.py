@@ -111,8 +111,8 @@ class Deployment:
         done = subprocess.run([*as_developer, "git", "-C", str(self.project), *args], capture_output=True, text=True, env=env, check=True)
         return done.stdout
 
-    def executor(self, token: str | None = None) -> HttpExecutor:
-        return HttpExecutor(self.sandbox_url, token=self.token if token is None else token, timeout=600)
+    def executor(self) -> HttpExecutor:
+        return HttpExecutor(self.sandbox_url, token=self.token, timeout=600)
 
     def start_sandbox(self) -> None:
         args = compose.run_args(
@@ -206,6 +206,10 @@ def run(d: Deployment, report: Report) -> None:
     report.check(isolation == "bwrap", "every cargo run in its own bubblewrap sandbox", f"isolation {isolation}")
     home = docker("exec", d.sandbox_name, "sh", "-c", 'id -u; stat -c "%U %a" "$HOME"; mkdir -p "$CARGO_HOME" && echo cargo-home-made', check=False).stdout
     report.check("cargo-home-made" in home, "the cargo home is made in the tmpfs home (any runc)", " / ".join(home.split("\n")))
+
+    probe = "import importlib.util as u; print(*[m for m in ('playwright', 'openai', 'websockets') if u.find_spec(m)] or ['none'])"
+    extra = docker("exec", d.sandbox_name, "python3", "-c", probe, check=False).stdout.strip()
+    report.check(extra == "none", "the sandbox image holds none of the bridge's packages", f"browser, LLM client, WebSockets found: {extra}")
 
     committed = ex.run(CommitRequest(message="Check the date in the container", author=DEVELOPER))
     repo = git.Repo(d.project)
