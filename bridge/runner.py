@@ -162,7 +162,7 @@ class Bridge:
                     f"trying again in {self.human_wait:.0f}s"
                 )
                 await _sleep(stop, self.human_wait)
-                if isinstance(exc, LoggedOut) and self.reconnect is not None:
+                if self.reconnect is not None and (isinstance(exc, LoggedOut) or not attached):  # a page half started: anew
                     relaunch = "reopening the chat with the saved login"
             except RateLimited as exc:
                 logger.warning(f"{exc}; replies stay queued, next try in {self.rate_limit_wait:.0f}s")
@@ -177,6 +177,8 @@ class Bridge:
                     raise
                 relaunch = f"{exc}; relaunching and resuming from the journal"
             except ChatError as exc:
+                if not attached:  # a page that never came up for another reason (UI drift, a bad address): the caller says why
+                    raise
                 logger.error(f"{type(exc).__name__}: {exc}")
                 await _sleep(stop, self.human_wait)
 

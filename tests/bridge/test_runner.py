@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.chat.errors import BrowserGone, LoggedOut, RateLimited
+from bridge.chat.errors import BrowserGone, LoggedOut, RateLimited, UIDrift
 from bridge.chat.memory import InMemoryDriver
 from bridge.config import Settings, load_settings
 from bridge.journal import Journal
@@ -136,6 +136,19 @@ def test_a_bridge_started_logged_out_waits_for_the_login(settings: Settings) -> 
     asyncio.run(scenario())
     assert b.driver is logged_in and logged_in.started
     assert len(logged_in.posted) == 1 and "Workspace" in logged_in.posted[0]
+
+
+def test_a_page_that_never_comes_up_for_another_reason_ends_the_run(settings: Settings) -> None:
+    """Only a login or a challenge is waited for at start-up; UI drift is the caller's to report (and exit on)."""
+    driver = InMemoryDriver()
+    driver.fail_next(UIDrift("composer", ["#composer"]))
+
+    async def reconnect() -> InMemoryDriver:
+        raise AssertionError("no relaunch for a drifted page")
+
+    b = bridge(settings, driver, reconnect=reconnect, human_wait=0.1)
+    with pytest.raises(UIDrift):
+        asyncio.run(b.run(asyncio.Event()))
 
 
 def test_a_rate_limit_keeps_the_reply_queued_until_the_wait_is_over(settings: Settings) -> None:
