@@ -139,23 +139,30 @@ class Bridge:
         """Stay attached until `stop` is set; typed page states are waited out or recovered from.
 
         A dead browser is relaunched at once; a logged-out page is reopened after the wait for a person,
-        from the saved login, which `devspace login` may have renewed meanwhile.
+        from the saved login, which `devspace login` may have renewed meanwhile. That holds from the first
+        attach on: a bridge started before its login arrived waits for it (a container is not restarted).
         """
-        await self.attach()
+        attached = False
         relaunch: str | None = None
         while not stop.is_set():
             try:
                 if relaunch is not None:
                     await self._relaunch(relaunch)
                     relaunch = None
+                elif not attached:
+                    await self.attach()
+                attached = True
                 if await self.step() == 0:
                     await self.driver.wait_for_activity(self.idle_wait)
             except ErrorBubble as exc:
                 logger.warning(f"the chat UI shows an error: {exc}")
             except (LoggedOut, Challenge) as exc:
-                logger.error(f"{type(exc).__name__}: {exc}; a person must sort this out in the browser (nothing is solved automatically)")
+                logger.error(
+                    f"{type(exc).__name__}: {exc}; a person must sort this out in the browser (nothing is solved automatically); "
+                    f"trying again in {self.human_wait:.0f}s"
+                )
                 await _sleep(stop, self.human_wait)
-                if isinstance(exc, LoggedOut) and self.reconnect is not None:
+                if self.reconnect is not None and (isinstance(exc, LoggedOut) or not attached):  # a page half started: anew
                     relaunch = "reopening the chat with the saved login"
             except RateLimited as exc:
                 logger.warning(f"{exc}; replies stay queued, next try in {self.rate_limit_wait:.0f}s")
@@ -170,6 +177,8 @@ class Bridge:
                     raise
                 relaunch = f"{exc}; relaunching and resuming from the journal"
             except ChatError as exc:
+                if not attached:  # a page that never came up for another reason (UI drift, a bad address): the caller says why
+                    raise
                 logger.error(f"{type(exc).__name__}: {exc}")
                 await _sleep(stop, self.human_wait)
 

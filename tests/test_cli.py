@@ -145,3 +145,33 @@ def test_a_chat_url_with_a_newline_forges_no_trailer(tmp_path: Path, crate_copy:
     assert done.returncode == 0, done.stderr
     assert "`commit` failed: invalid request: chat.url: must not hold control characters" in done.stdout
     assert git.Repo(tree).head.commit.hexsha == head
+
+
+def test_an_error_prints_a_selector_in_it_verbatim(capsys: pytest.CaptureFixture[str]) -> None:
+    """A logged-out page names its marker, a CSS selector in brackets, which rich markup would swallow into `()`."""
+    from bridge.cli import fail
+
+    exit_ = fail('LoggedOut: the page is logged out ([data-testid="anon-paywall-sign-up-card"]); run `devspace login` again')
+    assert exit_.exit_code == 1
+    assert '([data-testid="anon-paywall-sign-up-card"])' in capsys.readouterr().err
+
+
+def test_login_import_hands_a_saved_login_over(tmp_path: Path) -> None:
+    """`devspace login --import -` (the hand-over into the bridge's container) saves the session as its own user, 0600,
+    into a home whose `sessions/` does not exist yet; anything else is refused with nothing written."""
+    home = tmp_path / "home"
+    saved = home / "sessions" / "mock.json"
+    state = '{"cookies": [{"name": "session", "value": "%s", "domain": "127.0.0.1", "path": "/"}], "origins": []}' % ("s" * 32)
+    for bad in ('{"cookies": [], "origins": []}', "<html>"):
+        refused = devspace("login", "--profile", "mock", "--import", "-", home=home, stdin=bad)
+        assert refused.returncode == 2 and "cannot import the login" in refused.stderr
+        assert not saved.exists()
+    done = devspace("login", "--profile", "mock", "--import", "-", home=home, stdin=state)
+    assert done.returncode == 0, done.stderr
+    assert saved.stat().st_mode & 0o777 == 0o600 and saved.stat().st_uid == os.getuid()
+    assert '"value": "' + "s" * 32 in saved.read_text()
+    source = tmp_path / "grok.json"
+    source.write_text(state.replace("s" * 32, "t" * 32))
+    again = devspace("login", "--profile", "mock", "--import", str(source), home=home)
+    assert again.returncode == 0, again.stderr
+    assert "t" * 32 in saved.read_text()

@@ -64,7 +64,7 @@ class InMemoryDriver:
         self._activity.set()
 
     def fail_next(self, error: ChatError) -> None:
-        """The next read or post raises this error."""
+        """The next start, read or post raises this error."""
         self._failure = error
 
     def _raise_pending(self) -> None:
@@ -73,6 +73,7 @@ class InMemoryDriver:
             raise failure
 
     async def start(self) -> None:
+        self._raise_pending()
         self.started = True
 
     async def read_new(self) -> list[ChatMessage]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bridge.chat.errors import BrowserGone, RateLimited
+from bridge.chat.errors import BrowserGone, LoggedOut, RateLimited, UIDrift
 from bridge.chat.memory import InMemoryDriver
 from bridge.config import Settings, load_settings
 from bridge.journal import Journal
@@ -108,6 +108,47 @@ def test_browser_death_relaunches_and_resumes(settings: Settings) -> None:
     assert len(driver.posted) == 1 and "Workspace" in driver.posted[0]
     assert len(replacement.posted) == 1 and "code test" in replacement.posted[0]
     assert b.driver is replacement
+
+
+def test_a_bridge_started_logged_out_waits_for_the_login(settings: Settings) -> None:
+    """A logged-out page at the first attach is waited out like one later on: the bridge (a container's main
+    process) keeps running and reopens the chat with the saved login a person renews meanwhile."""
+    driver = InMemoryDriver()
+    driver.fail_next(LoggedOut("the page is logged out (address ~ sign-in)"))
+    logged_in = InMemoryDriver()
+
+    async def reconnect() -> InMemoryDriver:
+        return logged_in
+
+    b = bridge(settings, driver, reconnect=reconnect, human_wait=0.3)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(b.run(stop))
+        await asyncio.sleep(0.1)
+        assert not task.done() and not driver.started  # waiting for a person, not exited
+        await asyncio.sleep(0.5)
+        logged_in.push_message("@agent status")
+        await asyncio.sleep(0.5)
+        stop.set()
+        await task
+
+    asyncio.run(scenario())
+    assert b.driver is logged_in and logged_in.started
+    assert len(logged_in.posted) == 1 and "Workspace" in logged_in.posted[0]
+
+
+def test_a_page_that_never_comes_up_for_another_reason_ends_the_run(settings: Settings) -> None:
+    """Only a login or a challenge is waited for at start-up; UI drift is the caller's to report (and exit on)."""
+    driver = InMemoryDriver()
+    driver.fail_next(UIDrift("composer", ["#composer"]))
+
+    async def reconnect() -> InMemoryDriver:
+        raise AssertionError("no relaunch for a drifted page")
+
+    b = bridge(settings, driver, reconnect=reconnect, human_wait=0.1)
+    with pytest.raises(UIDrift):
+        asyncio.run(b.run(asyncio.Event()))
 
 
 def test_a_rate_limit_keeps_the_reply_queued_until_the_wait_is_over(settings: Settings) -> None:
