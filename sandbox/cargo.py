@@ -9,6 +9,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +18,7 @@ from loguru import logger
 from pydantic import BaseModel, Field
 
 from sandbox import proc
+from sandbox.deps import SOURCES_FILE, Dependencies, SourcesView, default_cargo_home
 from sandbox.errors import SandboxError
 from sandbox.isolation import Mount, bwrap_argv, bwrap_path, isolation_available
 from sandbox.models import CheckResult, Diagnostic, TestBinary, TestCase
@@ -75,16 +77,12 @@ class CargoRun(BaseModel):
 
 
 # running -------------------------------------------------------------------------------------
-def cargo_home() -> Path:
-    return Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo").absolute()
-
-
 def rustup_home() -> Path | None:
     home = Path(os.environ.get("RUSTUP_HOME") or Path.home() / ".rustup").absolute()
     return home if home.is_dir() else None
 
 
-def cargo_env(target_dir: Path, *, isolated: bool = False) -> dict[str, str]:
+def cargo_env(target_dir: Path, *, isolated: bool = False, cargo_home: Path | None = None) -> dict[str, str]:
     """A clean environment for cargo: the toolchain's variables, offline, no colour, short panics.
 
     Isolated, the target dir is the sandbox's and HOME the run's scratch area; cargo's and rustup's
@@ -98,7 +96,7 @@ def cargo_env(target_dir: Path, *, isolated: bool = False) -> dict[str, str]:
         "RUST_BACKTRACE": "0",
     }
     if isolated:
-        extra |= {"HOME": str(SCRATCH_HOME), "CARGO_HOME": str(cargo_home())}
+        extra |= {"HOME": str(SCRATCH_HOME), "CARGO_HOME": str(cargo_home or default_cargo_home())}
         rustup = rustup_home()
         if rustup is not None:
             extra["RUSTUP_HOME"] = str(rustup)
@@ -148,13 +146,17 @@ def toolchain() -> tuple[Path, ...]:
     return tuple(p for p in kept if not any(p != q and p.is_relative_to(q) for q in kept))
 
 
-def sandbox_mounts(tree: Path, target_dir: Path, readable: Sequence[Path] = ()) -> list[Mount]:
-    """What an isolated build sees besides the system: the toolchain and the dependency sources read-only, cargo's
-    home as a scratch folder, the tree at WORKSPACE (its `.git` entry read-only) and the target dir at TARGET."""
-    home = cargo_home()
+def sandbox_mounts(
+    tree: Path, target_dir: Path, readable: Sequence[Path] = (), *, cargo_home: Path | None = None, sources: Sequence[Mount] = ()
+) -> list[Mount]:
+    """What an isolated build sees besides the system: the toolchain and the dependency sources read-only (`sources`:
+    see `Dependencies.view`), cargo's home as a scratch folder, the tree at WORKSPACE (its `.git` entry read-only) and
+    the target dir at TARGET."""
+    home = cargo_home or default_cargo_home()
     mounts = [Mount.tmpfs(home)]
     mounts += [Mount.ro(home / name) for name in CARGO_HOME_READ_ONLY if (home / name).exists()]
     mounts += [Mount.ro(path) for path in [*toolchain(), *readable] if path != home / "bin"]
+    mounts += list(sources)
     mounts += [Mount.rw(tree, WORKSPACE), Mount.rw(target_dir, TARGET)]
     if os.path.lexists(tree / ".git"):
         mounts.append(Mount.ro(tree / ".git", WORKSPACE / ".git"))
@@ -202,29 +204,42 @@ def run_cargo(
     limits: RunLimits,
     log_path: Path,
     merge_stderr: bool = False,
+    deps: Dependencies | None = None,
 ) -> CargoRun:
     """Run `cargo --offline <args>` in the tree `cwd` under `limits`; the output is also appended to `log_path`.
 
-    Isolated, the run sees `cwd` at WORKSPACE and `target_dir` at TARGET (see `sandbox_mounts`).
+    Isolated, the run sees `cwd` at WORKSPACE and `target_dir` at TARGET (see `sandbox_mounts`); `deps` says
+    which cargo home and dependency sources it reads (default: the cargo home of this process, no sources).
     """
     cwd, target_dir = cwd.resolve(), target_dir.resolve()
     target_dir.mkdir(parents=True, exist_ok=True)
-    command = ["cargo", "--offline", *args]
     isolated = _isolate(limits.isolation)
-    argv = command
-    if isolated:
-        mounts = sandbox_mounts(cwd, target_dir, limits.readable)
-        argv = bwrap_argv(command, mounts, cwd=WORKSPACE, bwrap=bwrap_path() or "bwrap")
-    result = proc.run(
-        argv,
-        cwd=cwd,
-        env=cargo_env(target_dir, isolated=isolated),
-        timeout=limits.timeout,
-        output_cap=limits.output_cap,
-        memory_mb=limits.memory_mb,
-        max_pids=limits.processes,
-        merge_stderr=merge_stderr,
-    )
+    home = deps.cargo_home if deps is not None else default_cargo_home()
+    view = deps.view(cwd, WORKSPACE if isolated else None) if deps is not None else SourcesView()
+    with tempfile.TemporaryDirectory(prefix="devspace-cargo-") as scratch:
+        config: list[str] = []
+        extra = list(view.mounts)
+        if view.config_text:
+            file = Path(scratch) / "sources.toml"
+            file.write_text(view.config_text, encoding="utf-8")
+            file.chmod(0o644)
+            config = ["--config", str(SOURCES_FILE if isolated else file)]
+            extra.append(Mount.ro(file, SOURCES_FILE))
+        command = ["cargo", "--offline", *config, *args]
+        argv = command
+        if isolated:
+            mounts = sandbox_mounts(cwd, target_dir, limits.readable, cargo_home=home, sources=extra)
+            argv = bwrap_argv(command, mounts, cwd=WORKSPACE, bwrap=bwrap_path() or "bwrap")
+        result = proc.run(
+            argv,
+            cwd=cwd,
+            env=cargo_env(target_dir, isolated=isolated, cargo_home=home),
+            timeout=limits.timeout,
+            output_cap=limits.output_cap,
+            memory_mb=limits.memory_mb,
+            max_pids=limits.processes,
+            merge_stderr=merge_stderr,
+        )
     run = CargoRun(
         command=command,
         returncode=result.returncode,

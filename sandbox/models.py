@@ -121,6 +121,20 @@ class TestBinary(BaseModel):
     crashed: bool = False
 
 
+EnvironmentKind = Literal["dependency-unavailable", "registry-unreachable", "toolchain-missing", "disk-full", "timeout", "sandbox"]
+
+
+class EnvironmentIssue(BaseModel):
+    """Why a check failed through no fault of the code: what is missing, where cargo looked, what to do."""
+
+    kind: EnvironmentKind
+    missing: list[str] = Field(default_factory=list, description="crates (`name` or `name requirement`), a toolchain, disk space")
+    looked_in: str | None = Field(default=None, description="where cargo looked, host paths")
+    detail: str = ""
+    advice: str = ""
+    at_base: bool = Field(default=False, description="the base commit fails the same way")
+
+
 class CheckResult(BaseModel):
     """A cargo check's structured result; the full log lives in `log_path`."""
 
@@ -138,6 +152,10 @@ class CheckResult(BaseModel):
     regressions: list[str] = Field(default_factory=list, description="tests that passed at the base and now fail or are missing")
     new_warnings: list[Diagnostic] = Field(default_factory=list)
     base_commit: str | None = None
+    environment: EnvironmentIssue | None = Field(default=None, description="set when the failure is the environment's, not the code's")
+    tests_run: bool = Field(default=True, description="False when the build failed and no test ran")
+    base_duration: float | None = Field(default=None, description="seconds the base's own build and tests took, when measured in this check")
+    changed_files: list[str] = Field(default_factory=list, description="tracked files the build rewrote (e.g. Cargo.lock), kept with the patch")
 
     @property
     def errors(self) -> list[Diagnostic]:

@@ -1,0 +1,244 @@
+"""Where a project's dependencies come from, as cargo sees them from the developer's checkout.
+
+Cargo reads `.cargo/config.toml` (or `.cargo/config`) in the folder it runs in and in every folder
+above it, then `$CARGO_HOME/config.toml`; nearer files win key by key, and a relative path in a
+file is relative to the folder that holds its `.cargo` folder (https://doc.rust-lang.org/cargo/reference/config.html).
+A sandboxed build runs at `/workspace`, where none of the checkout's parent folders exist and a
+git-ignored `vendor/` or `.cargo/` is absent. So the sources are read here, on the host, from the
+checkout and the cargo home (the developer's files, never the workspace's, which patches write),
+and every build is handed them as one `--config` file whose local folders are bound read-only at
+`/sources/<name>` (or found in the workspace, when the workspace tracks them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field
+
+from sandbox.isolation import Mount
+
+CRATES_IO = "crates-io"
+CRATES_IO_INDEX = "https://github.com/rust-lang/crates.io-index"
+CRATES_IO_HOSTS = ("index.crates.io", "static.crates.io", "crates.io")
+"""Where cargo fetches crates.io's sparse index and its crate files."""
+SOURCES_ROOT = Path("/sources")
+"""Where an isolated run sees the local folders of the dependency sources."""
+SOURCES_FILE = Path("/devspace/sources.toml")
+"""Where an isolated run sees the generated `--config` file of the sources."""
+_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+
+SourceKind = Literal["registry", "directory", "local-registry", "git", "replaced"]
+
+
+def default_cargo_home() -> Path:
+    """`$CARGO_HOME`, else `~/.cargo` (cargo's own rule)."""
+    return Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo").absolute()
+
+
+class Source(BaseModel):
+    """One `[source.<name>]` table as the developer's configuration defines it (paths absolute, on the host)."""
+
+    name: str
+    replace_with: str | None = None
+    directory: Path | None = None
+    local_registry: Path | None = None
+    registry: str | None = None
+    git: str | None = None
+    declared_in: Path | None = None
+
+    @property
+    def kind(self) -> SourceKind:
+        if self.directory is not None:
+            return "directory"
+        if self.local_registry is not None:
+            return "local-registry"
+        if self.git is not None:
+            return "git"
+        if self.replace_with is not None:
+            return "replaced"
+        return "registry"
+
+    @property
+    def folder(self) -> Path | None:
+        """The local folder this source reads from, if it is one."""
+        return self.directory or self.local_registry
+
+    def describe(self) -> str:
+        """How a reply names the source: `directory source /usr/share/cargo/registry`, `registry https://…`."""
+        if self.folder is not None:
+            return f"{self.kind} source `{self.folder}`"
+        return f"{self.kind} `{self.registry or self.git or self.name}`"
+
+
+class CargoSources(BaseModel):
+    """The dependency sources a project's builds use, read from the developer's configuration."""
+
+    cargo_home: Path
+    config_files: list[Path] = Field(default_factory=list, description="nearest first, as cargo reads them")
+    sources: dict[str, Source] = Field(default_factory=dict)
+    registries: dict[str, str] = Field(default_factory=dict, description="`[registries.<name>] index` URLs")
+    problems: list[str] = Field(default_factory=list, description="config files that could not be read")
+
+    def chain(self, name: str = CRATES_IO) -> list[Source]:
+        """`name`'s source and every replacement after it (`replace-with`), ending at the one builds read."""
+        out: list[Source] = []
+        current: str | None = name
+        while current is not None and all(s.name != current for s in out):
+            source = self.sources.get(current) or (Source(name=current, registry=CRATES_IO_INDEX) if current == CRATES_IO else None)
+            if source is None:
+                break
+            out.append(source)
+            current = source.replace_with
+        return out
+
+    def effective(self, name: str = CRATES_IO) -> Source:
+        """The source builds really read for `name` (the end of its replacement chain)."""
+        chain = self.chain(name)
+        return chain[-1] if chain else Source(name=name)
+
+    def registry_cache(self) -> Path:
+        """Cargo's download cache of remote registries, in the cargo home."""
+        return self.cargo_home / "registry"
+
+    def where(self, name: str = CRATES_IO) -> str:
+        """Where cargo looks for `name`'s crates offline, in words."""
+        source = self.effective(name)
+        if source.folder is not None:
+            return source.describe()
+        return f"the registry cache in `{self.registry_cache()}` (for {source.describe()})"
+
+    def urls(self) -> list[str]:
+        """Every remote index or git URL the configuration names (for the fetch stage's allow-list)."""
+        found = [s.registry or s.git for s in self.sources.values()] + list(self.registries.values())
+        if any(s.kind == "registry" and s.name == CRATES_IO for s in self.chain()):
+            found.append(CRATES_IO_INDEX)
+        return [u for u in dict.fromkeys(found) if u]
+
+    def hosts(self) -> list[str]:
+        """The hosts the fetch stage may reach: those of `urls()`, and crates.io's when it is used unreplaced."""
+        hosts = [_host(u) for u in self.urls()]
+        if CRATES_IO_INDEX in self.urls():
+            hosts += list(CRATES_IO_HOSTS)
+        return [h for h in dict.fromkeys(hosts) if h]
+
+
+def _host(url: str) -> str | None:
+    return urlsplit(url.removeprefix("sparse+").removeprefix("registry+").removeprefix("git+")).hostname
+
+
+def config_files(start: Path, cargo_home: Path) -> list[Path]:
+    """The config files cargo reads for a run in `start`, nearest first: each folder's `.cargo/config[.toml]`, then the
+    cargo home's (once, if an ancestor already is the cargo home's parent)."""
+    found: list[Path] = []
+    for folder in [start, *start.parents]:
+        file = _config_in(folder / ".cargo")
+        if file is not None:
+            found.append(file)
+    home = _config_in(cargo_home)
+    if home is not None and all(home.resolve() != f.resolve() for f in found):
+        found.append(home)
+    return found
+
+
+def _config_in(folder: Path) -> Path | None:
+    for name in ("config", "config.toml"):  # cargo prefers the file without the extension when both exist
+        path = folder / name
+        if path.is_file():
+            return path
+    return None
+
+
+def discover(checkout: Path, cargo_home: Path | None = None) -> CargoSources:
+    """The sources, registries and config files cargo uses for the checkout at `checkout` (nearer files win key by key)."""
+    home = (cargo_home or default_cargo_home()).absolute()
+    files = config_files(checkout.resolve(), home)
+    out = CargoSources(cargo_home=home, config_files=files)
+    for file in reversed(files):  # farthest first, so nearer files overwrite key by key
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            out.problems.append(f"{file}: {exc}")
+            continue
+        base = file.parent.parent
+        for name, table in (data.get("source") or {}).items():
+            if not isinstance(table, dict):
+                continue
+            known = out.sources.get(name) or Source(name=name)
+            update: dict[str, object] = {"declared_in": file}
+            for key, field in (("replace-with", "replace_with"), ("registry", "registry"), ("git", "git")):
+                if isinstance(table.get(key), str):
+                    update[field] = table[key]
+            for key, field in (("directory", "directory"), ("local-registry", "local_registry")):
+                if isinstance(table.get(key), str):
+                    update[field] = (base / table[key]).resolve()
+            out.sources[name] = known.model_copy(update=update)
+        for name, table in (data.get("registries") or {}).items():
+            if isinstance(table, dict) and isinstance(table.get("index"), str):
+                out.registries[name] = table["index"]
+    return out
+
+
+class SourcesView(BaseModel):
+    """What one cargo run is shown of the sources: read-only binds (isolated) and the text of one `--config` file."""
+
+    mounts: list[Mount] = Field(default_factory=list)
+    config_text: str = ""
+
+
+class Dependencies(BaseModel):
+    """Everything a cargo run needs to find a project's dependencies: the cargo home whose caches it reads, and the
+    sources as the developer's checkout configures them."""
+
+    cargo_home: Path
+    checkout: Path
+    sources: CargoSources
+
+    @classmethod
+    def of(cls, checkout: Path, cargo_home: Path | None = None) -> Dependencies:
+        home = (cargo_home or default_cargo_home()).absolute()
+        return cls(cargo_home=home, checkout=checkout.resolve(), sources=discover(checkout, home))
+
+    def view(self, tree: Path, tree_in_sandbox: Path | None) -> SourcesView:
+        """The sources as a build of `tree` sees them: isolated (`tree_in_sandbox` given), a local folder the workspace
+        tracks is read there (so a patch to it counts), any other (a git-ignored `vendor/`, a folder under /tmp,
+        Debian's registry) is bound read-only at /sources/<name>; unisolated, every folder is its host path. Only
+        `[source]` and `[registries] index` are carried over: no token, no credential provider."""
+        mounts: list[Mount] = []
+        lines: list[str] = []
+        for source in self.sources.sources.values():
+            lines.append(f"[source.{_toml_string(source.name)}]")
+            for key, value in (("replace-with", source.replace_with), ("registry", source.registry), ("git", source.git)):
+                if value:
+                    lines.append(f"{key} = {_toml_string(value)}")
+            folder = source.folder
+            if folder is not None:
+                seen = folder
+                if tree_in_sandbox is not None:
+                    seen = _seen_at(folder, self.checkout, tree, tree_in_sandbox) or SOURCES_ROOT / _NAME.sub("_", source.name)
+                    if seen.is_relative_to(SOURCES_ROOT) and folder.is_dir():
+                        mounts.append(Mount.ro(folder, seen))
+                key = "directory" if source.directory is not None else "local-registry"
+                lines.append(f"{key} = {_toml_string(str(seen))}")
+            lines.append("")
+        for name, index in self.sources.registries.items():
+            lines += [f"[registries.{_toml_string(name)}]", f"index = {_toml_string(index)}", ""]
+        return SourcesView(mounts=mounts, config_text="\n".join(lines))
+
+
+def _toml_string(value: str) -> str:
+    return json.dumps(value)  # a JSON string is a TOML basic string
+
+
+def _seen_at(folder: Path, checkout: Path, tree: Path, tree_in_sandbox: Path) -> Path | None:
+    """Where the workspace holds `folder` of the checkout, when it does (a committed `vendor/`)."""
+    if not folder.is_relative_to(checkout):
+        return None
+    rel = folder.relative_to(checkout)
+    return tree_in_sandbox / rel if rel.parts and (tree / rel).is_dir() else None
