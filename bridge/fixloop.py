@@ -117,6 +117,9 @@ class FixLoop:
                 self.journal.update_task(task.id, status="escalated", attempts=number)
                 return [Reply(text=f"{task.request}: the LLM could not be reached ({exc}).\nLast failure:\n{last.summary}", kind="escalation")]
             attempt = try_patch(self.executor, answer, file_id=task.file_id, test_filter=task.filter, budget=self.budget)
+            if attempt.environment:  # the environment blocks every fix alike: the developer's to solve
+                self.journal.update_task(task.id, status="escalated", attempts=number - 1, last_summary=attempt.summary)
+                return [Reply(text=attempt.summary, kind="escalation")]
             logger.info(f"task #{task.id} fix attempt {number}: {'ok' if attempt.ok else 'failed'}")
             if attempt.ok:
                 self.journal.update_task(task.id, status="succeeded", attempts=number, last_summary=attempt.summary)

@@ -30,9 +30,9 @@ _DISK = re.compile(r"No space left on device|Disk quota exceeded|os error 28")
 _BWRAP = re.compile(r"^bwrap: .+$", re.M)
 
 FETCH_ADVICE = (
-    "Make it available offline: `@agent fetch` downloads what the lock file and manifests need from the configured "
-    "registries (when the sandbox may reach one), or provide it yourself (`cargo fetch` into the cargo home, a vendored "
-    "folder, Debian's librust-*-dev packages), then `@agent check degradation`."
+    "Make it available offline where the sandbox reads dependencies: `cargo fetch` (or `cargo vendor`) with the cargo "
+    "home the sandbox uses (`sandbox.cargo_home`), a directory source in that cargo home's or the project's "
+    "`.cargo/config.toml`, or a Debian librust-*-dev package; then `@agent check degradation`."
 )
 
 

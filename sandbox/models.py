@@ -47,6 +47,9 @@ class FileChange(BaseModel):
     path: str
     before: str | None = None
     after: str | None = None
+    build_output: bool = Field(
+        default=False, description="a file cargo may rewrite (Cargo.lock), recorded so rollback and undo restore it; `after` is unknown"
+    )
 
     @property
     def action(self) -> Literal["create", "modify", "delete"]:
