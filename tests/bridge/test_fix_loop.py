@@ -15,7 +15,7 @@ from bridge.llm import LLMClient
 from bridge.models import ChatMessage
 from bridge.orchestrator import Orchestrator
 from sandbox.fake import FakeExecutor
-from sandbox.models import CheckResult, Diagnostic, TestCase
+from sandbox.models import CheckResult, Diagnostic, EnvironmentIssue, TestCase
 from tests.support.conversation import Chat
 from tests.support.fake_llm import FakeLLM
 
@@ -122,3 +122,34 @@ def test_an_undo_interrupted_by_a_restart_is_not_repeated(settings: Settings, fa
     assert fake.calls.count("undo") == before  # not run a second time
     assert "interrupted by a restart and is not repeated" in journal.pending_replies("123")[-1].text
     assert "x + x" in fake.get_code(path="src/lib.rs").text  # the first patch is still there
+
+
+UNAVAILABLE = CheckResult(
+    kind="degradation", ok=False, tests_run=False,
+    diagnostics=[Diagnostic(level="error", message="no matching package named `atty` found")],
+    environment=EnvironmentIssue(
+        kind="dependency-unavailable", missing=["atty"], looked_in="the registry cache in `/home/dev/.cargo/registry`", at_base=True,
+        advice="Provide it offline.",
+    ),
+)
+
+
+def test_an_environment_failure_is_not_a_fix_attempt_nor_asked_of_the_assistant(settings: Settings, fake: FakeExecutor) -> None:
+    fake.script("degradation", UNAVAILABLE)
+    chat = Chat(orchestrator(settings, fake))
+    replies = chat.say("developer", f"@agent code improvement\n{FIRST}")
+    assert len(replies) == 1 and replies[0].startswith("@dev escalate:")
+    assert "`atty`" in replies[0] and "/home/dev/.cargo/registry" in replies[0] and "fails the same way" in replies[0]
+    assert "corrected patch" not in replies[0] and "fix attempt" not in replies[0] and "First error" not in replies[0]
+    assert "x + x" in fake.get_code(path="src/lib.rs").text  # the patch stays applied
+    status = chat.say("developer", "@agent status")[0]
+    assert "fix attempts" not in status  # no task was opened
+
+
+def test_the_llm_fix_loop_stops_at_an_environment_failure(settings: Settings, fake: FakeExecutor, fake_llm: FakeLLM) -> None:
+    fake.script("degradation", FAILED, UNAVAILABLE)
+    fake_llm.script([diff('    x * 2', '    x << 1')] * 3)
+    chat = Chat(orchestrator(settings, fake, fake_llm))
+    replies = chat.say("developer", f"@agent code improvement\n{FIRST}")
+    assert replies[-1].startswith("@dev escalate:") and "`atty`" in replies[-1]
+    assert len(fake_llm.completions) == 1  # no second fix asked for a crate nobody has
