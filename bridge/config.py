@@ -89,7 +89,9 @@ class RepliesSettings(Summaries):
     model_config = ConfigDict(extra="forbid")
 
     max_chars: int = Field(default=8000, ge=1000, description="longest single post")
-    module_chars: int = Field(default=3000, ge=500, description="an updated module longer than this shows only its changed region")
+    post_chars: int = Field(
+        default=1500, ge=400, description="a successful patch's post: its diff stat, the changed hunks (capped) and the check"
+    )
 
 
 class Settings(SandboxSettings):

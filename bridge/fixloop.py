@@ -27,7 +27,8 @@ from sandbox.models import CodeFile
 from sandbox.operations import GetCodeRequest, Role
 
 CONTEXT_FILES = 4
-ANNOUNCED_FILES = 3
+POST_FRAME = 60
+"""Characters a post's address (`@all `) and signed reference line take."""
 
 
 class FixLoop:
@@ -84,19 +85,8 @@ class FixLoop:
         applied = attempt.applied
         assert applied is not None and applied.ok, "only an applied patch is announced"
         authorship.note(self.journal, chat_id, role)
-        paths = applied.changed + applied.created
-        settings = self.settings.replies
-        cap = min(settings.module_chars, max(500, (settings.max_chars - 1500) // max(1, len(paths))))
-        parts = [
-            f"Updated {path}{note}:\n" + replies.updated_module(self.executor.run(GetCodeRequest(path=path)), applied.regions.get(path), cap)
-            for path in paths[:ANNOUNCED_FILES]
-        ]
-        if applied.deleted:
-            parts.append("Deleted: " + ", ".join(applied.deleted))
-        if applied.build_sensitive:
-            parts.append("Note: this patch edits files that run code at build time: " + ", ".join(applied.build_sensitive))
-        parts.append(attempt.summary)
-        return Reply(text="\n\n".join(parts), kind="broadcast")
+        budget = self.settings.replies.post_chars - POST_FRAME
+        return Reply(text=replies.updated_post(applied, attempt.summary, note, budget), kind="broadcast")
 
     # the two ways to fix ------------------------------------------------------------------------
     def _ask(self, task: TaskRow, summary: str, used: int) -> Reply:

@@ -13,7 +13,6 @@ from sandbox.summary import DEFAULT_BUDGET, summarize_apply, summarize_check
 from sandbox.text import trimmed
 
 LANGS = {".rs": "rust", ".toml": "toml", ".md": "markdown", ".py": "python", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
-CONTEXT_LINES = 6
 
 
 def lang_of(path: str) -> str:
@@ -72,25 +71,47 @@ def code_file(code: CodeFile, max_chars: int) -> str:
     return f"{header} (first {len(kept)} of {len(lines)} lines):\n{fence(chr(10).join(kept), lang_of(code.path))}\n{note}"
 
 
-def updated_module(code: CodeFile, region: tuple[int, int] | None, max_chars: int) -> str:
-    """The new module, whole when it fits, else the changed region with line numbers."""
-    if len(code.text) <= max_chars or region is None:
-        return code_file(code, max_chars)
-    lines = code.text.splitlines()
-    first = max(1, region[0] - CONTEXT_LINES)
-    last = min(len(lines), region[1] + CONTEXT_LINES)
-    width = len(str(last))
-    body: list[str] = []
-    used = 0
-    for number in range(first, last + 1):
-        line = f"{number:>{width}}| {lines[number - 1]}"
-        if used + len(line) + 1 > max_chars:
-            last = number - 1
-            break
-        body.append(line)
-        used += len(line) + 1
-    header = f"file_id={code.file_id} `{code.path}`, lines {first}-{last} of {len(lines)} (changed region)"
-    return f"{header}:\n{fence(chr(10).join(body), lang_of(code.path))}\nFull file: `@agent code get file_id={code.file_id}`"
+def capped_diff(diff: str, room: int) -> str:
+    """Whole hunks of a unified diff, in order, while they fit in `room` characters (a fenced block); the first one
+    cut at a line when even it does not fit; "" when nothing useful fits."""
+    if room < 120 or not diff:
+        return ""
+    kept: list[str] = []
+    used = len("```diff\n\n```") + 40
+    hunk: list[str] = []
+    for line in [*diff.splitlines(), "@@"]:
+        if line.startswith(("@@", "--- ")) and hunk:
+            size = sum(len(h) + 1 for h in hunk)
+            if used + size > room:
+                if not any(k.startswith("@@") for k in kept):  # not one hunk fits: its first lines
+                    for part in hunk:
+                        if used + len(part) + 1 > room:
+                            break
+                        kept.append(part)
+                        used += len(part) + 1
+                kept.append("… (more changes: see the files)")
+                break
+            kept += hunk
+            used += size
+            hunk = []
+        hunk.append(line)
+    return fence("\n".join(kept), "diff") if any(k.startswith("@@") for k in kept) else ""
+
+
+def updated_post(applied: ApplyResult, check_summary: str, note: str, budget: int) -> str:
+    """A landed patch within `budget` characters: which files with their +/- line counts, as many changed hunks as fit,
+    how to get a whole file, and the check's summary."""
+    paths = [*applied.changed, *applied.created, *applied.deleted]
+    stat = ", ".join(f"`{p}` +{added} −{removed}" for p, (added, removed) in applied.stat.items()) or ", ".join(paths)
+    head = f"Updated {', '.join(paths[:3])}{f' +{len(paths) - 3} more' if len(paths) > 3 else ''}{note}: {stat}"
+    tail = []
+    if applied.build_sensitive:
+        tail.append("Note: this patch edits files that run code at build time: " + ", ".join(applied.build_sensitive))
+    if applied.changed or applied.created:
+        tail.append(f"Whole file: `@agent code get path={(applied.changed + applied.created)[0]}`")
+    tail.append(check_summary)
+    hunks = capped_diff(applied.diff, budget - len(head) - sum(len(t) + 2 for t in tail) - 2)
+    return "\n\n".join([head, *([hunks] if hunks else []), *tail])
 
 
 def sandwich_text(sandwich: Sandwich, max_chars: int) -> str:

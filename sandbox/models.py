@@ -76,6 +76,8 @@ class ApplyResult(BaseModel):
     regions: dict[str, tuple[int, int]] = Field(
         default_factory=dict, description="per changed file, the first and last changed line of the new text (1-based)"
     )
+    diff: str = Field(default="", description="the change as a unified diff (2 lines of context), at most DIFF_CAP characters")
+    stat: dict[str, tuple[int, int]] = Field(default_factory=dict, description="per file, lines added and removed")
 
 
 class Diagnostic(BaseModel):

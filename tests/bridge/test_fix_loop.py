@@ -153,3 +153,26 @@ def test_the_llm_fix_loop_stops_at_an_environment_failure(settings: Settings, fa
     replies = chat.say("developer", f"@agent code improvement\n{FIRST}")
     assert replies[-1].startswith("@dev escalate:") and "`atty`" in replies[-1]
     assert len(fake_llm.completions) == 1  # no second fix asked for a crate nobody has
+
+
+def module(name: str, lines: int) -> str:
+    return "\n".join(f"pub fn {name}_{i}(v: &[i64]) -> i64 {{ v[{i}] * {i} }}" for i in range(lines)) + "\n"
+
+
+def test_a_successful_three_file_patch_posts_a_diff_stat_and_hunks_within_the_budget(settings: Settings) -> None:
+    files = {"Cargo.toml": FILES["Cargo.toml"], "src/a.rs": module("a", 120), "src/b.rs": module("b", 120), "src/c.rs": module("c", 120)}
+    executor = FakeExecutor(files)
+    try:
+        edits = "".join(
+            f"```diff\n--- a/src/{n}.rs\n+++ b/src/{n}.rs\n@@ -61 +61 @@\n-pub fn {n}_60(v: &[i64]) -> i64 {{ v[60] * 60 }}\n"
+            f"+pub fn {n}_60(v: &[i64]) -> i64 {{ v[60] * 61 }}\n```\n"
+            for n in "abc"
+        )
+        executor.script("degradation", CheckResult(kind="degradation", ok=True))
+        post = Chat(orchestrator(settings, executor)).say("developer", f"@agent code improvement\n{edits}")[0]
+    finally:
+        executor.close()
+    assert post.startswith("@all Updated src/a.rs, src/b.rs, src/c.rs") and len(post) <= 1500, len(post)
+    assert "`src/a.rs` +1 −1" in post and "`src/c.rs` +1 −1" in post
+    assert "+pub fn a_60(v: &[i64]) -> i64 { v[60] * 61 }" in post  # the changed hunk, not the module
+    assert "pub fn a_0(" not in post and "`@agent code get path=src/a.rs`" in post
