@@ -8,8 +8,8 @@ from pathlib import PurePosixPath
 from pydantic import BaseModel
 
 from bridge.protocol import fenced
-from sandbox.models import ApplyResult, CheckResult, CodeFile, CommitResult, FileEntry, Sandwich, UndoResult, WorkspaceStatus
-from sandbox.summary import DEFAULT_BUDGET, summarize_apply, summarize_check
+from sandbox.models import ApplyResult, CheckResult, CodeFile, CommitResult, FileEntry, Preflight, Sandwich, UndoResult, WorkspaceStatus
+from sandbox.summary import DEFAULT_BUDGET, summarize_apply, summarize_check, summarize_preflight
 from sandbox.text import trimmed
 
 LANGS = {".rs": "rust", ".toml": "toml", ".md": "markdown", ".py": "python", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
@@ -36,6 +36,8 @@ def text_of(result: object, *, cap: int = 7500, budget: int = DEFAULT_BUDGET) ->
         return summarize_check(result, budget=budget)
     if isinstance(result, ApplyResult):
         return summarize_apply(result, budget=budget)
+    if isinstance(result, Preflight):
+        return summarize_preflight(result, budget=budget)
     if isinstance(result, CommitResult):
         return commit_text(result)
     if isinstance(result, UndoResult):

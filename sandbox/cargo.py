@@ -99,6 +99,7 @@ def cargo_env(target_dir: Path, *, isolated: bool = False, cargo_home: Path | No
         "CARGO_TERM_PROGRESS_WHEN": "never",
         "CARGO_NET_OFFLINE": "true",
         "RUST_BACKTRACE": "0",
+        "RUSTUP_AUTO_INSTALL": "0",  # a toolchain the project pins is installed by the developer, never from a build
     }
     if isolated:
         extra |= {"HOME": str(SCRATCH_HOME), "CARGO_HOME": str(cargo_home or default_cargo_home())}

@@ -24,7 +24,7 @@ _UNREACHABLE = re.compile(
     r"failed to fetch `[^`]+`|spurious network error)"
 )
 _OFFLINE_GIT = re.compile(r"can't checkout from '([^']+)': you are in the offline mode")
-_TOOLCHAIN = re.compile(r"toolchain '([^']+)' is not installed")
+_TOOLCHAIN = re.compile(r"toolchain '([^']+)' is not installed|syncing channel updates for '?([^'\s]+)'?")
 _RUST_VERSION = re.compile(r"rustc ([0-9.]+) is not supported by the following packages?:\s*\n\s*(\S+) requires rustc ([0-9.]+)")
 _DISK = re.compile(r"No space left on device|Disk quota exceeded|os error 28")
 _BWRAP = re.compile(r"^bwrap: .+$", re.M)
@@ -62,9 +62,10 @@ def classify(stderr: str, *, timed_out: bool = False, building: bool = True, pat
             advice="Free disk space where the workspace and its target dir live (or the cargo home), then `@agent check degradation`.",
         )
     if m := _TOOLCHAIN.search(stderr):
+        name = m[1] or m[2]
         return EnvironmentIssue(
-            kind="toolchain-missing", missing=[m[1]], detail=_line(stderr, _TOOLCHAIN),
-            advice=f"The project's rust-toolchain file asks for `{m[1]}`: install it (`rustup toolchain install {m[1].split('-')[0]}`) "
+            kind="toolchain-missing", missing=[name], detail=_line(stderr, _TOOLCHAIN),
+            advice=f"The project's rust-toolchain file asks for `{name}`: install it (`rustup toolchain install {name.split('-')[0]}`) "
             "where the sandbox runs, then `@agent check degradation`.",
         )
     if m := _RUST_VERSION.search(stderr):

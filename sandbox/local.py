@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from loguru import logger
 
-from sandbox import cargo, degradation, gitops, treeio
+from sandbox import cargo, degradation, gitops, preflight, treeio
 from sandbox.config import SandboxConfig
 from sandbox.deps import Dependencies
 from sandbox.errors import (
@@ -35,6 +35,7 @@ from sandbox.models import (
     FileChange,
     FileEntry,
     Identity,
+    Preflight,
     Sandwich,
     UndoResult,
     WorkspaceStatus,
@@ -48,6 +49,7 @@ from sandbox.operations import (
     CommitRequest,
     FilesRequest,
     GetCodeRequest,
+    PreflightRequest,
     SandwichRequest,
     StatusRequest,
     UndoRequest,
@@ -364,17 +366,19 @@ class LocalExecutor(Handlers):
             self.state.save_base_result(sha, "test", tests)
         return build, tests, build.duration + tests.duration
 
-    def warm_up(self) -> CheckResult:
-        """The attach-time preflight: the base commit's build and tests, computed once per commit (so the first
-        degradation check builds only the patch), as one degradation result of the base against itself: its
-        environment issues (a dependency not available offline, a missing toolchain) say what to fix before any patch."""
+    @handles(PreflightRequest)
+    def preflight(self) -> Preflight:
+        """The attach-time look at the environment: the setup findings, and the base commit's build and tests computed
+        once per commit (so the first degradation check builds only the patch), as a degradation of the base against
+        itself whose environment issue, if any, says what to fix before any patch."""
 
-        def run() -> CheckResult:
+        def run() -> Preflight:
             sha = self.ws.head
+            warnings, notes = preflight.source_findings(self.deps, set(self.ws.repo.git.ls_files("-z").split("\0")))
+            warnings += [w for w in (preflight.toolchain_warning(self.ws.tree), preflight.disk_warning(self.ws.dir)) if w]
             build, tests, took = self._base_results(sha)
-            return degradation.compare(build, tests, build, tests, sha, base_duration=took).model_copy(
-                update={"duration": took or 0.0, "base_duration": None}
-            )
+            base = degradation.compare(build, tests, build, tests, sha).model_copy(update={"duration": took or 0.0})
+            return Preflight(ok=base.ok and not warnings, base=base, warnings=warnings, notes=notes)
 
         return self._locked(run)
 

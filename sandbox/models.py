@@ -230,3 +230,13 @@ class WorkspaceStatus(BaseModel):
     patches: int = Field(default=0, description="applied, uncommitted patches that undo can drop")
     mcp_commits: int = Field(default=0, description="commits the bot (MCP in the chat) made here, which undo may revert")
     isolation: str = "none"
+
+
+class Preflight(BaseModel):
+    """What a project's environment lacks before any patch is judged: the base commit's build and tests (kept for the
+    first degradation check) and the setup problems found without building."""
+
+    ok: bool
+    base: CheckResult
+    warnings: list[str] = Field(default_factory=list, description="cargo setup the sandbox cannot use as given, toolchain, disk")
+    notes: list[str] = Field(default_factory=list, description="how the sandbox sees the developer's cargo setup")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from sandbox.markdown import fenced
-from sandbox.models import ApplyResult, CheckResult, Diagnostic, TestBinary, TestCase
+from sandbox.models import ApplyResult, CheckResult, Diagnostic, Preflight, TestBinary, TestCase
 from sandbox.redact import redact
 from sandbox.text import clip, one_line
 
@@ -304,7 +304,8 @@ def _environment_levels(result: CheckResult) -> list[str]:
         rows.append(f"Cargo looked in: {redact(issue.looked_in)}")
     if issue.detail:
         rows.append(redact(issue.detail))
-    rows.append("The base commit fails the same way." if issue.at_base else "The base commit builds: the patch needs what is missing.")
+    if result.kind == "degradation":
+        rows.append("The base commit fails the same way." if issue.at_base else "The base commit builds: the patch needs what is missing.")
     short = [head, rows[-1]]
     advice = [f"What to do: {issue.advice}"] if issue.advice else []
     return ["\n".join(clip(r, 600) for r in [*rows, *advice]), "\n".join(clip(r, 300) for r in rows), "\n".join(short)]
@@ -402,3 +403,15 @@ def summarize_apply(result: ApplyResult, budget: int = DEFAULT_BUDGET) -> str:
     hunk = _Section(_excerpt_levels("Hunk that could not be placed:", result.hunk, sizes=(16, 8, 4), lang="diff"))
     closest = _Section(_excerpt_levels("Closest place in the file:", result.closest, sizes=(12, 6, 3)))
     return _fit(budget, [title, hunk, closest])
+
+
+# preflight -----------------------------------------------------------------------------------------
+def summarize_preflight(result: Preflight, budget: int = DEFAULT_BUDGET) -> str:
+    """The environment check: its verdict, the setup warnings and notes, then the base commit's check (the rest of the budget)."""
+    verdict = "OK" if result.ok else "PROBLEMS FOUND"
+    lines = [f"**check environment: {verdict}** · base {result.base.base_commit[:10] if result.base.base_commit else ''}".rstrip()]
+    lines += [f"- warning: {redact(w)}" for w in result.warnings]
+    lines += [f"- note: {redact(n)}" for n in result.notes]
+    head = "\n".join(clip(line, 400) for line in lines)
+    base = summarize_check(result.base.model_copy(update={"kind": "test"}), budget=max(300, budget - len(head) - 1))
+    return head + "\nBase commit: " + base.replace("**check test", "**build and tests", 1)

@@ -18,7 +18,7 @@ from bridge.attempts import try_patch
 from sandbox.config import SandboxConfig
 from sandbox.local import LocalExecutor
 from sandbox.models import Identity
-from sandbox.summary import summarize_check
+from sandbox.summary import summarize_check, summarize_preflight
 
 pytestmark = pytest.mark.cargo
 DEBIAN_REGISTRY = Path("/usr/share/cargo/registry")
@@ -99,8 +99,9 @@ def test_the_base_is_built_into_the_workspace_target_not_a_second_cold_one(tmp_p
 def test_warm_up_computes_the_base_in_place_so_the_first_check_builds_only_the_patch(tmp_path: Path, cargo_home: Path) -> None:
     project = make_project(tmp_path / "depcrate", lock=True, cargo_home=cargo_home)
     executor = executor_for(tmp_path, project, cargo_home)
-    warm = executor.warm_up()
-    assert warm.ok and warm.environment is None and len(warm.tests) == 2
+    warm = executor.preflight()
+    assert warm.ok and warm.base.environment is None and len(warm.base.tests) == 2 and warm.warnings == []
+    assert any(str(cargo_home / "config.toml") in note for note in warm.notes)
     assert not executor.ws.base_tree.exists()
     assert executor.apply(GOOD_EDIT).ok
     assert executor.check_degradation().base_duration is None
@@ -192,3 +193,17 @@ def test_a_generated_lock_file_is_not_a_pending_change_nor_committed_unasked(tmp
     assert executor.status().pending == ["src/lib.rs"]
     result = executor.commit("edit", Identity(name="Dev", email="dev@example.com"))
     assert result.files == ["src/lib.rs"]
+
+
+@pytest.mark.skipif(shutil.which("rustup") is None, reason="a pinned toolchain is rustup's: without rustup the system rustc builds")
+def test_preflight_names_a_pinned_toolchain_that_is_not_installed(tmp_path: Path, cargo_home: Path) -> None:
+    project = make_project(tmp_path / "depcrate", lock=True, cargo_home=cargo_home)
+    (project / "rust-toolchain.toml").write_text('[toolchain]\nchannel = "1.60.0"\n')
+    repo = git.Repo(project)
+    repo.git.add("--all")
+    repo.index.commit("pin a toolchain", author=IDENTITY, committer=IDENTITY)
+    found = executor_for(tmp_path, project, cargo_home).preflight()
+    assert not found.ok and any("`1.60.0`" in w and "not installed" in w for w in found.warnings)
+    issue = found.base.environment
+    assert issue is not None and issue.kind == "toolchain-missing" and issue.missing == ["1.60.0-x86_64-unknown-linux-gnu"]
+    assert "rustup toolchain install 1.60.0" in summarize_preflight(found)
