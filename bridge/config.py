@@ -57,6 +57,9 @@ class ChatSettings(Section):
     dry_run: bool = Field(default=False, description="print replies instead of posting; never commit")
     catch_up: bool = Field(default=False, description="on the first attach, run the commands already in the chat")
     answer_timeout: Seconds = Field(default=600.0, description="seconds to wait for the assistant's fix before escalating")
+    check_environment: bool = Field(
+        default=True, description="at attach, check the project's environment in the background (builds the base once); problems are posted to @dev"
+    )
     chromium: UserPath | None = Field(default=None, description="browser executable; also DEVSPACE_CHROMIUM")
 
 
