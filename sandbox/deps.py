@@ -17,24 +17,16 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
 from sandbox.isolation import Mount
 
-CRATES_IO = "crates-io"
-CRATES_IO_INDEX = "https://github.com/rust-lang/crates.io-index"
-CRATES_IO_HOSTS = ("index.crates.io", "static.crates.io", "crates.io")
-"""Where cargo fetches crates.io's sparse index and its crate files."""
 SOURCES_ROOT = Path("/sources")
 """Where an isolated run sees the local folders of the dependency sources."""
 SOURCES_FILE = Path("/devspace/sources.toml")
 """Where an isolated run sees the generated `--config` file of the sources."""
 _NAME = re.compile(r"[^A-Za-z0-9_.-]")
-
-SourceKind = Literal["registry", "directory", "local-registry", "git", "replaced"]
 
 
 def default_cargo_home() -> Path:
@@ -54,27 +46,9 @@ class Source(BaseModel):
     declared_in: Path | None = None
 
     @property
-    def kind(self) -> SourceKind:
-        if self.directory is not None:
-            return "directory"
-        if self.local_registry is not None:
-            return "local-registry"
-        if self.git is not None:
-            return "git"
-        if self.replace_with is not None:
-            return "replaced"
-        return "registry"
-
-    @property
     def folder(self) -> Path | None:
         """The local folder this source reads from, if it is one."""
         return self.directory or self.local_registry
-
-    def describe(self) -> str:
-        """How a reply names the source: `directory source /usr/share/cargo/registry`, `registry https://…`."""
-        if self.folder is not None:
-            return f"{self.kind} source `{self.folder}`"
-        return f"{self.kind} `{self.registry or self.git or self.name}`"
 
 
 class CargoSources(BaseModel):
@@ -86,51 +60,9 @@ class CargoSources(BaseModel):
     registries: dict[str, str] = Field(default_factory=dict, description="`[registries.<name>] index` URLs")
     problems: list[str] = Field(default_factory=list, description="config files that could not be read")
 
-    def chain(self, name: str = CRATES_IO) -> list[Source]:
-        """`name`'s source and every replacement after it (`replace-with`), ending at the one builds read."""
-        out: list[Source] = []
-        current: str | None = name
-        while current is not None and all(s.name != current for s in out):
-            source = self.sources.get(current) or (Source(name=current, registry=CRATES_IO_INDEX) if current == CRATES_IO else None)
-            if source is None:
-                break
-            out.append(source)
-            current = source.replace_with
-        return out
-
-    def effective(self, name: str = CRATES_IO) -> Source:
-        """The source builds really read for `name` (the end of its replacement chain)."""
-        chain = self.chain(name)
-        return chain[-1] if chain else Source(name=name)
-
     def registry_cache(self) -> Path:
         """Cargo's download cache of remote registries, in the cargo home."""
         return self.cargo_home / "registry"
-
-    def where(self, name: str = CRATES_IO) -> str:
-        """Where cargo looks for `name`'s crates offline, in words."""
-        source = self.effective(name)
-        if source.folder is not None:
-            return source.describe()
-        return f"the registry cache in `{self.registry_cache()}` (for {source.describe()})"
-
-    def urls(self) -> list[str]:
-        """Every remote index or git URL the configuration names (for the fetch stage's allow-list)."""
-        found = [s.registry or s.git for s in self.sources.values()] + list(self.registries.values())
-        if any(s.kind == "registry" and s.name == CRATES_IO for s in self.chain()):
-            found.append(CRATES_IO_INDEX)
-        return [u for u in dict.fromkeys(found) if u]
-
-    def hosts(self) -> list[str]:
-        """The hosts the fetch stage may reach: those of `urls()`, and crates.io's when it is used unreplaced."""
-        hosts = [_host(u) for u in self.urls()]
-        if CRATES_IO_INDEX in self.urls():
-            hosts += list(CRATES_IO_HOSTS)
-        return [h for h in dict.fromkeys(hosts) if h]
-
-
-def _host(url: str) -> str | None:
-    return urlsplit(url.removeprefix("sparse+").removeprefix("registry+").removeprefix("git+")).hostname
 
 
 def config_files(start: Path, cargo_home: Path) -> list[Path]:

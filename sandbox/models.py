@@ -160,7 +160,6 @@ class CheckResult(BaseModel):
     environment: EnvironmentIssue | None = Field(default=None, description="set when the failure is the environment's, not the code's")
     tests_run: bool = Field(default=True, description="False when the build failed and no test ran")
     base_duration: float | None = Field(default=None, description="seconds the base's own build and tests took, when measured in this check")
-    changed_files: list[str] = Field(default_factory=list, description="tracked files the build rewrote (e.g. Cargo.lock), kept with the patch")
 
     @property
     def errors(self) -> list[Diagnostic]:
