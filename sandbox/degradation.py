@@ -7,8 +7,9 @@ from collections import Counter
 from sandbox.models import CheckResult, Diagnostic, EnvironmentIssue
 
 WarningKey = tuple[str, str | None]
-PATCH_MADE = ("timeout",)
-"""Environment kinds a patch can cause itself (a build script that loops): the environment's only when the base has them too."""
+PATCH_MADE = ("timeout", "disk-full", "sandbox")
+"""Environment kinds a patch can cause itself (a build script that loops or fills the disk): the environment's only when
+the base has them too."""
 
 
 def _warning_key(diag: Diagnostic) -> WarningKey:

@@ -28,6 +28,7 @@ _TOOLCHAIN = re.compile(r"toolchain '([^']+)' is not installed|syncing channel u
 _RUST_VERSION = re.compile(r"rustc ([0-9.]+) is not supported by the following packages?:\s*\n\s*(\S+) requires rustc ([0-9.]+)")
 _DISK = re.compile(r"No space left on device|Disk quota exceeded|os error 28")
 _BWRAP = re.compile(r"^bwrap: .+$", re.M)
+_BUILD_SCRIPT = re.compile(r"^(?:error: )?failed to run custom build command for", re.M)
 
 FETCH_ADVICE = (
     "Make it available offline where the sandbox reads dependencies: `cargo fetch` (or `cargo vendor`) with the cargo "
@@ -50,12 +51,14 @@ def classify(stderr: str, *, timed_out: bool = False, building: bool = True, pat
              cache: str | None = None) -> EnvironmentIssue | None:
     """The environment's part in a failed run, or None when the failure is the code's.
 
-    `stderr` is cargo's own output (not the compiler's JSON); `building` says the run was compiling (a timeout there
+    `stderr` is cargo's own output (not the compiler's JSON), read up to the output of a failed build script (which
+    the code under test writes, so it never makes a verdict the environment's); `building` says the run was compiling (a timeout there
     is the machine's, while a test that runs past the limit is the code's); `paths` maps the sandbox's paths in
     cargo's words back to the host's (`/sources/debian` -> `/usr/share/cargo/registry`); `cache` names the registry
     cache that an offline run reads, for a registry that is not replaced by a local folder.
     """
     paths = paths or {}
+    stderr = _BUILD_SCRIPT.split(stderr, maxsplit=1)[0]  # what a build script printed is the code's, never cargo's words
     if _DISK.search(stderr):
         return EnvironmentIssue(
             kind="disk-full", missing=["disk space"], detail=_line(stderr, _DISK),

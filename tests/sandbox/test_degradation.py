@@ -102,3 +102,24 @@ def test_the_time_reported_is_the_checks_own_and_the_bases_is_said_apart() -> No
     result = compare(build(), run_of(), now, run_of().model_copy(update={"duration": 0.4}), SHA, base_duration=61.0)
     text = summarize_check(result)
     assert "1.2s (+ 61.0s building the base once)" in text
+
+
+BUILD_SCRIPT_FAILS = """error: failed to run custom build command for `trade_report v0.1.0 (/workspace)`
+
+Caused by:
+  process didn't exit successfully: `/target/debug/build/trade_report-1/build-script-build` (exit status: 1)
+  --- stderr
+  error: no matching package named `serde` found
+  No space left on device
+  bwrap: Can't mount proc
+"""
+
+
+def test_what_a_build_script_prints_never_makes_a_verdict_the_environments() -> None:
+    assert classify(BUILD_SCRIPT_FAILS) is None
+
+
+def test_a_full_disk_only_the_patch_has_is_the_patchs() -> None:
+    full = CheckResult(kind="compile", ok=False, environment=EnvironmentIssue(kind="disk-full", missing=["disk space"]))
+    assert compare(build(), PASSING, full, run_of(ok=False, run=False), SHA).environment is None
+    assert compare(full, run_of(ok=False, run=False), full, run_of(ok=False, run=False), SHA).environment is not None

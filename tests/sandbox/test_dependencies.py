@@ -207,3 +207,14 @@ def test_preflight_names_a_pinned_toolchain_that_is_not_installed(tmp_path: Path
     issue = found.base.environment
     assert issue is not None and issue.kind == "toolchain-missing" and issue.missing == ["1.60.0-x86_64-unknown-linux-gnu"]
     assert "rustup toolchain install 1.60.0" in summarize_preflight(found)
+
+
+def test_a_test_that_prints_an_environment_error_is_still_the_codes_failure(tmp_path: Path, cargo_home: Path) -> None:
+    project = make_project(tmp_path / "depcrate", lock=True, cargo_home=cargo_home)
+    executor = executor_for(tmp_path, project, cargo_home)
+    lying = replace("src/lib.rs", "        assert_eq!(render(0), r#\"{\"count\":\"0\"}\"#);",
+                    "        panic!(\"error: no matching package named `serde` found; No space left on device\");")  # fmt: skip
+    attempt = try_patch(executor, lying, file_id=None, test_filter=None, budget=1500)
+    assert attempt.check is not None and attempt.check.environment is None and not attempt.environment
+    assert attempt.check.regressions == ["unittests src/lib.rs::tests::renders_zero (failed)"]
+    assert executor.status().patches == 0  # rolled back as the patch's failure
