@@ -163,7 +163,8 @@ def _first_error(result: CheckResult) -> list[str]:
     if not errors:
         return [""]
     first = errors[0]
-    return _excerpt_levels(f"First error at {first.location}:", first.rendered or first.message)
+    where = f" at {first.location}" if first.file is not None else ""
+    return _excerpt_levels(f"First error{where}:", first.rendered or first.message)
 
 
 # tests -------------------------------------------------------------------------------------------

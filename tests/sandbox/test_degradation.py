@@ -123,3 +123,10 @@ def test_a_full_disk_only_the_patch_has_is_the_patchs() -> None:
     full = CheckResult(kind="compile", ok=False, environment=EnvironmentIssue(kind="disk-full", missing=["disk space"]))
     assert compare(build(), PASSING, full, run_of(ok=False, run=False), SHA).environment is None
     assert compare(full, run_of(ok=False, run=False), full, run_of(ok=False, run=False), SHA).environment is not None
+
+
+def test_an_error_without_a_location_is_not_shown_at_a_question_mark() -> None:
+    manifest = Diagnostic(level="error", message="failed to parse manifest at `/workspace/Cargo.toml`",
+                          rendered="error: failed to parse manifest at `/workspace/Cargo.toml`")  # fmt: skip
+    text = summarize_check(CheckResult(kind="compile", ok=False, diagnostics=[manifest]))
+    assert "First error:" in text and " at ?" not in text
