@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 import git
 
@@ -66,6 +68,16 @@ def commit_all(
     text = commit_message(message, author, chat)
     commit = repo.commit_index(text, author=_actor(author), committer=_actor(committer))
     return CommitResult(sha=commit.hexsha, message=text, author=str(author), files=files)
+
+
+def worktree_tree(repo: SafeRepo, *, leave: Sequence[str] = ()) -> str:
+    """The id of the tree `commit_all(…, leave=leave)` would commit now, staged in a temporary index (the real one is
+    untouched)."""
+    with tempfile.TemporaryDirectory(prefix="devspace-index-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        repo.git.read_tree("HEAD", env=env)
+        repo.git.add("--all", "--", ".", *(f":(exclude,literal){path}" for path in leave), env=env)
+        return str(repo.git.write_tree(env=env)).strip()
 
 
 def revert_commit(repo: SafeRepo, sha: str, committer: Identity, *, leave: Sequence[str] = ()) -> CommitResult:

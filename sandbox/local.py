@@ -76,6 +76,8 @@ class LocalExecutor(Handlers):
         self.ws = Workspace(project, config.home, config.branch)
         self.deps = Dependencies.of(self.ws.project, config.cargo_home)
         self.state = WorkspaceState(self.ws.state_path)
+        self._checked: tuple[str, CheckResult, CheckResult] | None = None
+        """The tree id the last degradation check built and tested, with its results: the base's, once committed."""
         self._locked(self._recover)
 
     def close(self) -> None:
@@ -269,12 +271,21 @@ class LocalExecutor(Handlers):
         def run() -> CommitResult:
             self._refuse_oversized(self._pending())
             result = gitops.commit_all(self.ws.repo, message, author, self.config.committer, chat, leave=self._generated())
+            self._keep_checked_as_base(result.sha)
             self.state.record_commit(result.sha)
             self.state.clear_patches()
             logger.info(f"committed {result.sha[:10]} by {author.name}: {len(result.files)} file(s)")
             return result
 
         return self._locked(run)
+
+    def _keep_checked_as_base(self, sha: str) -> None:
+        """When the commit holds exactly the tree the last degradation check built and tested, its results are the new
+        base's: the next patch's check builds nothing but the patch."""
+        checked, self._checked = self._checked, None
+        if checked is not None and checked[0] == self.ws.repo.commit(sha).tree.hexsha:
+            self.state.save_base_result(sha, "compile", checked[1])
+            self.state.save_base_result(sha, "test", checked[2])
 
     def _refuse_oversized(self, paths: list[str]) -> None:
         """A build may grow a file to gigabytes; none over the read cap goes into the project's history."""
@@ -339,8 +350,12 @@ class LocalExecutor(Handlers):
             sha = self.ws.head
             started = time.monotonic()
             base_build, base_tests, base_duration = self._base_results(sha)
+            tree = gitops.worktree_tree(self.ws.repo, leave=self._generated())
             build = self._compile(self.ws.tree, self.ws.target)
             tests = self._tests(self.ws.tree, self.ws.target)
+            clean = not (build.timed_out or tests.timed_out or build.environment or tests.environment)
+            untouched = tree == gitops.worktree_tree(self.ws.repo, leave=self._generated())  # no build rewrote a file
+            self._checked = (tree, build, tests) if clean and untouched else None
             result = degradation.compare(base_build, base_tests, build, tests, sha, base_duration=base_duration)
             logger.info(f"degradation vs {sha[:10]}: ok={result.ok} in {time.monotonic() - started:.1f}s")
             return result

@@ -307,7 +307,7 @@ def _environment_levels(result: CheckResult) -> list[str]:
         rows.append(redact(issue.detail))
     if result.kind == "degradation":
         rows.append("The base commit fails the same way." if issue.at_base else "The base commit builds: the patch needs what is missing.")
-    short = [head, rows[-1]]
+    short = list(dict.fromkeys([head, rows[-1]]))
     advice = [f"What to do: {issue.advice}"] if issue.advice else []
     return ["\n".join(clip(r, 600) for r in [*rows, *advice]), "\n".join(clip(r, 300) for r in rows), "\n".join(short)]
 
