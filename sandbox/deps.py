@@ -64,6 +64,56 @@ class CargoSources(BaseModel):
         """Cargo's download cache of remote registries, in the cargo home."""
         return self.cargo_home / "registry"
 
+    def crates_io(self) -> Source | None:
+        """The source that stands for crates.io at the end of its `replace-with` chain, or None when builds read crates.io."""
+        chain: list[Source] = []
+        name: str | None = "crates-io"
+        while name is not None and all(s.name != name for s in chain) and (source := self.sources.get(name)) is not None:
+            chain.append(source)
+            name = source.replace_with
+        end = chain[-1] if chain else None
+        return end if end is not None and end.name != "crates-io" else None
+
+
+def offline_crates(sources: CargoSources) -> tuple[set[tuple[str, str]], str]:
+    """The (name, version) pairs of crates.io packages an offline build can read, and where they were looked for."""
+    source = sources.crates_io()
+    if source is not None and source.directory is not None:
+        found = set()
+        for manifest in source.directory.glob("*/Cargo.toml"):
+            try:
+                package = tomllib.loads(manifest.read_text(encoding="utf-8")).get("package") or {}
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                continue
+            if isinstance(package.get("name"), str) and isinstance(package.get("version"), str):
+                found.add((package["name"], package["version"]))
+        return found, f"directory source `{source.directory}`"
+    if source is not None and source.local_registry is not None:
+        return {_crate_file(p) for p in source.local_registry.glob("*.crate")}, f"local registry `{source.local_registry}`"
+    cache = sources.registry_cache() / "cache"
+    return {_crate_file(p) for p in cache.glob("*/*.crate")}, f"the registry cache `{cache}`"
+
+
+def _crate_file(path: Path) -> tuple[str, str]:
+    """`serde_json-1.0.87.crate` -> ("serde_json", "1.0.87") (a version starts at the last `-` before a digit)."""
+    stem = path.name.removesuffix(".crate")
+    match = re.match(r"^(.+?)-(\d+\.\d+\.\d+.*)$", stem)
+    return (match[1], match[2]) if match else (stem, "")
+
+
+def missing_offline(lock_text: str, sources: CargoSources) -> tuple[list[str], str]:
+    """The crates.io packages a Cargo.lock names that an offline build cannot read (`name version`), and where it looked."""
+    try:
+        packages = tomllib.loads(lock_text).get("package") or []
+    except tomllib.TOMLDecodeError:
+        return [], ""
+    wanted = [(p["name"], p["version"]) for p in packages
+              if isinstance(p, dict) and str(p.get("source", "")).startswith(("registry+", "sparse+")) and "name" in p and "version" in p]  # fmt: skip
+    if not wanted:
+        return [], ""
+    available, where = offline_crates(sources)
+    return [f"{name} {version}" for name, version in wanted if (name, version) not in available], where
+
 
 def config_files(start: Path, cargo_home: Path) -> list[Path]:
     """The config files cargo reads for a run in `start`, nearest first: each folder's `.cargo/config[.toml]`, then the

@@ -390,7 +390,8 @@ class LocalExecutor(Handlers):
         def run() -> Preflight:
             sha = self.ws.head
             warnings, notes = preflight.source_findings(self.deps, set(self.ws.repo.git.ls_files("-z").split("\0")))
-            warnings += [w for w in (preflight.toolchain_warning(self.ws.tree), preflight.disk_warning(self.ws.dir)) if w]
+            found = (preflight.lock_warning(self.ws.tree, self.deps), preflight.toolchain_warning(self.ws.tree), preflight.disk_warning(self.ws.dir))
+            warnings += [w for w in found if w]
             build, tests, took = self._base_results(sha)
             base = degradation.compare(build, tests, build, tests, sha).model_copy(update={"duration": took or 0.0})
             return Preflight(ok=base.ok and not warnings, base=base, warnings=warnings, notes=notes)

@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 
 from sandbox import proc
-from sandbox.deps import Dependencies
+from sandbox.deps import Dependencies, missing_offline
 
 MIN_FREE_BYTES = 2 * 1024**3
 """Free space below which a cold build of a real project may fill the disk."""
@@ -89,3 +89,16 @@ def source_findings(deps: Dependencies, tracked: set[str]) -> tuple[list[str], l
     if config:
         notes.append("Cargo configuration read from: " + ", ".join(f"`{f}`" for f in config) + " (its sources only, never credentials).")
     return warnings, notes
+
+
+def lock_warning(tree: Path, deps: Dependencies) -> str | None:
+    """Every crates.io package the tree's Cargo.lock names that is not available offline, at once (cargo's own
+    error names only the first)."""
+    lock = tree / "Cargo.lock"
+    if not lock.is_file() or lock.is_symlink():
+        return None
+    missing, where = missing_offline(lock.read_text(encoding="utf-8", errors="replace"), deps.sources)
+    if not missing:
+        return None
+    shown = ", ".join(f"`{m}`" for m in missing[:12]) + (f" +{len(missing) - 12} more" if len(missing) > 12 else "")
+    return f"{len(missing)} crate(s) of Cargo.lock not available offline in {where}: {shown}."

@@ -218,3 +218,17 @@ def test_a_test_that_prints_an_environment_error_is_still_the_codes_failure(tmp_
     assert attempt.check is not None and attempt.check.environment is None and not attempt.environment
     assert attempt.check.regressions == ["unittests src/lib.rs::tests::renders_zero (failed)"]
     assert executor.status().patches == 0  # rolled back as the patch's failure
+
+
+def test_preflight_lists_every_locked_crate_not_available_offline(tmp_path: Path, cargo_home: Path) -> None:
+    project = make_project(tmp_path / "depcrate", lock=True, cargo_home=cargo_home)
+    partial = tmp_path / "partial-cargo-home"
+    (partial / "vendor").mkdir(parents=True)
+    folder = sorted(DEBIAN_REGISTRY.glob("itoa-[0-9]*"))[-1]
+    shutil.copytree(folder, partial / "vendor" / folder.name, symlinks=True)
+    (partial / "config.toml").write_text(DIRECTORY_SOURCE.replace(str(DEBIAN_REGISTRY), str(partial / "vendor")))
+    found = executor_for(tmp_path, project, partial).preflight()
+    warning = next(w for w in found.warnings if "Cargo.lock" in w)
+    assert "serde_json 1." in warning and "serde 1." in warning and "ryu 1." in warning and "itoa" not in warning
+    assert str(partial / "vendor") in warning
+    assert found.base.environment is not None and found.base.environment.kind == "dependency-unavailable"
