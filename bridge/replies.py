@@ -105,7 +105,10 @@ def updated_post(applied: ApplyResult, check_summary: str, note: str, budget: in
     how to get a whole file, and the check's summary."""
     paths = [*applied.changed, *applied.created, *applied.deleted]
     stat = ", ".join(f"`{p}` +{added} −{removed}" for p, (added, removed) in applied.stat.items()) or ", ".join(paths)
-    head = f"Updated {', '.join(paths[:3])}{f' +{len(paths) - 3} more' if len(paths) > 3 else ''}{note}: {stat}"
+    if paths:
+        head = f"Updated {', '.join(paths[:3])}{f' +{len(paths) - 3} more' if len(paths) > 3 else ''}{note}: {stat}"
+    else:  # applied before a restart: the files are known to the workspace, not to this result
+        head = f"Updated the workspace{note} (the patch was applied before a restart; `@agent status` lists its files)"
     tail = []
     if applied.build_sensitive:
         tail.append("Note: this patch edits files that run code at build time: " + ", ".join(applied.build_sensitive))
