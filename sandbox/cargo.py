@@ -228,7 +228,7 @@ def run_cargo(
     target_dir.mkdir(parents=True, exist_ok=True)
     isolated = _isolate(limits.isolation)
     home = deps.cargo_home if deps is not None else default_cargo_home()
-    view = deps.view(cwd, tree_at if isolated else None) if deps is not None else SourcesView()
+    view = deps.view(tree_at if isolated else None) if deps is not None else SourcesView()
     with tempfile.TemporaryDirectory(prefix="devspace-cargo-") as scratch:
         config: list[str] = []
         extra = list(view.mounts)

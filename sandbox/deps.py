@@ -16,6 +16,7 @@ import json
 import os
 import re
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -181,17 +182,25 @@ class Dependencies(BaseModel):
     cargo_home: Path
     checkout: Path
     sources: CargoSources
+    in_workspace: list[str] = Field(default_factory=list, description="source folders (checkout-relative) git tracks files in")
 
     @classmethod
-    def of(cls, checkout: Path, cargo_home: Path | None = None) -> Dependencies:
+    def of(cls, checkout: Path, cargo_home: Path | None = None, tracked: Iterable[str] = ()) -> Dependencies:
+        """The sources of `checkout`; `tracked` lists its tracked files (posix, relative), so a source folder git tracks
+        is read from the workspace and any other from the developer's own folder, whatever a build leaves in the tree."""
         home = (cargo_home or default_cargo_home()).absolute()
-        return cls(cargo_home=home, checkout=checkout.resolve(), sources=discover(checkout, home))
+        root = checkout.resolve()
+        sources = discover(checkout, home)
+        files = list(tracked)
+        folders = [s.folder.relative_to(root).as_posix() for s in sources.sources.values() if s.folder is not None and s.folder.is_relative_to(root)]
+        kept = [f for f in folders if f != "." and any(t.startswith(f"{f}/") for t in files)]
+        return cls(cargo_home=home, checkout=root, sources=sources, in_workspace=kept)
 
-    def view(self, tree: Path, tree_in_sandbox: Path | None) -> SourcesView:
-        """The sources as a build of `tree` sees them: isolated (`tree_in_sandbox` given), a local folder the workspace
-        tracks is read there (so a patch to it counts), any other (a git-ignored `vendor/`, a folder under /tmp,
-        Debian's registry) is bound read-only at /sources/<name>; unisolated, every folder is its host path. Only
-        `[source]` and `[registries] index` are carried over: no token, no credential provider."""
+    def view(self, tree_in_sandbox: Path | None) -> SourcesView:
+        """The sources as a build of the tree seen at `tree_in_sandbox` sees them (None: unisolated, every folder at its
+        host path). A local folder git tracks is read in the tree (so a patch to it counts); any other (a git-ignored
+        `vendor/`, a folder under /tmp, Debian's registry) is bound read-only at /sources/<name>. Only `[source]` and
+        `[registries] index` are carried over: no token, no credential provider."""
         mounts: list[Mount] = []
         lines: list[str] = []
         for source in self.sources.sources.values():
@@ -203,7 +212,7 @@ class Dependencies(BaseModel):
             if folder is not None:
                 seen = folder
                 if tree_in_sandbox is not None:
-                    seen = _seen_at(folder, self.checkout, tree, tree_in_sandbox) or SOURCES_ROOT / _NAME.sub("_", source.name)
+                    seen = self._seen_at(folder, tree_in_sandbox) or SOURCES_ROOT / _NAME.sub("_", source.name)
                     if seen.is_relative_to(SOURCES_ROOT) and folder.is_dir():
                         mounts.append(Mount.ro(folder, seen))
                 key = "directory" if source.directory is not None else "local-registry"
@@ -213,14 +222,13 @@ class Dependencies(BaseModel):
             lines += [f"[registries.{_toml_string(name)}]", f"index = {_toml_string(index)}", ""]
         return SourcesView(mounts=mounts, config_text="\n".join(lines))
 
+    def _seen_at(self, folder: Path, tree_in_sandbox: Path) -> Path | None:
+        """Where the workspace holds `folder` of the checkout, when git tracks it there (a committed `vendor/`)."""
+        if not folder.is_relative_to(self.checkout):
+            return None
+        rel = folder.relative_to(self.checkout).as_posix()
+        return tree_in_sandbox / rel if rel in self.in_workspace else None
+
 
 def _toml_string(value: str) -> str:
     return json.dumps(value)  # a JSON string is a TOML basic string
-
-
-def _seen_at(folder: Path, checkout: Path, tree: Path, tree_in_sandbox: Path) -> Path | None:
-    """Where the workspace holds `folder` of the checkout, when it does (a committed `vendor/`)."""
-    if not folder.is_relative_to(checkout):
-        return None
-    rel = folder.relative_to(checkout)
-    return tree_in_sandbox / rel if rel.parts and (tree / rel).is_dir() else None

@@ -74,7 +74,7 @@ class LocalExecutor(Handlers):
     def __init__(self, project: Path, config: SandboxConfig) -> None:
         self.config = config
         self.ws = Workspace(project, config.home, config.branch)
-        self.deps = Dependencies.of(self.ws.project, config.cargo_home)
+        self.deps = Dependencies.of(self.ws.project, config.cargo_home, self.ws.project_repo.git.ls_files("-z").split("\0"))
         self.state = WorkspaceState(self.ws.state_path)
         self._checked: tuple[str, CheckResult, CheckResult] | None = None
         """The tree id the last degradation check built and tested, with its results: the base's, once committed."""
@@ -389,7 +389,7 @@ class LocalExecutor(Handlers):
 
         def run() -> Preflight:
             sha = self.ws.head
-            warnings, notes = preflight.source_findings(self.deps, set(self.ws.repo.git.ls_files("-z").split("\0")))
+            warnings, notes = preflight.source_findings(self.deps)
             found = (preflight.lock_warning(self.ws.tree, self.deps), preflight.toolchain_warning(self.ws.tree), preflight.disk_warning(self.ws.dir))
             warnings += [w for w in found if w]
             build, tests, took = self._base_results(sha)

@@ -66,7 +66,7 @@ def disk_warning(folder: Path) -> str | None:
     return None
 
 
-def source_findings(deps: Dependencies, tracked: set[str]) -> tuple[list[str], list[str]]:
+def source_findings(deps: Dependencies) -> tuple[list[str], list[str]]:
     """(warnings, notes) on the dependency sources: folders that are missing, and local ones the sandbox reads from the
     developer's checkout or from outside it (read-only) rather than from the workspace."""
     warnings = [f"Cargo configuration not readable: {problem}" for problem in deps.sources.problems]
@@ -81,7 +81,7 @@ def source_findings(deps: Dependencies, tracked: set[str]) -> tuple[list[str], l
             continue
         if folder.is_relative_to(deps.checkout):
             rel = folder.relative_to(deps.checkout).as_posix()
-            if not any(t == rel or t.startswith(f"{rel}/") for t in tracked):
+            if rel not in deps.in_workspace:
                 notes.append(f"`{rel}/` is not tracked by git, so the workspace lacks it: builds read it from your checkout, read-only.")
         else:
             notes.append(f"Builds read source `{source.name}`{declared} from `{folder}`, read-only.")

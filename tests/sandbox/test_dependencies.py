@@ -160,9 +160,11 @@ def test_a_git_ignored_vendor_folder_is_visible_to_the_sandbox(tmp_path: Path) -
     empty_home.mkdir()
     executor = executor_for(tmp_path, project, empty_home)
     assert not (executor.ws.tree / "vendor").exists()
+    (executor.ws.tree / "vendor").mkdir()  # as a build could leave one: ignored, it never stands in for yours
     assert executor.apply(GOOD_EDIT).ok
     result = executor.check_degradation()
     assert result.ok, summarize_check(result)
+    assert any("`vendor/` is not tracked by git" in note for note in executor.preflight().notes)
 
 
 def test_cargo_lock_rolls_back_with_the_patch(tmp_path: Path, cargo_home: Path) -> None:
