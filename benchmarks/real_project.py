@@ -7,6 +7,8 @@ names as the replacement of crates-io. Printed, side by side in one run:
 
 - cold: the attach-time environment check (the base's build and tests, once) vs `cargo build
   --all-targets` + `cargo test` in a fresh copy with a fresh target dir;
+- the first degradation check with no attach check before it (the base is built then, into the
+  workspace's target dir: one cold build for base and workspace together, where it used to be two);
 - one edit→verdict cycle, repeated: `apply` + `check degradation` vs the same edit + `cargo build
   --all-targets` + `cargo test`; the ratio of medians (goal ≤ 1.2), and whether any degradation check
   had to build the base again (it must not).
@@ -99,6 +101,16 @@ def main() -> None:
         assert found.base.ok, found.base.error
         tests = len(found.base.tests)
 
+        late = LocalExecutor(project_copy(base / "late", cargo_home), SandboxConfig(home=base / "late-home", limits=limits, cargo_home=cargo_home))
+        start = time.perf_counter()
+        assert late.run(ApplyRequest(payload=payload(LINE, LINE + " // first"))).ok
+        first = late.run(CheckDegradationRequest())
+        first_check = time.perf_counter() - start
+        assert first.ok, (first.error, first.regressions)
+        late.close()
+        if args.v:
+            print(subprocess.run(["grep", "-h", "Compiling", *map(str, (base / "late-home").rglob("*.log"))], capture_output=True, text=True).stdout)
+
         ours: list[float] = []
         plain: list[float] = []
         base_rebuilds = 0
@@ -119,6 +131,8 @@ def main() -> None:
 
     print(f"project: {CRATE} from Debian's crate sources, {tests} tests, isolation={args.isolation}")
     print(f"cold: environment check at attach {cold_ours:.1f} s vs plain cargo build+test {cold_plain:.1f} s (ratio {cold_ours / cold_plain:.2f})")
+    print(f"first check with no attach check: {first_check:.1f} s (the base {first.base_duration or 0:.1f} s, the patch {first.duration:.1f} s) "
+          f"vs one plain cold build+test {cold_plain:.1f} s (ratio {first_check / cold_plain:.2f})")
     print(f"edit→verdict: executor median {statistics.median(ours):.2f} s vs plain cargo {statistics.median(plain):.2f} s "
           f"(ratio {statistics.median(ours) / statistics.median(plain):.2f}, goal ≤ 1.2) over {args.rounds} rounds")
     print(f"degradation checks that built the base again: {base_rebuilds} of {args.rounds}")
