@@ -160,6 +160,8 @@ def improvement(call: Call) -> list[Reply]:
     if attempt.applied is not None and attempt.applied.ok:
         call.stage("applied")
     if attempt.environment:  # not the patch's fault: no fix attempt, nothing asked of the assistant
+        if task is not None:  # the task waits on the developer now, not on the assistant
+            services.journal.update_task(task.id, status="escalated", waiting_since=None, last_summary=attempt.summary)
         return [Reply(text=attempt.summary, kind="escalation")]
     if task is not None:
         return services.fixes.answer(task, attempt, call.role)

@@ -176,3 +176,12 @@ def test_a_successful_three_file_patch_posts_a_diff_stat_and_hunks_within_the_bu
     assert "`src/a.rs` +1 −1" in post and "`src/c.rs` +1 −1" in post
     assert "+pub fn a_60(v: &[i64]) -> i64 { v[60] * 61 }" in post  # the changed hunk, not the module
     assert "pub fn a_0(" not in post and "`@agent code get path=src/a.rs`" in post
+
+
+def test_an_environment_failure_of_an_answer_ends_the_wait_for_the_assistant(settings: Settings, fake: FakeExecutor) -> None:
+    fake.script("degradation", FAILED, UNAVAILABLE)
+    chat = Chat(orchestrator(settings, fake))
+    assert chat.say("developer", f"@agent code improvement\n{FIRST}")[0].startswith("@assistant ")
+    answer = chat.say("assistant", f"@agent code improvement\n{FIRST}")
+    assert len(answer) == 1 and answer[0].startswith("@dev escalate:") and "`atty`" in answer[0]
+    assert chat.orchestrator.journal.waiting_tasks() == []  # no "no corrected patch within 600 s" later
