@@ -337,9 +337,16 @@ def doctor(
     selectors: SelectorsOpt = None,
     cdp: Annotated[str | None, typer.Option("--cdp", help="check the tab of your running Chrome")] = None,
     config: ConfigOpt = None,
+    project: Annotated[
+        Path | None, typer.Option("--project", help="check this project's environment instead: base build, dependencies offline, toolchain, disk")
+    ] = None,
 ) -> None:
-    """Check every part of a profile on the live page: a report to paste into an issue; exit 1 when one is broken."""
+    """Check every part of a profile on the live page: a report to paste into an issue; exit 1 when one is broken.
+    With --project, check the project's environment instead (what `@agent check environment` does)."""
     import asyncio
+
+    if project is not None:
+        _project_doctor(project, config)
 
     from bridge.chat.base import Attachment
     from bridge.chat.doctor import run_doctor
@@ -351,6 +358,22 @@ def doctor(
     report = asyncio.run(run_doctor(chat_profile, options_for(settings, Attachment(url=target, cdp_url=cdp))))
     out.print(report.markdown(), markup=False, highlight=False)
     raise typer.Exit(0 if report.healthy() else 1)
+
+
+def _project_doctor(project: Path, config: Path | None) -> None:
+    from bridge.wiring import make_executor
+    from sandbox.errors import SandboxError
+    from sandbox.operations import PreflightRequest
+    from sandbox.settings import ConfigError
+    from sandbox.summary import summarize_preflight
+
+    settings = settings_for(config, project=project)
+    try:
+        found = make_executor(settings).run(PreflightRequest())
+    except (SandboxError, ConfigError) as exc:
+        raise fail(str(exc)) from None
+    out.print(summarize_preflight(found, budget=settings.replies.summary_budget), markup=False, highlight=False)
+    raise typer.Exit(0 if found.ok else 1)
 
 
 @app.command()

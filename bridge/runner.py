@@ -20,6 +20,7 @@ from bridge.journal import Journal
 from bridge.models import ChatMessage
 from bridge.orchestrator import Orchestrator
 from bridge.protocol import post_ref
+from sandbox.models import Preflight
 
 LAST_SEEN = "last_seen_id"
 ATTACHED = "attached"
@@ -61,6 +62,8 @@ class Bridge:
         self.on_post = on_post
         self._refreshed = time.monotonic()
         self._provisional = not driver.chat_id  # a new chat: its id comes with the first send
+        self._preflight: asyncio.Task[Preflight | None] | None = None
+        self._preflight_told = False
 
     async def attach(self) -> None:
         """First attach marks what is already there as seen; later attaches resume from the journal."""
@@ -77,7 +80,22 @@ class Bridge:
                 self.journal.put(self.chat_id, LAST_SEEN, existing[-1].id)
             logger.info(f"attached to chat {self.chat_id}: {len(existing)} earlier message(s) marked as seen")
         self.journal.put(self.chat_id, ATTACHED, True)
+        if self._preflight is None and self.orchestrator.settings.chat.check_environment:  # builds the base in the background
+            self._preflight = asyncio.create_task(asyncio.to_thread(self.orchestrator.preflight))
         await asyncio.to_thread(self.orchestrator.run_pending, self.chat_id)
+
+    async def _told_preflight(self) -> None:
+        """Once the attach-time environment check is done, queue what it found (the journal is written from here only)."""
+        task = self._preflight
+        if task is None or self._preflight_told or not task.done():
+            return
+        self._preflight_told = True
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None:
+            logger.warning(f"the environment check at attach failed: {failure}")
+        found = None if task.cancelled() or failure is not None else task.result()
+        if found is not None:
+            await asyncio.to_thread(self.orchestrator.tell_preflight, self.chat_id, found)
 
     def _adopt_chat_id(self) -> None:
         """A new chat takes the id its UI gives it on the first send (`/` -> `/c/<id>`); the journal's place follows once."""
@@ -110,6 +128,7 @@ class Bridge:
             await asyncio.to_thread(self.orchestrator.handle, msg)
             self.journal.put(self.chat_id, LAST_SEEN, msg.id)
         self.orchestrator.tick()
+        await self._told_preflight()
         if not messages:
             await self.post_next()
         return len(messages)

@@ -10,6 +10,9 @@ from pathlib import Path
 import git
 import pytest
 
+from bridge.example import copy_example
+from tests.conftest import TEST_IDENTITY
+
 ROOT = Path(__file__).resolve().parents[1]
 PATCH = """Change the report header:
 
@@ -175,3 +178,19 @@ def test_login_import_hands_a_saved_login_over(tmp_path: Path) -> None:
     again = devspace("login", "--profile", "mock", "--import", str(source), home=home)
     assert again.returncode == 0, again.stderr
     assert "t" * 32 in saved.read_text()
+
+
+@pytest.mark.cargo
+def test_doctor_project_checks_the_environment_before_any_patch(tmp_path: Path, crate_copy: Path) -> None:
+    healthy = devspace("doctor", "--project", str(crate_copy), home=tmp_path)
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert "check environment: OK" in healthy.stdout and "build and tests: OK" in healthy.stdout
+    broken = copy_example(tmp_path / "broken", TEST_IDENTITY)
+    manifest = broken / "Cargo.toml"
+    manifest.write_text(manifest.read_text().replace("[dependencies]", "[dependencies]\nnowhere_offline_crate = \"1\""))
+    repo = git.Repo(broken)
+    repo.git.add("--all")
+    repo.index.commit("a dependency nobody has", author=TEST_IDENTITY, committer=TEST_IDENTITY)
+    blocked = devspace("doctor", "--project", str(broken), home=tmp_path)
+    assert blocked.returncode == 1
+    assert "BLOCKED BY THE ENVIRONMENT" in blocked.stdout and "`nowhere_offline_crate`" in blocked.stdout

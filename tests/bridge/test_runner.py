@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import git
 import pytest
 
 from bridge.chat.errors import BrowserGone, LoggedOut, RateLimited, UIDrift
@@ -14,11 +15,13 @@ from bridge.journal import Journal
 from bridge.orchestrator import Orchestrator
 from bridge.runner import Bridge
 from sandbox.local import LocalExecutor
+from tests.conftest import TEST_IDENTITY
 
 
 @pytest.fixture
 def settings(tmp_path: Path, crate_copy: Path) -> Settings:
-    return load_settings(home=tmp_path / "home", project=crate_copy, llm={"api_key": None})
+    """These tests time the chat loop: the attach-time environment check (a base build holding the workspace) is off."""
+    return load_settings(home=tmp_path / "home", project=crate_copy, llm={"api_key": None}, chat={"check_environment": False})
 
 
 def bridge(settings: Settings, driver: InMemoryDriver, **options: object) -> Bridge:
@@ -173,3 +176,28 @@ def test_a_rate_limit_keeps_the_reply_queued_until_the_wait_is_over(settings: Se
     during = asyncio.run(scenario())
     assert len(during) == 1 and "Workspace" in during[0]  # the help reply waits out the limit
     assert len(driver.posted) == 2 and "code test" in driver.posted[1]
+
+
+def test_attach_checks_the_environment_and_tells_the_developer_once(settings: Settings, crate_copy: Path) -> None:
+    settings.chat.check_environment = True
+    manifest = crate_copy / "Cargo.toml"
+    manifest.write_text(manifest.read_text().replace("[dependencies]", '[dependencies]\nnowhere_offline_crate = "1"'))
+    repo = git.Repo(crate_copy)
+    repo.git.add("--all")
+    repo.index.commit("a dependency nobody has", author=TEST_IDENTITY, committer=TEST_IDENTITY)
+
+    async def attach_and_wait(b: Bridge) -> None:
+        await b.attach()
+        assert b._preflight is not None
+        await b._preflight
+        await settle(b)
+
+    driver = InMemoryDriver()
+    asyncio.run(attach_and_wait(bridge(settings, driver)))
+    assert len(driver.posted) == 1, driver.posted
+    assert driver.posted[0].startswith("@dev escalate: **check environment: PROBLEMS FOUND**")
+    assert "`nowhere_offline_crate`" in driver.posted[0]
+    again = InMemoryDriver()
+    again.messages = list(driver.messages)
+    asyncio.run(attach_and_wait(bridge(settings, again)))
+    assert again.posted == []  # said once per base commit
