@@ -64,22 +64,29 @@ class Prose:
 
 
 class EditLines:
-    """Hides the lines of diff hunks and SEARCH/REPLACE blocks from fence detection."""
+    """Hides the lines of diff hunks and SEARCH/REPLACE blocks from fence detection.
+
+    A hunk's lines follow an `@@` line, or a `--- `/`+++ ` pair (a body without `@@`), and go on
+    past an elision line (`sandbox.patch.diffs.ELISION`).
+    """
 
     def __init__(self) -> None:
         self.hunk = False
         self.replacing = False
+        self.old_header = False
 
     def hides(self, line: str) -> bool:
         if self.replacing:
             self.replacing = REPLACE.match(line) is None
             return True
         if SEARCH.match(line):
-            self.replacing, self.hunk = True, False
+            self.replacing, self.hunk, self.old_header = True, False, False
             return True
         if self.hunk and (line == "" or line[0] in " +-\\"):
             return True
-        self.hunk = line.startswith("@@") or (self.hunk and ELISION.match(line) is not None)
+        new_header = self.old_header and line.startswith("+++ ")
+        self.old_header = line.startswith("--- ")
+        self.hunk = line.startswith("@@") or new_header or (self.hunk and ELISION.match(line) is not None)
         return False
 
 

@@ -217,3 +217,12 @@ def test_the_part_after_an_elision_keeps_its_context_past_a_fence_line(root: Pat
         " \n+Build it:\n ```sh\n cargo run\n\nThat is all."
     )
     assert planned(root, payload) == {"README.md": README.replace("# demo\n", "# demo crate\n").replace("\n```sh", "\nBuild it:\n```sh")}
+
+
+def test_a_fence_line_in_a_body_without_an_at_at_line_is_context(root: Path) -> None:
+    """Right after `---`/`+++` a body needs no `@@` line; its " ```sh" is context there too, before and after `...`."""
+    fixed = README.replace("cargo run\n", "cargo run --release\n")
+    body = " ```sh\n-cargo run\n+cargo run --release\n ```\n\nThat is all."
+    assert planned(root, f"Here is the change:\n\n--- a/README.md\n+++ b/README.md\n{body}") == {"README.md": fixed}
+    elided = f"Here is the change:\n\n--- a/README.md\n+++ b/README.md\n-# demo\n+# demo crate\n \n...\n{body}"
+    assert planned(root, elided) == {"README.md": fixed.replace("# demo\n", "# demo crate\n")}
