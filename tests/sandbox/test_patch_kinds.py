@@ -226,3 +226,15 @@ def test_a_fence_line_in_a_body_without_an_at_at_line_is_context(root: Path) -> 
     assert planned(root, f"Here is the change:\n\n--- a/README.md\n+++ b/README.md\n{body}") == {"README.md": fixed}
     elided = f"Here is the change:\n\n--- a/README.md\n+++ b/README.md\n-# demo\n+# demo crate\n \n...\n{body}"
     assert planned(root, elided) == {"README.md": fixed.replace("# demo\n", "# demo crate\n")}
+
+
+
+def test_the_part_after_an_elision_is_placed_after_the_part_before_it(root: Path) -> None:
+    """Its old block (`    }` and a blank line) ends both `new` and `bump`; with no line numbers, the one after the
+    part before the elision is its place (rule 3)."""
+    payload = (
+        "Here is the change:\n\n--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -10,7 +10,8 @@\n     pub fn bump(&mut self) {\n"
+        "-        self.count += 1;\n+        self.count += 2;\n...\n     }\n+    // bumped by two\n \n\nThat is all."
+    )
+    bumped = COUNTER.replace("        self.count += 1;\n    }\n", "        self.count += 2;\n    }\n    // bumped by two\n")
+    assert planned(root, payload) == {"src/lib.rs": bumped}
