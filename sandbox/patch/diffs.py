@@ -25,7 +25,7 @@ _IGNORED = re.compile(
     r"^(?:index |similarity index|dissimilarity index|Index: |={4,}\s*$|diff |old mode|new mode|RCS file|retrieving revision)"
 )
 _BINARY = re.compile(r"^(?:GIT binary patch|Binary files .* differ)$")
-_ELISION = re.compile(r"^\s*(?:(?://+|#+|--|/\*+|<!--|;+)\s*)?(?:\.{3}|…)")
+ELISION = re.compile(r"^\s*(?:(?://+|#+|--|/\*+|<!--|;+)\s*)?(?:\.{3}|…)")
 DEV_NULL = "/dev/null"
 
 
@@ -169,7 +169,7 @@ class _Reader:
             line = lines[i]
             if line == "" or line[0] in " +-\\":
                 body.append(line)
-            elif _ELISION.match(line) and lines[i + 1 : i + 2] and lines[i + 1][:1] in (" ", "+", "-") and not self.boundary(i + 1):
+            elif ELISION.match(line) and lines[i + 1 : i + 2] and lines[i + 1][:1] in (" ", "+", "-") and not self.boundary(i + 1):
                 if body:
                     section.hunks.append(_make_hunk(header, body))
                 header, body = None, []

@@ -3,9 +3,10 @@
 Fences are read by `sandbox.markdown` (CommonMark, top level), with two additions an edit's
 text calls for:
 
-- lines that belong to an edit are never fences: the lines of a diff hunk (after an `@@` line;
-  " ```" there is a context line) and the content of a SEARCH/REPLACE block, so a fence inside
-  the text an edit carries does not end the block around it;
+- lines that belong to an edit are never fences: the lines of a diff hunk (after an `@@` line,
+  and on past an elision line such as `...` that splits a hunk, as `sandbox.patch.diffs` reads
+  it; " ```" there is a context line) and the content of a SEARCH/REPLACE block, so a fence
+  inside the text an edit carries does not end the block around it, nor cuts a diff short;
 - the nested reading: inside a block, a fence line with an info string opens an inner block
   whose bare closing line does not end the outer one (LLMs do not lengthen the outer fence of
   a Markdown file that has fences of its own). Where the closer of such a block could instead
@@ -17,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sandbox.markdown import Fence, dedent, end_is_ambiguous, scan
+from sandbox.patch.diffs import ELISION
 from sandbox.patch.labels import info_path, label_path, language_of
 from sandbox.patch.searchreplace import REPLACE, SEARCH
 
@@ -62,22 +64,29 @@ class Prose:
 
 
 class EditLines:
-    """Hides the lines of diff hunks and SEARCH/REPLACE blocks from fence detection."""
+    """Hides the lines of diff hunks and SEARCH/REPLACE blocks from fence detection.
+
+    A hunk's lines follow an `@@` line, or a `--- `/`+++ ` pair (a body without `@@`), and go on
+    past an elision line (`sandbox.patch.diffs.ELISION`).
+    """
 
     def __init__(self) -> None:
         self.hunk = False
         self.replacing = False
+        self.old_header = False
 
     def hides(self, line: str) -> bool:
         if self.replacing:
             self.replacing = REPLACE.match(line) is None
             return True
         if SEARCH.match(line):
-            self.replacing, self.hunk = True, False
+            self.replacing, self.hunk, self.old_header = True, False, False
             return True
         if self.hunk and (line == "" or line[0] in " +-\\"):
             return True
-        self.hunk = line.startswith("@@")
+        new_header = self.old_header and line.startswith("+++ ")
+        self.old_header = line.startswith("--- ")
+        self.hunk = line.startswith("@@") or new_header or (self.hunk and ELISION.match(line) is not None)
         return False
 
 

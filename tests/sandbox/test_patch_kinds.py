@@ -199,3 +199,42 @@ def test_an_unfenced_diff_with_an_elision_applies_whole(root: Path) -> None:
         "+        self.count * 2\n     }\n\nThat is all.\n"
     )
     assert planned(root, payload) == {"src/lib.rs": COUNTER.replace("+= 1", "+= 2").replace("        self.count\n", "        self.count * 2\n")}
+
+
+def test_a_fence_line_after_an_elision_is_context_so_the_diff_is_not_applied_only_up_to_it(root: Path) -> None:
+    """The part after `...` starts with the context line " ```sh": not a fence opener that would cut the diff short."""
+    payload = (
+        "Here is the change:\n\n--- a/README.md\n+++ b/README.md\n@@ -1,7 +1,7 @@\n-# demo\n+# demo crate\n \n...\n"
+        " ```sh\n-cargo run\n+cargo run --release\n ```\n\nThat is all."
+    )
+    assert planned(root, payload) == {"README.md": README.replace("# demo\n", "# demo crate\n").replace("cargo run\n", "cargo run --release\n")}
+
+
+def test_the_part_after_an_elision_keeps_its_context_past_a_fence_line(root: Path) -> None:
+    """Cut at " ```sh", the part after `...` would be one blank context line, found in four places."""
+    payload = (
+        "Here is the change:\n\n--- a/README.md\n+++ b/README.md\n@@ -1,6 +1,7 @@\n-# demo\n+# demo crate\n \n...\n"
+        " \n+Build it:\n ```sh\n cargo run\n\nThat is all."
+    )
+    assert planned(root, payload) == {"README.md": README.replace("# demo\n", "# demo crate\n").replace("\n```sh", "\nBuild it:\n```sh")}
+
+
+def test_a_fence_line_in_a_body_without_an_at_at_line_is_context(root: Path) -> None:
+    """Right after `---`/`+++` a body needs no `@@` line; its " ```sh" is context there too, before and after `...`."""
+    fixed = README.replace("cargo run\n", "cargo run --release\n")
+    body = " ```sh\n-cargo run\n+cargo run --release\n ```\n\nThat is all."
+    assert planned(root, f"Here is the change:\n\n--- a/README.md\n+++ b/README.md\n{body}") == {"README.md": fixed}
+    elided = f"Here is the change:\n\n--- a/README.md\n+++ b/README.md\n-# demo\n+# demo crate\n \n...\n{body}"
+    assert planned(root, elided) == {"README.md": fixed.replace("# demo\n", "# demo crate\n")}
+
+
+
+def test_the_part_after_an_elision_is_placed_after_the_part_before_it(root: Path) -> None:
+    """Its old block (`    }` and a blank line) ends both `new` and `bump`; with no line numbers, the one after the
+    part before the elision is its place (rule 3)."""
+    payload = (
+        "Here is the change:\n\n--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -10,7 +10,8 @@\n     pub fn bump(&mut self) {\n"
+        "-        self.count += 1;\n+        self.count += 2;\n...\n     }\n+    // bumped by two\n \n\nThat is all."
+    )
+    bumped = COUNTER.replace("        self.count += 1;\n    }\n", "        self.count += 2;\n    }\n    // bumped by two\n")
+    assert planned(root, payload) == {"src/lib.rs": bumped}
