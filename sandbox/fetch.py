@@ -202,7 +202,12 @@ def fetch(tree: Path, *, deps: Dependencies, isolation: str, timeout: float, out
     tree = tree.resolve()
     isolated = _isolate(isolation)
     home = deps.cargo_home
-    (home / "registry").mkdir(parents=True, exist_ok=True)
+    try:
+        (home / "registry").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return FetchResult(ok=False, detail=f"the cargo home `{home}` cannot be written ({exc.strerror or exc}): fill it where there is network")
+    if not os.access(home / "registry", os.W_OK):
+        return FetchResult(ok=False, detail=f"the cargo home `{home}` is read-only here: fill it where there is network (see the README)")
     locked = lock_covers(tree)
     view = deps.view(WORKSPACE if isolated else None)
     with tempfile.TemporaryDirectory(prefix="devspace-fetch-") as scratch:
