@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from bridge.protocol import fenced
 from sandbox.models import ApplyResult, CheckResult, CodeFile, CommitResult, FetchResult, FileEntry, Preflight, Sandwich, UndoResult, WorkspaceStatus
-from sandbox.summary import DEFAULT_BUDGET, summarize_apply, summarize_check, summarize_preflight
+from sandbox.summary import DEFAULT_BUDGET, summarize_apply, summarize_check, summarize_fetch, summarize_preflight
 from sandbox.text import trimmed
 
 if TYPE_CHECKING:

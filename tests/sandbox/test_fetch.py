@@ -249,3 +249,30 @@ def test_fetch_is_the_developers_only() -> None:
     assert OPERATIONS["fetch"].roles == ("developer",)
     with pytest.raises(ValueError, match="developer's only"):
         RulesSettings(permissions={"fetch": ["developer", "assistant"]})
+
+
+def test_in_the_chat_ask_tells_the_developer_the_assistant_may_not_fetch_and_the_developers_fetch_passes(
+    tmp_path: Path, cargo_home: Path, registry: Registry
+) -> None:
+    from bridge.config import load_settings
+    from bridge.journal import Journal
+    from bridge.orchestrator import Orchestrator
+    from tests.support.conversation import Chat
+
+    project = make_project(tmp_path / "chatcrate")
+    settings = load_settings(
+        home=tmp_path / "home", project=project, llm={"api_key": None}, sandbox={"cargo_home": cargo_home, "fetch": "ask"}
+    )
+    executor = LocalExecutor(project, settings.sandbox_config())
+    chat = Chat(Orchestrator(executor, Journal(settings.home / "journal.db"), settings, None))
+    try:
+        asked = "\n".join(chat.say("developer", f"@agent code improvement\n{ADD_ITOA}"))
+        assert "`itoa`" in asked and "`@agent fetch`" in asked
+        assert registry.requests == []
+        refused = "\n".join(chat.say("assistant", "@agent fetch"))
+        assert "not allowed for the assistant" in refused and registry.requests == []
+        fetched = "\n".join(chat.say("developer", "@agent fetch"))
+        assert "fetch: ok" in fetched and "downloaded itoa" in fetched, fetched
+        assert "FAILED" not in fetched and "BLOCKED" not in fetched, fetched
+    finally:
+        executor.close()
