@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from sandbox.errors import SandboxError
 from sandbox.executor import Executor
 from sandbox.models import ApplyResult, CheckResult
-from sandbox.fetch import FetchPolicy
+from sandbox.models import FetchPolicy
 from sandbox.operations import ApplyRequest, CheckDegradationRequest, FetchRequest, UndoRequest
 from sandbox.summary import summarize_apply, summarize_check, summarize_fetch
 

@@ -23,7 +23,7 @@ import tempfile
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from loguru import logger
 
@@ -35,9 +35,6 @@ from sandbox.isolation import Mount, bwrap_argv, bwrap_path
 from sandbox.models import FetchResult
 from sandbox.redact import redact
 
-FetchPolicy = Literal["ask", "allow", "deny"]
-"""What a patch blocked by a dependency not available offline leads to: ask the developer in the chat (who answers
-`@agent fetch`), fetch and check again at once, or escalate as any environment failure."""
 CRATES_IO = ("registry+https://github.com/rust-lang/crates.io-index", "sparse+https://index.crates.io/")
 """How Cargo.lock names crates.io (the git index, the sparse one)."""
 DEPENDENCY_TABLES = ("dependencies", "dev-dependencies", "build-dependencies", "dev_dependencies", "build_dependencies")
@@ -89,6 +86,9 @@ def vet_sources(tree: Path, sources: CargoSources) -> list[str]:
         if manifest_path.resolve() in seen:
             continue
         seen.add(manifest_path.resolve())
+        if not _inside(manifest_path, root):  # a link a build left, leading out of the workspace
+            refused.append(f"`{manifest_path.relative_to(root).as_posix()}` leads outside the workspace")
+            continue
         rel = manifest_path.resolve().relative_to(root).as_posix()
         manifest = _load(manifest_path)
         if manifest is None:

@@ -188,6 +188,11 @@ Plain = Annotated[str, AfterValidator(_plain)]
 
 
 
+FetchPolicy = Literal["ask", "allow", "deny"]
+"""What a patch blocked by a dependency not available offline leads to (`sandbox.fetch`): ask the developer in the chat
+(who answers `@agent fetch`), fetch and check again at once, or escalate as any environment failure."""
+
+
 class FetchResult(BaseModel):
     """The dependency fetch stage (`cargo fetch`, the only networked run): what it refused, downloaded, and the
     degradation check run again after it."""

@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sandbox.cargo import RunLimits
 from sandbox.config import BOT_IDENTITY, SandboxConfig
 from sandbox.errors import describe
-from sandbox.fetch import FetchPolicy
+from sandbox.models import FetchPolicy
 from sandbox.models import Identity
 from sandbox.operations import Role
 from sandbox.redact import redactor
