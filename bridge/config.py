@@ -65,6 +65,10 @@ class ChatSettings(Section):
     chromium: UserPath | None = Field(default=None, description="browser executable; also DEVSPACE_CHROMIUM")
 
 
+DEVELOPER_ONLY = frozenset({"fetch"})
+"""Verbs no configuration gives to an LLM: the fetch stage downloads what a manifest names."""
+
+
 class RulesSettings(Section):
     """Who may run what, and the limits on chains and fix attempts."""
 
@@ -84,6 +88,8 @@ class RulesSettings(Section):
             if name is None:
                 hint = ", ".join(suggest(verb))
                 raise ValueError(f"unknown command {verb!r}" + (f" (did you mean: {hint}?)" if hint else ""))
+            if name in DEVELOPER_ONLY and set(roles) - {"developer"}:
+                raise ValueError(f"`{name}` is the developer's only (it uses the network): it cannot be allowed for {', '.join(roles)}")
             named[name] = roles
         return {**default_permissions(), **named}
 

@@ -147,7 +147,8 @@ class FixLoop:
                 self.journal.update_task(task.id, status="escalated", attempts=number)
                 text = f"{task.request}: no fix from {fixer.name} ({exc}).\nLast failure:\n{last.summary}"
                 return [Reply(text=text, kind="escalation")]
-            attempt = try_patch(self.executor, answer, file_id=task.file_id, test_filter=task.filter, budget=self.budget)
+            attempt = try_patch(self.executor, answer, file_id=task.file_id, test_filter=task.filter, budget=self.budget,
+                                fetch=self.settings.sandbox.fetch)  # fmt: skip
             if attempt.environment:  # the environment blocks every fix alike: the developer's to solve
                 self.journal.update_task(task.id, status="escalated", attempts=number - 1, last_summary=attempt.summary)
                 return [Reply(text=attempt.summary, kind="escalation")]

@@ -169,6 +169,7 @@ def improvement(call: Call) -> list[Reply]:
         budget=services.settings.replies.summary_budget,
         skip_apply=call.resumed and call.row.stage == "applied",
         accept_applied=call.resumed,
+        fetch=services.settings.sandbox.fetch,
     )
     if attempt.applied is not None and attempt.applied.ok:
         call.stage("applied")

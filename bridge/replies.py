@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from bridge.protocol import fenced
-from sandbox.models import ApplyResult, CheckResult, CodeFile, CommitResult, FileEntry, Preflight, Sandwich, UndoResult, WorkspaceStatus
-from sandbox.summary import DEFAULT_BUDGET, summarize_apply, summarize_check, summarize_preflight
+from sandbox.models import ApplyResult, CheckResult, CodeFile, CommitResult, FetchResult, FileEntry, Preflight, Sandwich, UndoResult, WorkspaceStatus
+from sandbox.summary import DEFAULT_BUDGET, summarize_apply, summarize_check, summarize_fetch, summarize_preflight
 from sandbox.text import trimmed
 
 if TYPE_CHECKING:
@@ -42,6 +42,8 @@ def text_of(result: object, *, cap: int = 7500, budget: int = DEFAULT_BUDGET) ->
         return summarize_apply(result, budget=budget)
     if isinstance(result, Preflight):
         return summarize_preflight(result, budget=budget)
+    if isinstance(result, FetchResult):
+        return summarize_fetch(result, budget=budget)
     if isinstance(result, CommitResult):
         return commit_text(result)
     if isinstance(result, UndoResult):

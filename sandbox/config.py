@@ -22,6 +22,7 @@ class SandboxConfig(BaseModel):
     committer: Identity = BOT_IDENTITY
     keep_logs: int = 200
     cargo_home: Path | None = Field(default=None, description="the cargo home whose caches and config.toml builds read; default: $CARGO_HOME, else ~/.cargo")
+    fetch_timeout: float = Field(default=300.0, gt=0, description="seconds the dependency fetch stage may take")
 
     @property
     def sandwich_dir(self) -> Path:

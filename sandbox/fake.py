@@ -22,6 +22,7 @@ from sandbox.errors import NotFound, NothingToCommit, NothingToUndo
 from sandbox.executor import Handlers, handles
 from sandbox.gitops import commit_message
 from sandbox.models import (
+    FetchResult,
     Preflight,
     ApplyResult,
     ChatLink,
@@ -46,6 +47,7 @@ from sandbox.operations import (
     FilesRequest,
     GetCodeRequest,
     PreflightRequest,
+    FetchRequest,
     Request,
     SandwichRequest,
     StatusRequest,
@@ -175,6 +177,11 @@ class FakeExecutor(Handlers):
     def preflight(self) -> Preflight:
         base = self._check("degradation").model_copy(update={"base_commit": self._head()})
         return Preflight(ok=base.ok, base=base)
+
+    @handles(FetchRequest)
+    def fetch(self) -> FetchResult:
+        """Nothing to download in memory: the check again."""
+        return FetchResult(ok=True, check=self.check_degradation())
 
     @handles(CommitRequest)
     def commit(self, message: str, author: Identity, chat: ChatLink | None = None) -> CommitResult:

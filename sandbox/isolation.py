@@ -34,7 +34,6 @@ SYSTEM_ETC = ("/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/
 # so when it ends or bwrap dies (--die-with-parent) every process inside dies with it.
 _BASE = (
     "--unshare-user",
-    "--unshare-net",
     "--unshare-pid",
     "--unshare-ipc",
     "--unshare-uts",
@@ -119,8 +118,11 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
-def bwrap_argv(argv: Sequence[str], mounts: Sequence[Mount], *, cwd: Path, bwrap: str = "bwrap") -> list[str]:
+def bwrap_argv(argv: Sequence[str], mounts: Sequence[Mount], *, cwd: Path, bwrap: str = "bwrap", network: bool = False) -> list[str]:
     """`argv` wrapped in bwrap, seeing only the system and `mounts` (plus fresh /proc, /dev and /tmp).
+
+    The run has a network namespace of its own (no network at all) unless `network`, which only the dependency
+    fetch stage asks for (`sandbox.fetch`: it runs no code of the project).
 
     Mounts are made parents first (a bind inside a tmpfs comes after it), the root is then made
     read-only, and the command starts in `cwd` (a path inside the sandbox).
@@ -130,6 +132,8 @@ def bwrap_argv(argv: Sequence[str], mounts: Sequence[Mount], *, cwd: Path, bwrap
     for mount in ordered:
         cmd += mount.args()
     cmd += ["--remount-ro", "/", *_BASE]
+    if not network:
+        cmd.append("--unshare-net")
     if _supports("--disable-userns", bwrap):
         cmd.append("--disable-userns")
     return [*cmd, "--chdir", str(cwd), "--", *argv]

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from loguru import logger
 
-from sandbox import cargo, degradation, gitops, preflight, treeio
+from sandbox import cargo, degradation, fetch, gitops, preflight, treeio
 from sandbox.config import SandboxConfig
 from sandbox.deps import Dependencies
 from sandbox.errors import (
@@ -35,6 +35,7 @@ from sandbox.models import (
     FileChange,
     FileEntry,
     Identity,
+    FetchResult,
     Preflight,
     Sandwich,
     UndoResult,
@@ -52,6 +53,7 @@ from sandbox.operations import (
     PreflightRequest,
     SandwichRequest,
     StatusRequest,
+    FetchRequest,
     UndoRequest,
 )
 from sandbox.patch import apply_payload
@@ -397,6 +399,21 @@ class LocalExecutor(Handlers):
             return Preflight(ok=base.ok and not warnings, base=base, warnings=warnings, notes=notes)
 
         return self._locked(run)
+
+    @handles(FetchRequest)
+    def fetch(self) -> FetchResult:
+        """The fetch stage (`sandbox.fetch`): `cargo fetch` into the sandbox's cargo home, then the degradation check
+        again (the Cargo.lock a fetch updates belongs to the last applied patch, rolled back with it)."""
+
+        def run() -> FetchResult:
+            limits = self.config.limits
+            return fetch.fetch(self.ws.tree, deps=self.deps, isolation=limits.isolation, timeout=self.config.fetch_timeout,
+                               output_cap=limits.output_cap, log_path=self._log_path("fetch"))  # fmt: skip
+
+        fetched = self._locked(run)
+        if not fetched.ok:
+            return fetched
+        return fetched.model_copy(update={"check": self.check_degradation()})
 
     @handles(StatusRequest)
     def status(self) -> WorkspaceStatus:

@@ -187,6 +187,25 @@ Plain = Annotated[str, AfterValidator(_plain)]
 """One line without '<' or '>': safe in a commit header or trailer, whoever built the model."""
 
 
+
+FetchPolicy = Literal["ask", "allow", "deny"]
+"""What a patch blocked by a dependency not available offline leads to (`sandbox.fetch`): ask the developer in the chat
+(who answers `@agent fetch`), fetch and check again at once, or escalate as any environment failure."""
+
+
+class FetchResult(BaseModel):
+    """The dependency fetch stage (`cargo fetch`, the only networked run): what it refused, downloaded, and the
+    degradation check run again after it."""
+
+    ok: bool
+    refused: list[str] = Field(default_factory=list, description="sources refused before any network use")
+    locked: bool = Field(default=False, description="run with --locked (Cargo.lock already named every dependency)")
+    downloaded: list[str] = Field(default_factory=list, description="`name version` of each crate downloaded")
+    detail: str = Field(default="", description="cargo's error lines when the fetch failed")
+    environment: EnvironmentIssue | None = None
+    duration: float = 0.0
+    check: CheckResult | None = Field(default=None, description="the degradation check run again after a fetch")
+
 class Identity(BaseModel):
     """A git identity; `name` also labels commit messages ("From Grok: …")."""
 

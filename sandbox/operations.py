@@ -27,6 +27,7 @@ from sandbox.models import (
     CheckResult,
     CodeFile,
     CommitResult,
+    FetchResult,
     FileEntry,
     Identity,
     Preflight,
@@ -256,6 +257,12 @@ class CheckDegradationRequest(Request[CheckResult]):
 class PreflightRequest(Request[Preflight]):
     """before any patch: does the base build and pass its tests, is every dependency available offline, is the
     project's toolchain there, is there disk (the base's results are kept for the first degradation check)"""
+
+
+@operation("fetch", result=FetchResult, access="developer", mutates=True, verb="fetch")
+class FetchRequest(Request[FetchResult]):
+    """download the dependencies the workspace's manifests name (`cargo fetch`, the one step that uses the network,
+    only towards crates.io and your configured registries or mirror), then check degradation again"""
 
 
 @operation("commit", result=CommitResult, access="developer", mutates=True)

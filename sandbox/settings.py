@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sandbox.cargo import RunLimits
 from sandbox.config import BOT_IDENTITY, SandboxConfig
 from sandbox.errors import describe
+from sandbox.models import FetchPolicy
 from sandbox.models import Identity
 from sandbox.operations import Role
 from sandbox.redact import redactor
@@ -64,6 +65,12 @@ class SandboxSection(Section):
     cargo_home: UserPath | None = Field(
         default=None, description="the cargo home your own cargo uses (its registry cache and config.toml); default: $CARGO_HOME, else ~/.cargo"
     )
+    fetch: FetchPolicy = Field(
+        default="ask",
+        description="a patch that changed Cargo.toml and needs a dependency not available offline: ask (tell the developer, "
+        "who answers `@agent fetch`), allow (fetch into sandbox.cargo_home and check again), deny (escalate)",
+    )
+    fetch_timeout: Seconds = Field(default=300.0, description="seconds the fetch stage (`cargo fetch`) may take")
 
     @model_validator(mode="after")
     def _read_token(self) -> SandboxSection:
@@ -154,7 +161,9 @@ class SandboxSettings(BaseSettings):
 
     def sandbox_config(self) -> SandboxConfig:
         """What a LocalExecutor needs from these settings."""
-        return SandboxConfig(home=self.home, limits=self.sandbox.limits, committer=self.identities.mcp, cargo_home=self.sandbox.cargo_home)
+        return SandboxConfig(home=self.home, limits=self.sandbox.limits, committer=self.identities.mcp, cargo_home=self.sandbox.cargo_home,
+            fetch_timeout=self.sandbox.fetch_timeout,
+        )
 
 
 def _config_path(given: str | Path | None) -> Path | None:

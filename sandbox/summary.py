@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from sandbox.markdown import fenced
-from sandbox.models import ApplyResult, CheckResult, Diagnostic, Preflight, TestBinary, TestCase
+from sandbox.models import ApplyResult, CheckResult, Diagnostic, FetchResult, Preflight, TestBinary, TestCase
 from sandbox.redact import redact
 from sandbox.text import clip, one_line
 
@@ -416,3 +416,18 @@ def summarize_preflight(result: Preflight, budget: int = DEFAULT_BUDGET) -> str:
     head = "\n".join(clip(line, 400) for line in lines)
     base = summarize_check(result.base.model_copy(update={"kind": "test"}), budget=max(300, budget - len(head) - 1))
     return head + "\nBase commit: " + base.replace("**check test", "**build and tests", 1)
+
+
+def summarize_fetch(result: FetchResult, budget: int = DEFAULT_BUDGET) -> str:
+    """The fetch stage as chat text: what it refused (nothing fetched) or downloaded, then the degradation check again."""
+    if result.refused:
+        shown = "\n".join(f"- {line}" for line in result.refused[:8]) + (f"\n- +{len(result.refused) - 8} more" if len(result.refused) > 8 else "")
+        return clip(f"fetch: REFUSED before any network use: a source is neither crates.io nor a configured registry\n{shown}", budget)
+    if not result.ok:
+        head = f"fetch: FAILED after {result.duration:.1f}s" + (f" ({result.environment.kind})" if result.environment else "")
+        return clip(f"{head}\n{result.detail}", budget)
+    got = ", ".join(result.downloaded[:12]) + (f" +{len(result.downloaded) - 12} more" if len(result.downloaded) > 12 else "")
+    head = f"fetch: ok in {result.duration:.1f}s{' (--locked)' if result.locked else ''}: " + (f"downloaded {got}" if got else "nothing new to download")
+    if result.check is None:
+        return head
+    return head + "\n" + summarize_check(result.check, budget=max(200, budget - len(head) - 1))

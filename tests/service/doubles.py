@@ -19,6 +19,7 @@ ENDPOINTS = [
     ("POST", "/check_test"),
     ("POST", "/check_degradation"),
     ("POST", "/preflight"),
+    ("POST", "/fetch"),
     ("POST", "/commit"),
     ("POST", "/undo"),
     ("GET", "/status"),
