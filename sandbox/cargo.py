@@ -112,7 +112,9 @@ def cargo_env(target_dir: Path, *, isolated: bool = False, cargo_home: Path | No
     return env
 
 
-def _isolate(mode: str) -> bool:
+def isolates(mode: str) -> bool:
+    """Whether runs in `sandbox.limits.isolation` mode `mode` (auto, bwrap, none) go through bubblewrap; raises
+    SandboxError when `bwrap` is required and cannot build its sandbox here."""
     if mode == "none":
         return False
     if isolation_available():
@@ -226,7 +228,7 @@ def run_cargo(
     """
     cwd, target_dir = cwd.resolve(), target_dir.resolve()
     target_dir.mkdir(parents=True, exist_ok=True)
-    isolated = _isolate(limits.isolation)
+    isolated = isolates(limits.isolation)
     home = deps.cargo_home if deps is not None else default_cargo_home()
     view = deps.view(tree_at if isolated else None) if deps is not None else SourcesView()
     with tempfile.TemporaryDirectory(prefix="devspace-cargo-") as scratch:

@@ -28,7 +28,7 @@ from typing import Any
 from loguru import logger
 
 from sandbox import proc
-from sandbox.cargo import ENV_KEEP, SCRATCH_HOME, WORKSPACE, _isolate, rustup_home, toolchain
+from sandbox.cargo import ENV_KEEP, SCRATCH_HOME, WORKSPACE, isolates, rustup_home, toolchain
 from sandbox.deps import SOURCES_FILE, CargoSources, Dependencies
 from sandbox.environment import classify
 from sandbox.isolation import Mount, bwrap_argv, bwrap_path
@@ -200,7 +200,7 @@ def fetch(tree: Path, *, deps: Dependencies, isolation: str, timeout: float, out
         logger.warning(f"fetch refused: {len(refused)} source(s) outside crates.io and the configured registries")
         return FetchResult(ok=False, refused=refused)
     tree = tree.resolve()
-    isolated = _isolate(isolation)
+    isolated = isolates(isolation)
     home = deps.cargo_home
     try:
         (home / "registry").mkdir(parents=True, exist_ok=True)
