@@ -1,6 +1,7 @@
-"""The sandbox's own commands: `serve` (the REST service) and `mcp` (the Model Context Protocol server).
+"""The sandbox's own commands: `serve` (the REST service), `mcp` (the Model Context Protocol server) and `fetch`
+(the dependency fetch stage on its own, which fills the cargo home builds read).
 
-`python -m sandbox serve|mcp` runs them alone; `devspace sandbox serve` and `devspace mcp` are the
+`python -m sandbox serve|mcp|fetch` runs them alone; `devspace sandbox serve|fetch` and `devspace mcp` are the
 same commands inside the product's CLI. Both always run the workspace in-process, whatever
 `sandbox.url` says; the token comes from the settings (DEVSPACE_SANDBOX_TOKEN or
 `sandbox.token_file`), and there is no default. Only what a command needs is imported when it runs.
@@ -32,7 +33,7 @@ SandwichesOpt = Annotated[
 QueueOpt = Annotated[float | None, typer.Option("--queue-timeout", min=1, help="seconds a call may wait for the workspace [default: 1800]")]
 TransportOpt = Annotated[Literal["stdio", "http"], typer.Option("--transport", help="stdio | http (streamable HTTP at /mcp)")]
 
-sandbox_app = typer.Typer(no_args_is_help=True, add_completion=False, help="The sandbox as a service: REST and MCP.")
+sandbox_app = typer.Typer(no_args_is_help=True, add_completion=False, help="The sandbox as a service (REST and MCP) and its fetch stage.")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -67,17 +68,23 @@ def _token(settings: SandboxSettings) -> str:
         raise fail(str(exc), 2) from None
 
 
+def _project(settings: SandboxSettings) -> Path:
+    """The configured project; exits with status 2 when there is none."""
+    if settings.project is None:
+        raise fail("config: project: not set (pass --project DIR or set DEVSPACE_PROJECT)", 2)
+    return settings.project
+
+
 def _executor(settings: SandboxSettings, sandwiches: Path | None) -> LocalExecutor:
     from sandbox.errors import SandboxError
     from sandbox.local import LocalExecutor
 
-    if settings.project is None:
-        raise fail("config: project: not set (pass --project DIR or set DEVSPACE_PROJECT)", 2)
+    project = _project(settings)
     config = settings.sandbox_config()
     if sandwiches is not None:
         config = config.model_copy(update={"sandwiches": sandwiches})
     try:
-        return LocalExecutor(settings.project, config)
+        return LocalExecutor(project, config)
     except SandboxError as exc:
         raise fail(str(exc)) from None
 
@@ -156,3 +163,26 @@ def mcp_command(
             _serve(http_app(server, token, host), host, port)
     finally:
         executor.close()
+
+
+@sandbox_app.command("fetch")
+def fetch_command(project: ProjectOpt = None, config: ConfigOpt = None) -> None:
+    """Download the project's dependencies into sandbox.cargo_home, the one step that uses the network: every source is
+    checked first (crates.io, your registries or mirror only), and the checkout is never written (exit 1: refused or failed)."""
+    from sandbox.errors import SandboxError
+    from sandbox.fetch import fetch_checkout
+    from sandbox.summary import summarize_fetch
+
+    settings = settings_for(config, project)
+    checkout = _project(settings)
+    if not (checkout / "Cargo.toml").is_file():
+        raise fail(f"no Cargo.toml in {checkout}", 2)
+    limits = settings.sandbox.limits
+    try:
+        result = fetch_checkout(checkout, cargo_home=settings.sandbox.cargo_home, isolation=limits.isolation, timeout=settings.sandbox.fetch_timeout,
+                                output_cap=limits.output_cap, log_path=settings.home / "logs" / "fetch.log")  # fmt: skip
+    except SandboxError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(summarize_fetch(result, settings.replies.summary_budget))
+    if not result.ok:
+        raise typer.Exit(1)

@@ -13,12 +13,17 @@ The fetch runs in bubblewrap like a build (`sandbox.isolation`), with the networ
 `credentials.toml` are not shown (the sources and registries reach it through the generated `--config` file, without
 tokens), and the workspace's own `.cargo/` (which a patch could write: a `[source]` towards any URL, a
 `rustc-wrapper`) is hidden. `cargo fetch` runs no build script and no proc-macro.
+
+`fetch_checkout` is the same stage for a checkout it may not write (`python -m sandbox fetch`, the compose service
+`fetch` that fills the containers' cargo-home volume): it fetches from a scratch copy of the checkout's layout.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import stat
 import tempfile
 import tomllib
 from collections.abc import Iterator
@@ -40,6 +45,9 @@ CRATES_IO = ("registry+https://github.com/rust-lang/crates.io-index", "sparse+ht
 DEPENDENCY_TABLES = ("dependencies", "dev-dependencies", "build-dependencies", "dev_dependencies", "build_dependencies")
 NETWORK_ETC = ("/etc/resolv.conf", "/etc/ssl", "/etc/ca-certificates", "/etc/pki")
 """What of /etc a download needs: the resolver and the certificate authorities."""
+SCRATCH_WHOLE = frozenset({"Cargo.toml", "Cargo.lock", "rust-toolchain", "rust-toolchain.toml"})
+"""The files of a checkout a fetch reads (the manifests, the lock file, rustup's toolchain file): whole in its scratch
+copy; every other file is there empty, since cargo infers a package's targets from which files exist."""
 _DOWNLOADED = re.compile(r"^\s*Downloaded (\S+) v(\S+)", re.M)
 
 
@@ -240,3 +248,39 @@ def fetch(tree: Path, *, deps: Dependencies, isolation: str, timeout: float, out
     downloaded = [f"{m[1]} {m[2]}" for m in _DOWNLOADED.finditer(stderr)]
     logger.info(f"cargo fetch: exit {result.returncode} in {result.duration:.1f}s, {len(downloaded)} crate(s) downloaded")
     return FetchResult(ok=ok, locked=locked, downloaded=downloaded, detail=detail, environment=environment, duration=result.duration)
+
+
+def scratch_copy(checkout: Path, into: Path) -> Path:
+    """The layout of the checkout at `checkout` at `into`, for a fetch that may not write the checkout (cargo may write
+    Cargo.lock): every folder but `.git` and the top `target/`, the `SCRATCH_WHOLE` files whole, every other regular
+    file empty, links as links (so `vet_sources` judges them as in the checkout); FIFOs, sockets and devices are left
+    out. Returns `into`."""
+    root = checkout.resolve()
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        (into / here.relative_to(root)).mkdir(parents=True, exist_ok=True)
+        left_out = {".git", *(["target"] if here == root else [])}
+        dirs[:] = [d for d in dirs if d not in left_out]
+        for name in [*files, *dirs]:
+            if name in left_out:
+                continue
+            source, target = here / name, into / here.relative_to(root) / name
+            mode = source.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                target.symlink_to(os.readlink(source))
+                dirs[:] = [d for d in dirs if d != name]  # a link to a folder stays a link, never walked
+            elif stat.S_ISREG(mode) and name in SCRATCH_WHOLE:
+                shutil.copyfile(source, target)
+            elif stat.S_ISREG(mode):
+                target.touch()
+    return into
+
+
+def fetch_checkout(checkout: Path, *, cargo_home: Path | None, isolation: str, timeout: float, output_cap: int, log_path: Path) -> FetchResult:
+    """`fetch` for the checkout at `checkout` without writing it, not even its Cargo.lock: from a `scratch_copy`, with
+    the sources the checkout's cargo configuration names (its local folders bound read-only, as for builds), into the
+    registry cache of `cargo_home` (default: `$CARGO_HOME`, else `~/.cargo`). Raises SandboxError as `fetch` does."""
+    deps = Dependencies.of(checkout, cargo_home)
+    with tempfile.TemporaryDirectory(prefix="devspace-fetch-tree-") as scratch:
+        tree = scratch_copy(checkout, Path(scratch) / "tree")
+        return fetch(tree, deps=deps, isolation=isolation, timeout=timeout, output_cap=output_cap, log_path=log_path)

@@ -6,16 +6,11 @@ Builds stay offline; only `cargo fetch` reaches the server, under the developer'
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import http.server
-import io
 import json
+import os
 import subprocess
-import tarfile
-import threading
+import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import git
@@ -27,9 +22,9 @@ from sandbox.config import SandboxConfig
 from sandbox.local import LocalExecutor
 from sandbox.operations import OPERATIONS, FetchRequest
 from sandbox.summary import summarize_fetch
+from tests.support.registry import DEBIAN_REGISTRY, Registry, serve_registry
 
 pytestmark = pytest.mark.cargo
-DEBIAN_REGISTRY = Path("/usr/share/cargo/registry")
 ITOA = sorted(DEBIAN_REGISTRY.glob("itoa-1.*"))
 IDENTITY = git.Actor("DevSpace Tests", "tests@devspace.local")
 SECRET = "devspace-secret-token-4711"
@@ -38,74 +33,11 @@ if not ITOA:
     pytest.skip("Debian's itoa sources are not installed (scripts/setup installs librust-itoa-dev)", allow_module_level=True)
 
 
-def index_path(name: str) -> str:
-    """Cargo's index layout: 1/a, 2/ab, 3/a/abc, ab/cd/abcd…"""
-    name = name.lower()
-    if len(name) <= 2:
-        return f"{len(name)}/{name}"
-    if len(name) == 3:
-        return f"3/{name[0]}/{name}"
-    return f"{name[:2]}/{name[2:4]}/{name}"
-
-
-def crate_file(source: Path) -> tuple[str, str, bytes]:
-    """(name, version, .crate bytes): a gzipped tar of `<name>-<version>/…` from a Debian crate source folder."""
-    name, version = source.name.rsplit("-", 1)
-    buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz, tarfile.open(fileobj=gz, mode="w") as tar:
-        for path in sorted(source.rglob("*")):
-            if path.is_file() and path.name != ".cargo-checksum.json":
-                tar.add(path, arcname=f"{name}-{version}/{path.relative_to(source).as_posix()}")
-    return name, version, buffer.getvalue()
-
-
-@dataclass
-class Registry:
-    url: str
-    requests: list[str] = field(default_factory=list)
-    headers: list[str] = field(default_factory=list)
-    auth_required: bool = False
-
-
 @pytest.fixture
 def registry(tmp_path: Path) -> Iterator[Registry]:
     """A sparse registry served over HTTP on loopback, holding itoa (from Debian's sources)."""
-    root = tmp_path / "registry"
-    name, version, data = crate_file(ITOA[-1])
-    (root / "crates").mkdir(parents=True)
-    (root / "crates" / f"{name}-{version}.crate").write_bytes(data)
-    entry = {"name": name, "vers": version, "deps": [], "cksum": hashlib.sha256(data).hexdigest(), "features": {}, "yanked": False}
-    index = root / index_path(name)
-    index.parent.mkdir(parents=True)
-    index.write_text(json.dumps(entry) + "\n")
-    seen = Registry(url="")
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, directory=str(root), **kwargs)  # type: ignore[arg-type]
-
-        def do_GET(self) -> None:
-            seen.requests.append(self.path)
-            seen.headers.append(str(self.headers))
-            if seen.auth_required and "Authorization" not in self.headers:  # RFC 3139: cargo sends its token after a 401
-                self.send_response(401)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            super().do_GET()
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    seen.url = f"http://127.0.0.1:{server.server_address[1]}/"
-    (root / "config.json").write_text(json.dumps({"dl": seen.url + "crates/{crate}-{version}.crate", "api": None}))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield seen
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serve_registry(tmp_path / "registry", [ITOA[-1]]) as served:
+        yield served
 
 
 @pytest.fixture
@@ -114,7 +46,7 @@ def cargo_home(tmp_path: Path, registry: Registry) -> Path:
     home = tmp_path / "cargo-home"
     home.mkdir()
     (home / "config.toml").write_text(
-        f'[source.crates-io]\nreplace-with = "mirror"\n\n[source.mirror]\nregistry = "sparse+{registry.url}"\n'
+        f'[source.crates-io]\nreplace-with = "mirror"\n\n[source.mirror]\nregistry = "{registry.index}"\n'
     )
     return home
 
@@ -224,7 +156,7 @@ def test_the_fetch_never_sees_a_secret(executor: LocalExecutor, registry: Regist
     for variable in ("CARGO_REGISTRIES_MIRROR_TOKEN", "CARGO_REGISTRY_TOKEN", "DEVSPACE_SANDBOX_TOKEN"):
         monkeypatch.setenv(variable, SECRET)
     monkeypatch.setenv("CARGO_REGISTRY_GLOBAL_CREDENTIAL_PROVIDERS", "cargo:token")  # what would hand cargo the token
-    served = executor.config.home.parent / "registry" / "config.json"
+    served = registry.root / "config.json"
     served.write_text(json.dumps({**json.loads(served.read_text()), "auth-required": True}))
     registry.auth_required = True
     ex = LocalExecutor(executor.ws.project, executor.config)  # reads the cargo home's new configuration
@@ -276,3 +208,58 @@ def test_in_the_chat_ask_tells_the_developer_the_assistant_may_not_fetch_and_the
         assert "FAILED" not in fetched and "BLOCKED" not in fetched, fetched
     finally:
         executor.close()
+
+
+# `python -m sandbox fetch`: the same stage for a checkout it may not write (the compose service `fetch`) -------------
+def committed_dependency(project: Path, line: str) -> Path:
+    """The crate at `project` depending on `line` and using itoa, committed; its Cargo.lock left as it was (no itoa)."""
+    manifest, lib = project / "Cargo.toml", project / "src" / "lib.rs"
+    manifest.write_text(manifest.read_text().replace("[dependencies]\n", f"[dependencies]\n{line}\n"))
+    lib.write_text(lib.read_text().replace("    n.to_string()", "    itoa::Buffer::new().format(n).to_owned()"))
+    repo = git.Repo(project)
+    repo.git.add("--all")
+    repo.index.commit("depend on itoa", author=IDENTITY, committer=IDENTITY)
+    return project
+
+
+def fetch_cli(project: Path, cargo_home: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DEVSPACE_SANDBOX__CARGO_HOME": str(cargo_home), "DEVSPACE_HOME": str(tmp_path / "devspace")}
+    argv = [sys.executable, "-m", "sandbox", "fetch", "--project", str(project)]
+    return subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
+def snapshot(tree: Path) -> dict[str, bytes]:
+    return {p.relative_to(tree).as_posix(): p.read_bytes() for p in sorted(tree.rglob("*")) if p.is_file() and ".git" not in p.parts}
+
+
+def test_the_fetch_command_fills_the_cargo_home_builds_read_and_never_writes_the_checkout(
+    tmp_path: Path, cargo_home: Path, registry: Registry
+) -> None:
+    project = committed_dependency(make_project(tmp_path / "cli"), 'itoa = "1"')
+    before = snapshot(project)
+    done = fetch_cli(project, cargo_home, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "fetch: ok" in done.stdout and "downloaded itoa" in done.stdout, done.stdout
+    assert list((cargo_home / "registry" / "cache").glob("*/itoa-*.crate"))
+    assert snapshot(project) == before  # cargo wrote its Cargo.lock into the scratch copy only
+    registry.requests.clear()
+    ex = LocalExecutor(project, SandboxConfig(home=tmp_path / "devspace", cargo_home=cargo_home))
+    try:
+        built = ex.check_compile()
+    finally:
+        ex.close()
+    assert built.ok, built.error
+    assert registry.requests == []  # the build read the cargo home offline
+
+
+def test_the_fetch_command_refuses_a_git_source_before_any_network_use(tmp_path: Path, cargo_home: Path, registry: Registry) -> None:
+    project = committed_dependency(make_project(tmp_path / "cli"), f'itoa = {{ git = "{registry.url}itoa.git" }}')
+    done = fetch_cli(project, cargo_home, tmp_path)
+    assert done.returncode == 1
+    assert "REFUSED before any network use" in done.stdout and "`Cargo.toml` [dependencies] `itoa`: a git dependency" in done.stdout, done.stdout
+    assert registry.requests == [] and not (cargo_home / "registry").exists()
+
+
+def test_the_fetch_command_needs_a_rust_project(tmp_path: Path, cargo_home: Path) -> None:
+    done = fetch_cli(tmp_path, cargo_home, tmp_path)
+    assert done.returncode == 2 and f"error: no Cargo.toml in {tmp_path}" in done.stderr
