@@ -66,9 +66,9 @@ class Container:
         self.token = uuid.uuid4().hex + uuid.uuid4().hex
         (root / "sandbox_token").write_text(self.token + "\n")
         (root / "devspace.yaml").write_text("sandbox:\n  limits:\n    timeout: 120\n")
-        for folder in (self.state, root / "sandwiches"):
+        for folder in (self.state, root / "sandwiches", root / "cargo-home"):
             folder.mkdir()
-        for path in (self.project, self.state, root / "sandwiches"):
+        for path in (self.project, self.state, root / "sandwiches", root / "cargo-home"):
             subprocess.run(["chown", "-R", f"{UID}:{UID}", str(path)], check=True)
         for path in (root / "sandbox_token", root / "devspace.yaml"):
             path.chmod(0o644)
@@ -77,7 +77,12 @@ class Container:
     def _flags(self, planted_key: str) -> list[str]:
         return compose.run_args(
             "sandbox",
-            volumes={PROJECT: str(self.project), "/app/sandwiches": str(self.root / "sandwiches"), STATE: str(self.state)},
+            volumes={
+                PROJECT: str(self.project),
+                "/app/sandwiches": str(self.root / "sandwiches"),
+                STATE: str(self.state),
+                "/var/lib/cargo-home": str(self.root / "cargo-home"),
+            },
             secrets={"sandbox_token": self.root / "sandbox_token"},
             configs={"devspace": self.root / "devspace.yaml"},
             environment={"XAI_API_KEY": planted_key},

@@ -1,4 +1,4 @@
-"""Both images run as docker-compose.yml runs them, end to end on a real Docker engine.
+"""The images run as docker-compose.yml runs them, end to end on a real Docker engine.
 
     scripts/container-check                      # builds both images, then runs this
     .venv/bin/python benchmarks/container_check.py [--sandbox-image …] [--bridge-image …] [--keep]
@@ -6,7 +6,9 @@
 Each service gets the compose file's settings (tests/support/compose.py) with one change: the host's network
 instead of the file's networks (the sandbox listens on a free loopback port, the bridge reaches it there and
 the mock chat on the host). The volumes are named volumes, as Compose makes them; the project is a fresh git
-copy of the example crate owned by the developer's uid (DEVSPACE_UID: yours, or 1234 when run as root).
+copy of the example crate owned by the developer's uid (DEVSPACE_UID: yours, or 1234 when run as root), depending
+on itoa from a mirror of crates.io: a sparse registry on loopback (tests/support/registry.py). The `fetch` service
+fills the cargo-home volume from it; the registry is then stopped, and the sandbox builds from the volume offline.
 Prints one line per check, the figures it measured, and exits 1 when one fails.
 """
 
@@ -23,6 +25,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 import git
@@ -41,10 +44,11 @@ from sandbox.models import Identity  # noqa: E402
 from sandbox.operations import ApplyRequest, CheckTestRequest, CommitRequest, StatusRequest  # noqa: E402
 from tests.conftest import TEST_IDENTITY  # noqa: E402
 from tests.support import compose  # noqa: E402
+from tests.support.registry import DEBIAN_REGISTRY, Registry, serve_registry  # noqa: E402
 
 WORK = Path(tempfile.gettempdir()) / "devspace-container-check"
 """Where each run's folders go: somewhere the developer's uid can reach (its git runs there as them)."""
-PROJECT, SANDWICHES, STATE = "/app/trade_report", "/app/sandwiches", "/var/lib/devspace"
+PROJECT, SANDWICHES, STATE, CARGO_HOME = "/app/trade_report", "/app/sandwiches", "/var/lib/devspace", "/var/lib/cargo-home"
 DEVELOPER = Identity(name="Dev", email="dev@example.com")
 CHANGE = "src/date.rs\n```rust\n<<<<<<< SEARCH\n    day\n}\n=======\n    day // checked in the container\n}\n>>>>>>> REPLACE\n```\n"
 HUMAN_WAIT = 30.0
@@ -59,6 +63,23 @@ def free_port() -> int:
 
 def docker(*argv: str, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["docker", *argv], input=stdin, capture_output=True, text=True, check=check, timeout=600)
+
+
+def depend_on_itoa(project: Path, registry: Registry) -> None:
+    """The project depends on itoa, through a mirror of crates.io its `.cargo/config.toml` names, Cargo.lock resolved
+    against the mirror (cargo downloads no crate for it), committed."""
+    (project / ".cargo").mkdir()
+    mirror = f'[source.crates-io]\nreplace-with = "mirror"\n\n[source.mirror]\nregistry = "{registry.index}"\n'
+    (project / ".cargo" / "config.toml").write_text(mirror)
+    manifest = project / "Cargo.toml"
+    manifest.write_text(manifest.read_text().replace("[dependencies]\n", '[dependencies]\nitoa = "1"\n'))
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "CARGO_HOME": home, "CARGO_NET_OFFLINE": "false"}
+        subprocess.run(["cargo", "generate-lockfile"], cwd=project, env=env, check=True, capture_output=True, timeout=120)
+    repo = git.Repo(project)
+    repo.git.add(A=True)
+    repo.index.commit("Depend on itoa", author=TEST_IDENTITY, committer=TEST_IDENTITY)
+    repo.close()
 
 
 def wait_for(what: str, probe: Callable[[], object], timeout: float) -> object:
@@ -80,9 +101,19 @@ class Deployment:
         self.root = root
         self.sandbox_image, self.bridge_image = sandbox_image, bridge_image
         self.uid = os.getuid() or 1234
+        itoa = sorted(DEBIAN_REGISTRY.glob("itoa-1.*"))
+        if not itoa:
+            raise FileNotFoundError("Debian's itoa sources are missing (scripts/setup installs librust-itoa-dev)")
+        self.registry_up = ExitStack()
+        self.registry = self.registry_up.enter_context(serve_registry(root / "registry", itoa[-1:]))
         self.project = copy_example(root / "trade_report", TEST_IDENTITY)
+        depend_on_itoa(self.project, self.registry)
+        self.hostile = root / "hostile"  # a checkout whose manifest names a git source on the same host
+        (self.hostile / "src").mkdir(parents=True)
+        (self.hostile / "src" / "lib.rs").write_text("")
+        (self.hostile / "Cargo.toml").write_text(f'[package]\nname = "hostile"\nversion = "0.1.0"\n\n[dependencies]\nitoa = {{ git = "{self.registry.url}itoa.git" }}\n')
         if os.getuid() == 0:
-            subprocess.run(["chown", "-R", f"{self.uid}:{self.uid}", str(self.project)], check=True)
+            subprocess.run(["chown", "-R", f"{self.uid}:{self.uid}", str(self.project), str(self.hostile)], check=True)
             # root's reads stand in for the developer's own git, to whom the checkout belongs
             os.environ.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="safe.directory", GIT_CONFIG_VALUE_0=str(self.project))
         self.token = uuid.uuid4().hex * 2
@@ -95,7 +126,7 @@ class Deployment:
         self.config.write_text(f"chat:\n  profile: mock\n  url: {self.chat_url}\nsandbox:\n  limits:\n    timeout: 300\n")
         for path in (self.token_file, self.config):
             path.chmod(0o644)
-        self.volumes = {name: f"devspace-check-{self.id}-{name}" for name in ("sandwiches", "sandbox-home", "bridge-home")}
+        self.volumes = {name: f"devspace-check-{self.id}-{name}" for name in ("sandwiches", "sandbox-home", "bridge-home", "cargo-home")}
         self.sandbox_name, self.bridge_name = f"devspace-check-{self.id}-sandbox", f"devspace-check-{self.id}-bridge"
         self.mock_process: subprocess.Popen[bytes] | None = None
         self.mock = MockChatClient(f"http://127.0.0.1:{self.chat_port}")
@@ -114,10 +145,22 @@ class Deployment:
     def executor(self) -> HttpExecutor:
         return HttpExecutor(self.sandbox_url, token=self.token, timeout=600)
 
+    def fetch(self, project: Path) -> subprocess.CompletedProcess[str]:
+        """`docker compose --profile fetch run --rm fetch` for the checkout at `project`, into the cargo-home volume."""
+        volumes = {PROJECT: str(project), CARGO_HOME: self.volumes["cargo-home"]}
+        args = compose.run_args("fetch", volumes=volumes, configs={"devspace": self.config}, user=f"{self.uid}:{self.uid}", once=True)
+        program, argv = compose.entrypoint("fetch")
+        return docker("run", "--rm", *args, "--entrypoint", program, self.sandbox_image, *argv, check=False)
+
     def start_sandbox(self) -> None:
         args = compose.run_args(
             "sandbox",
-            volumes={PROJECT: str(self.project), SANDWICHES: self.volumes["sandwiches"], STATE: self.volumes["sandbox-home"]},
+            volumes={
+                PROJECT: str(self.project),
+                SANDWICHES: self.volumes["sandwiches"],
+                STATE: self.volumes["sandbox-home"],
+                CARGO_HOME: self.volumes["cargo-home"],
+            },
             secrets={"sandbox_token": self.token_file},
             configs={"devspace": self.config},
             user=f"{self.uid}:{self.uid}",
@@ -157,6 +200,7 @@ class Deployment:
         return [m.markdown for m in self.mock.messages(self.chat_id) if m.role == "user" and m.markdown.rstrip().endswith(SIGNATURE)]
 
     def close(self, keep: bool) -> None:
+        self.registry_up.close()
         if self.mock_process is not None:
             self.mock_process.terminate()
             self.mock_process.wait(10)
@@ -186,6 +230,14 @@ class Report:
 
 
 def run(d: Deployment, report: Report) -> None:
+    fetched = d.fetch(d.project)
+    crates = [r for r in d.registry.requests if r.endswith(".crate")]
+    report.check(fetched.returncode == 0 and "downloaded itoa" in fetched.stdout and bool(crates), "the fetch service fills the cargo-home volume (project read-only)", f"exit {fetched.returncode}: {fetched.stdout.strip() or fetched.stderr[-400:]}; registry served {crates}")
+    asked = len(d.registry.requests)
+    refused = d.fetch(d.hostile)
+    report.check(refused.returncode == 1 and "REFUSED" in refused.stdout and len(d.registry.requests) == asked, "the fetch service refuses a git source before any network use", f"exit {refused.returncode}: {refused.stdout.strip() or refused.stderr[-400:]}; requests after it {len(d.registry.requests) - asked}")
+    d.registry_up.close()  # from here on, the crates are in the volume or nowhere
+
     started = time.monotonic()
     d.start_sandbox()
     try:
@@ -202,6 +254,8 @@ def run(d: Deployment, report: Report) -> None:
     applied = ex.run(ApplyRequest(payload=CHANGE))
     cold = ex.run(CheckTestRequest())
     report.check(applied.ok and cold.ok, "apply, then `cargo test` under bubblewrap", f"apply ok={applied.ok}; {len(cold.tests)} tests ok={cold.ok} in {cold.duration:.1f}s (cold) {cold.error or ''}")
+    written = docker("exec", d.sandbox_name, "touch", f"{CARGO_HOME}/planted", check=False)
+    report.check(cold.ok and written.returncode != 0, "the sandbox builds itoa from the cargo-home volume, offline and read-only", f"registry stopped; build ok={cold.ok}; a write into the volume: {written.stderr.strip()[-120:]}")
     isolation = ex.run(StatusRequest()).isolation
     report.check(isolation == "bwrap", "every cargo run in its own bubblewrap sandbox", f"isolation {isolation}")
     home = docker("exec", d.sandbox_name, "sh", "-c", 'id -u; stat -c "%U %a" "$HOME"; mkdir -p "$CARGO_HOME" && echo cargo-home-made', check=False).stdout

@@ -44,8 +44,9 @@ def test_compose_file_follows_the_compose_specification(compose: dict[str, Any])
         lambda c: c["services"]["sandbox"].update(read_only="maybe", security_opt="no-new-privileges"),
         lambda c: c["networks"]["sandbox-net"].update(internal=[]),
         lambda c: c["services"]["bridge"]["depends_on"]["sandbox"].update(condition="when_ready"),
+        lambda c: c["services"]["fetch"].update(profiles="fetch"),
     ],
-    ids=["unknown-key", "wrong-types", "internal-type", "condition"],
+    ids=["unknown-key", "wrong-types", "internal-type", "condition", "profiles-type"],
 )
 def test_the_schema_check_catches_mistakes(compose: dict[str, Any], damage: Any) -> None:
     broken = copy.deepcopy(compose)
@@ -53,8 +54,13 @@ def test_the_schema_check_catches_mistakes(compose: dict[str, Any], damage: Any)
     assert schema_errors(broken)
 
 
-@pytest.mark.parametrize("name", ["sandbox", "bridge"])
-def test_both_services_are_hardened(compose: dict[str, Any], name: str) -> None:
+def mounts(service: dict[str, Any]) -> dict[str, str]:
+    """A service's short-syntax volumes by target: `source:target[:mode]` (the source may hold `:`)."""
+    return {next(part for part in reversed(volume.split(":")) if part.startswith("/")): volume for volume in service["volumes"]}
+
+
+@pytest.mark.parametrize("name", ["sandbox", "bridge", "fetch"])
+def test_every_service_is_hardened(compose: dict[str, Any], name: str) -> None:
     service = compose["services"][name]
     assert service["read_only"] is True
     assert service["cap_drop"] == ["ALL"] and "cap_add" not in service
@@ -63,14 +69,19 @@ def test_both_services_are_hardened(compose: dict[str, Any], name: str) -> None:
     limits = service["deploy"]["resources"]["limits"]
     assert {"cpus", "memory", "pids"} <= set(limits)
     assert any(mount.startswith("/tmp:") for mount in service["tmpfs"])
-    assert service["healthcheck"]["test"][0] == "CMD" and "/healthz" in " ".join(service["healthcheck"]["test"])
     assert service.get("user", "10001") not in ("0", "root")
     for variable, value in service.get("environment", {}).items():
         secret = SECRET_NAME.search(variable) and not variable.endswith("_FILE")
         assert not secret, f"{name}: {variable}={value} puts a secret into the compose file"
-    assert service["secrets"] == ["sandbox_token"]
     target = next(c["target"] for c in service["configs"] if c["source"] == "devspace")
     assert service["environment"]["DEVSPACE_CONFIG"] == target
+
+
+@pytest.mark.parametrize("name", ["sandbox", "bridge"])
+def test_the_running_services_hold_the_token_and_a_health_check(compose: dict[str, Any], name: str) -> None:
+    service = compose["services"][name]
+    assert service["secrets"] == ["sandbox_token"]
+    assert service["healthcheck"]["test"][0] == "CMD" and "/healthz" in " ".join(service["healthcheck"]["test"])
 
 
 def test_the_sandbox_has_no_way_out(compose: dict[str, Any]) -> None:
@@ -82,6 +93,36 @@ def test_the_sandbox_has_no_way_out(compose: dict[str, Any]) -> None:
     assert "network_mode" not in sandbox
     assert bridge["depends_on"]["sandbox"]["condition"] == "service_healthy"
     assert bridge["environment"]["DEVSPACE_SANDBOX__URL"] == f"http://sandbox:{DEFAULT_PORT}"
+
+
+def test_the_fetch_service_runs_only_when_asked_and_alone_writes_the_cargo_home(compose: dict[str, Any]) -> None:
+    """`docker compose --profile fetch run --rm fetch`: the sandbox image's vetted fetch stage, the one container that
+    writes the cargo-home volume and reaches out; no secret, no token; the sandbox reads that volume read-only."""
+    services = compose["services"]
+    fetch, sandbox = services["fetch"], services["sandbox"]
+    assert fetch["profiles"] == ["fetch"] and [name for name, s in services.items() if "profiles" in s] == ["fetch"]
+    assert fetch["restart"] == "no"
+    assert fetch["image"] == sandbox["image"] and fetch["build"] == sandbox["build"]
+    commands = typer.main.get_command(sandbox_app).commands  # type: ignore[attr-defined]
+    assert fetch["entrypoint"] == ["python", "-m", "sandbox"] and fetch["command"] == ["fetch"] and "fetch" in commands
+    assert fetch["security_opt"] == sandbox["security_opt"] and fetch["environment"]["DEVSPACE_SANDBOX__LIMITS__ISOLATION"] == "bwrap"
+    assert "secrets" not in fetch and not any("TOKEN" in variable for variable in fetch["environment"])
+    for service in (fetch, sandbox):
+        assert service["environment"]["DEVSPACE_SANDBOX__CARGO_HOME"] == "/var/lib/cargo-home"
+        assert service["environment"]["DEVSPACE_PROJECT"] == "/app/trade_report"
+    assert mounts(fetch)["/var/lib/cargo-home"] == "cargo-home:/var/lib/cargo-home"
+    assert mounts(sandbox)["/var/lib/cargo-home"] == "cargo-home:/var/lib/cargo-home:ro"
+    assert mounts(fetch)["/app/trade_report"].endswith(":/app/trade_report:ro")
+    assert set(mounts(fetch)) == {"/app/trade_report", "/var/lib/cargo-home"}  # not the sandbox's state, nor its sandwiches
+    writers = [name for name, s in services.items() if any(v.startswith("cargo-home:") and not v.endswith(":ro") for v in s.get("volumes", []))]
+    assert writers == ["fetch"]
+
+
+def test_only_the_fetch_service_reaches_out_for_dependencies(compose: dict[str, Any]) -> None:
+    fetch = compose["services"]["fetch"]
+    assert fetch["networks"] == ["fetch-egress"] and "network_mode" not in fetch
+    assert compose["networks"]["fetch-egress"].get("internal") is not True
+    assert [name for name, s in compose["services"].items() if "fetch-egress" in s.get("networks", [])] == ["fetch"]
 
 
 def test_the_sandbox_volumes_and_secrets(compose: dict[str, Any]) -> None:

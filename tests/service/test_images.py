@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 
 from tests.support import compose
+from tests.support.registry import DEBIAN_REGISTRY, serve_registry
 
 pytestmark = pytest.mark.docker
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = {"sandbox": "colloqium/devspace-sandbox:test", "bridge": "colloqium/devspace-bridge:test"}
 STATE = "/var/lib/devspace"
+CARGO_HOME = "/var/lib/cargo-home"
 
 
 def docker(*argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -83,7 +85,34 @@ def test_the_login_hand_over_lands_in_a_fresh_volume(images: dict[str, str], vol
 
 def test_the_sandbox_makes_its_cargo_home_as_the_developers_uid(images: dict[str, str], tmp_path: Path, files: dict[str, Path]) -> None:
     """The cargo home goes into the tmpfs home whatever mode the engine's runc gives that tmpfs."""
-    volumes = {"/app/trade_report": str(tmp_path), "/app/sandwiches": str(tmp_path), STATE: str(tmp_path)}
+    volumes = {"/app/trade_report": str(tmp_path), "/app/sandwiches": str(tmp_path), STATE: str(tmp_path), CARGO_HOME: str(tmp_path)}
     args = compose.run_args("sandbox", volumes=volumes, secrets=files, configs=files, user="1234:1234", once=True)
     made = run(images["sandbox"], args, ["sh", "-c", 'mkdir -p "$CARGO_HOME" && cargo --version'])
     assert made.returncode == 0 and made.stdout.startswith("cargo "), made.stderr
+
+
+def test_the_fetch_service_fills_a_fresh_cargo_home_volume_the_sandbox_reads_read_only(
+    images: dict[str, str], volume: str, files: dict[str, Path], tmp_path: Path
+) -> None:
+    """`docker compose --profile fetch run --rm fetch` with the file's settings: the project (read-only, no Cargo.lock)
+    depends on itoa from a mirror on loopback; the crate lands in the volume, which the sandbox service mounts read-only."""
+    itoa = sorted(DEBIAN_REGISTRY.glob("itoa-1.*"))
+    if not itoa:
+        pytest.skip("Debian's itoa sources are not installed (scripts/setup installs librust-itoa-dev)")
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "lib.rs").write_text("")
+    (project / "Cargo.toml").write_text('[package]\nname = "p"\nversion = "0.1.0"\n\n[dependencies]\nitoa = "1"\n')
+    (project / ".cargo").mkdir()
+    with serve_registry(tmp_path / "registry", itoa[-1:]) as registry:
+        mirror = f'[source.crates-io]\nreplace-with = "mirror"\n\n[source.mirror]\nregistry = "{registry.index}"\n'
+        (project / ".cargo" / "config.toml").write_text(mirror)
+        args = compose.run_args("fetch", volumes={"/app/trade_report": str(project), CARGO_HOME: volume}, configs=files, user="1234:1234", once=True)
+        program, argv = compose.entrypoint("fetch")
+        fetched = run(images["sandbox"], args, [program, *argv])
+    assert fetched.returncode == 0 and "downloaded itoa" in fetched.stdout, fetched.stdout + fetched.stderr[-1500:]
+    assert not (project / "Cargo.lock").exists()  # cargo wrote it into the fetch's scratch copy
+    volumes = {"/app/trade_report": str(project), "/app/sandwiches": str(tmp_path), STATE: str(tmp_path), CARGO_HOME: volume}
+    sandbox = compose.run_args("sandbox", volumes=volumes, secrets=files, configs=files, user="1234:1234", once=True)
+    seen = run(images["sandbox"], sandbox, ["sh", "-c", f"ls {CARGO_HOME}/registry/cache/*/ && touch {CARGO_HOME}/planted"])
+    assert "itoa-" in seen.stdout and "Read-only file system" in seen.stderr, seen.stdout + seen.stderr

@@ -46,9 +46,10 @@ def run_args(
     """`docker run` options for service `name`, host network instead of the file's networks.
 
     `volumes` maps each of the service's mount targets to its source (a host path or a volume's name; every target
-    the file mounts must be given); `secrets` and `configs` map the file's names to host files, mounted read-only
-    where Compose puts them; `environment` adds to the file's; `user` stands for the file's (it interpolates
-    DEVSPACE_UID); `once` leaves out the restart policy, for a one-off `docker run --rm`. Raises KeyError for a volume, secret or config the caller left out.
+    the file mounts must be given; the file's mode, `:ro`, is kept); `secrets` and `configs` map the file's names to
+    host files, mounted read-only where Compose puts them; `environment` adds to the file's; `user` stands for the
+    file's (it interpolates DEVSPACE_UID); `once` leaves out the restart policy, for a one-off `docker run --rm`.
+    Raises KeyError for a volume, secret or config the caller left out.
     """
     spec = service(name)
     args = ["--network", "host"]
@@ -72,8 +73,10 @@ def run_args(
     env = {**spec.get("environment", {}), **(environment or {})}
     args += [arg for key, value in env.items() for arg in ("-e", f"{key}={value}")]
     for mount in spec.get("volumes", []):
-        target = next(part for part in reversed(mount.split(":")) if part.startswith("/"))  # short syntax, ":ro" or not
-        args += ["-v", f"{volumes[target]}:{target}"]
+        parts = mount.split(":")  # short syntax: the source may hold ":" (`${VAR:?message}`), a mode may follow
+        target = next(part for part in reversed(parts) if part.startswith("/"))
+        mode = f":{parts[-1]}" if parts[-1] != target else ""
+        args += ["-v", f"{volumes[target]}:{target}{mode}"]
     for secret in spec.get("secrets", []):
         args += ["-v", f"{(secrets or {})[secret]}:/run/secrets/{secret}:ro"]
     for config in spec.get("configs", []):
@@ -89,6 +92,13 @@ def command(name: str, port: int) -> list[str]:
     if "--port" in argv:
         argv[argv.index("--port") + 1] = str(port)
     return argv
+
+
+def entrypoint(name: str) -> tuple[str, list[str]]:
+    """The service's entrypoint and command as `docker run --entrypoint PROGRAM IMAGE ARGS…` takes them: (PROGRAM, ARGS)."""
+    spec = service(name)
+    program, *args = spec["entrypoint"]
+    return program, [*args, *spec.get("command", [])]
 
 
 def healthcheck(name: str, urls: dict[str, str]) -> list[str]:
