@@ -4,6 +4,12 @@ Exactly once: a message is recorded with its commands before anything runs, repl
 in the same step that finishes a command, and a reply is marked posted only once the chat shows
 it. After a crash, the first read sees our own posts that made it into the chat (by the ref in
 their signature) and marks them posted, so nothing is posted twice; the rest is posted then.
+
+Nothing lost: each read is reconciled with the journal by id (`bridge.reconcile`), so a turn the
+page shows late, after the answer to it or above turns already read, still runs (once, with a
+warning in the log). When the turn read last is gone from the conversation (an edit forked it, an
+answer was regenerated, a turn deleted, the chat recreated), the bridge says so once in the chat and
+goes on from what the chat shows.
 """
 
 from __future__ import annotations
@@ -14,17 +20,24 @@ from collections.abc import Awaitable, Callable
 
 from loguru import logger
 
-from bridge.chat.base import ChatDriver
+from bridge.chat.base import ChatDriver, ChatView
 from bridge.chat.errors import BrowserGone, Challenge, ChatError, ErrorBubble, LoggedOut, PageStalled, PostUnconfirmed, RateLimited
 from bridge.journal import Journal
-from bridge.models import ChatMessage
+from bridge.models import ChatMessage, Reply
 from bridge.orchestrator import Orchestrator
 from bridge.protocol import post_ref
+from bridge.reconcile import Reconciled, reconcile
 
 LAST_SEEN = "last_seen_id"
 ATTACHED = "attached"
+ATTACHED_AT = "attached_at"
 HUMAN_WAIT = 30.0
 RATE_LIMIT_WAIT = 300.0
+HISTORY_CHANGED = (
+    "The chat's history changed under me: message {lost}, the last one I had read, is no longer in this conversation "
+    "(an edited or regenerated turn, a deleted one, or the chat recreated under the same id). I go on from what the "
+    "chat shows now; nothing already done runs again."
+)
 
 
 class Bridge:
@@ -61,33 +74,38 @@ class Bridge:
         self.on_post = on_post
         self._refreshed = time.monotonic()
         self._provisional = not driver.chat_id  # a new chat: its id comes with the first send
+        self._since: str | None = None  # the reading position: a read reaches back to it
+        self._attached_at: float | None = None
+        self._known: set[str] = set()  # turns of the last window that the journal holds: never read again
 
     async def attach(self) -> None:
         """First attach marks what is already there as seen; later attaches resume from the journal."""
         await self.driver.start()
-        last = self.journal.get(self.chat_id, LAST_SEEN)
-        if last is not None:
-            self.driver.last_seen_id = last
-            logger.info(f"resuming chat {self.chat_id} after message {last}")
+        self._known = set()
+        self._since = self.journal.get(self.chat_id, LAST_SEEN)
+        if self._since is not None:
+            logger.info(f"resuming chat {self.chat_id} after message {self._since}")
         elif not self.journal.get(self.chat_id, ATTACHED, False) and not self.catch_up:
-            existing = await self.driver.read_new()
-            for msg in existing:
-                self.journal.record_message(self._own(msg), [])
-            if existing:
-                self.journal.put(self.chat_id, LAST_SEEN, existing[-1].id)
+            view = await self._view(None)
+            existing = [self._own(m) for m in view.messages] if view is not None else []
+            self.journal.record_seen(self.chat_id, existing)
+            self._known = {m.id for m in existing}
+            self._since = existing[-1].id if existing else None
+            self.journal.put(self.chat_id, LAST_SEEN, self._since)
             logger.info(f"attached to chat {self.chat_id}: {len(existing)} earlier message(s) marked as seen")
+        self._attached_at = self.journal.get(self.chat_id, ATTACHED_AT)
+        if self._attached_at is None and not self.journal.get(self.chat_id, ATTACHED, False):
+            self._attached_at = time.time()
+            self.journal.put(self.chat_id, ATTACHED_AT, self._attached_at)
         self.journal.put(self.chat_id, ATTACHED, True)
         await asyncio.to_thread(self.orchestrator.run_pending, self.chat_id)
 
     def _adopt_chat_id(self) -> None:
-        """A new chat takes the id its UI gives it on the first send (`/` -> `/c/<id>`); the journal's place follows once."""
+        """A new chat takes the id its UI gives it on the first send (`/` -> `/c/<id>`); the journal follows once."""
         found = self.driver.chat_id
         if not self._provisional or not found:
             return
-        for key in (LAST_SEEN, ATTACHED):
-            value = self.journal.get(self.chat_id, key)
-            if value is not None:
-                self.journal.put(found, key, value)
+        self.journal.move_chat(self.chat_id, found)
         logger.info(f"the new chat {self.chat_id} is now chat {found}")
         self.chat_id, self._provisional = found, False
 
@@ -95,24 +113,61 @@ class Bridge:
         return msg.model_copy(update={"chat_id": self.chat_id})
 
     async def step(self) -> int:
-        """Read and run new messages; when there were none, post one pending reply."""
+        """Read, reconcile with the journal and run new messages; when there were none, post one pending reply."""
         if self.refresh_every is not None and time.monotonic() - self._refreshed >= self.refresh_every:
             await self.driver.refresh()
             self._refreshed = time.monotonic()
-        messages = await self.driver.read_new()
+        view = await self._view(self._since)
         self._adopt_chat_id()
-        for raw in messages:
+        if view is None:
+            return 1  # an error bubble was recorded: read on at once
+        found = reconcile(view, self.journal.recorded(self.chat_id, view.ids), self._attached_at, self._since)
+        self._announce(found)
+        for raw in found.run:
             msg = self._own(raw)
             if self.orchestrator.is_own_post(msg):
                 self.journal.mark_posted_seen(self.chat_id, post_ref(msg.text), msg.text, msg.id)
             elif self.on_message is not None:
                 self.on_message(msg)
             await asyncio.to_thread(self.orchestrator.handle, msg)
-            self.journal.put(self.chat_id, LAST_SEEN, msg.id)
+        self._known = set(self.journal.recorded(self.chat_id, view.ids))
+        if found.position != self._since:
+            self._since = found.position
+            self.journal.put(self.chat_id, LAST_SEEN, self._since)
         self.orchestrator.tick()
-        if not messages:
+        if not found.run:
             await self.post_next()
-        return len(messages)
+        return len(found.run)
+
+    async def _view(self, since: str | None) -> ChatView | None:
+        """What the chat shows, reaching back to `since`; a view that lost it is read again after a reload (a page
+        still loading is not a changed history). None when an error bubble was met (it is recorded as seen)."""
+        try:
+            view = await self.driver.read(since, self._known)
+            if not view.anchored:
+                await self.driver.refresh()
+                view = await self.driver.read(since, self._known)
+        except ErrorBubble as bubble:
+            logger.warning(f"the chat UI shows an error: {bubble}")
+            self.journal.record_message(ChatMessage(id=bubble.message_id, role="assistant", text=bubble.text, chat_id=self.chat_id), [])
+            self._known.add(bubble.message_id)
+            return None
+        return view
+
+    def _announce(self, found: Reconciled) -> None:
+        """Log what came out of order, record what is from before the attach, and say once in the chat that the
+        history changed (in the same step that moves the reading position off the lost turn)."""
+        for late in found.late:
+            logger.warning(f"message {late.id} shows up out of order, above message {late.above} read before; running it now")
+        if found.record:
+            self.journal.record_seen(self.chat_id, [self._own(m) for m in found.record])
+            logger.info(f"{len(found.record)} message(s) from before the first attach showed up; marked as seen, not run")
+        if found.lost is not None:
+            logger.warning(f"message {found.lost}, the last one read, is no longer in chat {self.chat_id}; going on from what it shows")
+            with self.journal.tx():
+                self.orchestrator.poster.queue(self.chat_id, None, Reply(text=HISTORY_CHANGED.format(lost=found.lost), kind="error"))
+                self.journal.put(self.chat_id, LAST_SEEN, found.position)
+            self._since = found.position
 
     async def post_next(self) -> bool:
         """Post the oldest queued reply into an idle, up-to-date conversation; True if one was posted."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bridge.chat.history import HistoryItem, active_branch, after, in_order
+from bridge.chat.history import HistoryItem, active_branch, after
 from bridge.chat.profile import StreamEvents, load_profile
 from bridge.chat.stream import ReplyStream
 
@@ -55,12 +55,6 @@ def test_turns_after_the_last_seen_one():
     assert after(branch, "a2") == []
     assert ids(after(branch, None) or []) == ["q1", "a1", "q2", "a2"]
     assert after(branch, "a3") is None, "a turn of another branch is not on this one"
-
-
-def test_turns_fetched_by_id_follow_the_pages_order_up_to_the_first_missing():
-    assert ids(in_order(TREE, ["q2", "a2"])) == ["q2", "a2"]
-    assert ids(in_order(list(reversed(TREE)), ["q2e", "a3"])) == ["q2e", "a3"]
-    assert ids(in_order(TREE, ["q2", "not-stored-yet", "a2"])) == ["q2"]
 
 
 def frame(kind: str, reply: str | None, status: str | None = None, error: str | None = None) -> str:
