@@ -4,7 +4,7 @@ Both sides start warm (already built) and make the same edit each round, so each
 incremental rebuild and one test run. Rounds alternate between the two sides; the figure is the
 ratio of medians.
 
-    .venv/bin/python benchmarks/patch_cycle.py [--rounds 8] [--isolation auto|none]
+    .venv/bin/python benchmarks/patch_cycle.py [--rounds 8] [--isolation bwrap|auto|none]
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def cargo(args: list[str], cwd: Path, target: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=8)
-    parser.add_argument("--isolation", choices=["auto", "bwrap", "none"], default="auto")
+    parser.add_argument("--isolation", choices=["bwrap", "auto", "none"], default="bwrap")
     args = parser.parse_args()
     setup_logging("WARNING")
 

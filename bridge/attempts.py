@@ -13,12 +13,13 @@ from sandbox.summary import summarize_apply, summarize_check
 
 class Attempt(BaseModel):
     """What one try did: a patch applied and checked, or refused (`applied`), or a plain test run (`applied` None),
-    with its chat summary."""
+    with its chat summary and the patch tried (`payload`)."""
 
     ok: bool
     applied: ApplyResult | None = None
     check: CheckResult | None = None
     summary: str
+    payload: str | None = None
 
 
 def filter_failures(check: CheckResult, test_filter: str) -> tuple[int, list[str]]:
@@ -46,7 +47,7 @@ def try_patch(
     if not applied.ok and accept_applied and applied.already_applied:
         applied = ApplyResult(ok=True)
     if not applied.ok:
-        return Attempt(ok=False, applied=applied, summary=summarize_apply(applied, budget=budget))
+        return Attempt(ok=False, applied=applied, summary=summarize_apply(applied, budget=budget), payload=payload)
     check = executor.run(CheckDegradationRequest())
     ok = check.ok
     summary = summarize_check(check, budget=budget)
@@ -61,4 +62,4 @@ def try_patch(
             summary += "\nThe patch was rolled back; the workspace is as before it."
         except SandboxError as exc:
             summary += f"\nRolling the patch back failed: {exc}"
-    return Attempt(ok=ok, applied=applied, check=check, summary=summary)
+    return Attempt(ok=ok, applied=applied, check=check, summary=summary, payload=payload)

@@ -1,4 +1,4 @@
-"""The bridge's settings: the sandbox's settings (`sandbox.settings`) plus the chat, the LLM API and the rules.
+"""The bridge's settings: the sandbox's settings (`sandbox.settings`) plus the chat, the LLM API, the agent roles and the rules.
 
 Precedence: init arguments > `DEVSPACE_*` env vars > a YAML file > defaults; secrets as SecretStr.
 Unknown keys are errors anywhere, so a misspelt setting is never silently ignored.
@@ -12,7 +12,9 @@ from typing import Any, ClassVar
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from bridge.protocol.verbs import canonical, default_permissions, suggest
+from bridge.protocol.verbs import Verb, canonical, default_permissions, suggest
+from bridge.roles.config import RoleSettings, with_builtin
+from sandbox.models import Identity
 from sandbox.operations import Role
 from sandbox.redact import redactor
 from sandbox.settings import (
@@ -29,7 +31,7 @@ __all__ = ["ConfigError", "Settings", "load_settings"]
 
 
 class LLMSettings(Section):
-    """The OpenAI-compatible API that fix attempts go to when a key is configured."""
+    """The OpenAI-compatible API that fix attempts go to when a key is configured; the roles' default endpoint."""
 
     api_key: SecretStr | None = Field(default=None, description="falls back to XAI_API_KEY, then OPENAI_API_KEY")
     base_url: str = Field(default="https://api.x.ai/v1", pattern=r"^https?://\S+$")
@@ -104,9 +106,17 @@ class Settings(SandboxSettings):
     }
 
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    roles: dict[str, RoleSettings] = Field(
+        default_factory=dict, validate_default=True, description="agent roles by name (their tag is @name), over the four built in"
+    )
     chat: ChatSettings = Field(default_factory=ChatSettings)
     rules: RulesSettings = Field(default_factory=RulesSettings)
     replies: RepliesSettings = Field(default_factory=RepliesSettings)
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _over_builtin(cls, value: Any) -> Any:
+        return with_builtin(value)
 
     @model_validator(mode="after")
     def _derive_chat(self) -> Settings:
@@ -114,6 +124,17 @@ class Settings(SandboxSettings):
         if self.chat.storage_state is None:
             self.chat.storage_state = self.home / "sessions" / f"{self.chat.profile}.json"
         return self
+
+
+    def role_verbs(self) -> dict[str, Verb]:
+        """The configured roles' verbs by tag (`@critic` -> its verb)."""
+        return {f"@{name}": role.verb(name) for name, role in self.roles.items()}
+
+    def identity_of(self, author: str) -> Identity:
+        """The git identity of an author: an agent role, the assistant, else the developer (a role no longer configured too)."""
+        if author in self.roles:
+            return self.roles[author].author(author)
+        return self.identities.identity("assistant" if author == "assistant" else "developer")
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -1,5 +1,6 @@
 """`devspace demo`: the mock chat, a scripted assistant and developer playing the seed's workflow
-on a copy of the example crate, with the real bridge attached in a headless Chromium.
+on a copy of the example crate, with the real bridge attached in a headless Chromium; then the
+agent roles' scene (`bridge.demo_roles`) with a stand-in LLM.
 
 Two fixtures: `classic` (the mock profile on the server-rendered page, the bridge as a second session
 that reloads) and `grok-2026` (the grok profile as shipped, on the fixture of today's grok.com, read
@@ -19,6 +20,7 @@ import git
 from rich.console import Console
 
 from bridge.config import Settings
+from bridge.demo_roles import role_steps, start_standin
 from bridge.example import copy_example
 from bridge.journal import Journal
 from bridge.mockchat.app import MockOptions, create_app
@@ -132,6 +134,7 @@ def run_demo(settings: Settings, *, port: int, stay: bool, console: Console, fix
     settings.chat.profile = "grok" if fixture == "grok-2026" else "mock"
     settings.chat.selectors_file = None
     settings.chat.driver = "playwright"
+    standin = start_standin(settings)
     orchestrator = make_orchestrator(settings)
     file_id = next(e.file_id for e in orchestrator.executor.run(FilesRequest()) if e.path == "src/date.rs")
     app = create_app(ScriptedAssistant(script(file_id)), MockOptions(ui=fixture))
@@ -154,14 +157,15 @@ def run_demo(settings: Settings, *, port: int, stay: bool, console: Console, fix
     ok = False
     try:
         wait_attached(bridge.journal, bridge.chat_id, lambda: not thread.is_alive())  # the empty conversation first
-        for text, marker in DEVELOPER_STEPS:
+        for text, marker in DEVELOPER_STEPS + role_steps(orchestrator.executor):
             after = len(client.messages(CHAT_ID))
             client.inject(CHAT_ID, text.format(file_id=file_id))
             wait_turn(client, transcript, marker, after, lambda: not thread.is_alive())
         ok = True
-        head = git.Repo(orchestrator.executor.run(StatusRequest()).workspace).head.commit
+        repo = git.Repo(orchestrator.executor.run(StatusRequest()).workspace)
         console.rule("[bold]done")
-        console.print(f"commit {head.hexsha[:10]} by {head.author.name} <{head.author.email}>: {head.summary}")
+        for commit in reversed(list(repo.iter_commits())[:-1]):  # the demo's commits, the crate's import aside
+            console.print(f"commit {commit.hexsha[:10]} by {commit.author.name} <{commit.author.email}>: {commit.summary}")
         console.print(f"chat: {url}  (log in on the page with any name)")
         if stay:
             console.print("The bridge stays attached: type `@agent help` in the chat. Ctrl-C to stop.")
@@ -175,4 +179,5 @@ def run_demo(settings: Settings, *, port: int, stay: bool, console: Console, fix
         thread.join(30)
         client.close()
         server.stop()
+        standin.stop()
     return ok

@@ -1,7 +1,9 @@
 """Three tries, then escalate: a failing patch or test opens a task with at most `max_attempts` fixes.
 
-With an LLM API the fixes are asked for and tried here, in a row; without one the assistant in the
-chat is asked, and its next patches for the task come back through `answer`, each one an attempt.
+With a `Fixer` (the LLM API of fix mode, or the agent role whose patch failed) the fixes are asked for
+and tried here, in a row; without one the assistant in the chat is asked, and its next patches for
+the task come back through `answer`, each one an attempt. Every patch that lands is announced, and
+handed to the `Reviewer` (the critic, while the developer allows critics).
 A task waiting longer than `chat.answer_timeout` for the assistant is escalated by `expired`.
 The fix loop works from the failure itself (`Attempt`: the refusal or the `CheckResult`), so the
 files a fix is shown are the ones the failure names, not paths read back out of a summary.
@@ -10,7 +12,8 @@ files a fix is shown are the ones the failure names, not paths read back out of 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from loguru import logger
 
@@ -20,45 +23,72 @@ from bridge.config import Settings
 from bridge.journal import Journal, TaskRow
 from bridge.llm import LLMClient, LLMError
 from bridge.models import Reply
-from bridge.prompts import fix_prompt
+from bridge.prompts import SYSTEM, fix_prompt
 from sandbox.errors import SandboxError
 from sandbox.executor import Executor
 from sandbox.models import CodeFile
-from sandbox.operations import GetCodeRequest, Role
+from sandbox.operations import GetCodeRequest
 
 CONTEXT_FILES = 4
 ANNOUNCED_FILES = 3
 
 
+@dataclass(frozen=True)
+class Fixer:
+    """Who is asked for fixes through an API: its name in posts, the author its fixes are noted for, its system
+    prompt, and the call (messages -> the answer's text; raises LLMError)."""
+
+    name: str
+    author: str
+    system: str
+    complete: Callable[[list[dict[str, str]]], str]
+
+
+class Reviewer(Protocol):
+    def landed(self, chat_id: str, attempt: Attempt, author: str) -> list[Reply]:
+        """What to post about a patch that landed and passed its checks, after its announcement (often nothing)."""
+        ...
+
+
 class FixLoop:
     """Tasks, attempts and escalations, kept in the journal's tasks table."""
 
-    def __init__(self, executor: Executor, journal: Journal, settings: Settings, llm: LLMClient | None, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        executor: Executor,
+        journal: Journal,
+        settings: Settings,
+        llm: LLMClient | None,
+        clock: Callable[[], float],
+        reviewer: Reviewer | None = None,
+    ) -> None:
         self.executor = executor
         self.journal = journal
         self.settings = settings
-        self.llm = llm
+        self.fixer = Fixer("the LLM", "assistant", SYSTEM, lambda messages: llm.complete(messages).text) if llm is not None else None
         self.clock = clock
+        self.reviewer = reviewer
         self.limit = settings.rules.max_attempts
         self.budget = settings.replies.summary_budget
 
     def open(self, chat_id: str, kind: str, request: str, failure: Attempt, *, payload: str | None = None,
-             file_id: int | None = None, test_filter: str | None = None) -> list[Reply]:
-        """A failure starts a task: fixed through the LLM API, or the assistant is asked for a fix."""
-        waiting = self.clock() if self.llm is None else None
+             file_id: int | None = None, test_filter: str | None = None, fixer: Fixer | None = None) -> list[Reply]:
+        """A failure starts a task: fixed by `fixer` (default: the LLM API when configured), or the assistant is asked."""
+        fixer = fixer or self.fixer
+        waiting = self.clock() if fixer is None else None
         task = self.journal.start_task(
             chat_id, kind, request, file_id=file_id, filter=test_filter, last_summary=failure.summary, waiting_since=waiting
         )
-        if self.llm is None:
+        if fixer is None:
             return [self._ask(task, failure.summary, 0)]
-        return self._fix_with_llm(self.llm, task, failure, payload)
+        return self._fix_with(fixer, task, failure, payload)
 
-    def answer(self, task: TaskRow, attempt: Attempt, role: Role) -> list[Reply]:
+    def answer(self, task: TaskRow, attempt: Attempt, author: str) -> list[Reply]:
         """A patch the assistant sent for a waiting task: one attempt, counted."""
         attempts = task.attempts + 1
         if attempt.ok:
             self.journal.update_task(task.id, status="succeeded", attempts=attempts, waiting_since=None)
-            return [self.announce(task.chat_id, attempt, role, note=f" (fix attempt {attempts})")]
+            return self.announce(task.chat_id, attempt, author, note=f" (fix attempt {attempts})")
         if attempts >= self.limit:
             self.journal.update_task(task.id, status="escalated", attempts=attempts, waiting_since=None, last_summary=attempt.summary)
             return [Reply(text=_escalation(task, self.limit, attempt.summary), kind="escalation")]
@@ -79,11 +109,12 @@ class FixLoop:
                 out.append((task.chat_id, Reply(text=text, kind="escalation")))
         return out
 
-    def announce(self, chat_id: str, attempt: Attempt, role: Role, note: str = "") -> Reply:
-        """A patch that landed and passed, to everyone: the new module (or its changed region) and the check."""
+    def announce(self, chat_id: str, attempt: Attempt, author: str, note: str = "") -> list[Reply]:
+        """A patch that landed and passed, to everyone: the new module (or its changed region) and the check;
+        then what the reviewer has to say about it."""
         applied = attempt.applied
         assert applied is not None and applied.ok, "only an applied patch is announced"
-        authorship.note(self.journal, chat_id, role)
+        authorship.note(self.journal, chat_id, author)
         paths = applied.changed + applied.created
         settings = self.settings.replies
         cap = min(settings.module_chars, max(500, (settings.max_chars - 1500) // max(1, len(paths))))
@@ -96,7 +127,8 @@ class FixLoop:
         if applied.build_sensitive:
             parts.append("Note: this patch edits files that run code at build time: " + ", ".join(applied.build_sensitive))
         parts.append(attempt.summary)
-        return Reply(text="\n\n".join(parts), kind="broadcast")
+        review = self.reviewer.landed(chat_id, attempt, author) if self.reviewer is not None else []
+        return [Reply(text="\n\n".join(parts), kind="broadcast"), *review]
 
     # the two ways to fix ------------------------------------------------------------------------
     def _ask(self, task: TaskRow, summary: str, used: int) -> Reply:
@@ -107,20 +139,21 @@ class FixLoop:
         )
         return Reply(text=text, kind="request")
 
-    def _fix_with_llm(self, llm: LLMClient, task: TaskRow, failure: Attempt, payload: str | None) -> list[Reply]:
+    def _fix_with(self, fixer: Fixer, task: TaskRow, failure: Attempt, payload: str | None) -> list[Reply]:
         last, failed_payload = failure, payload
         for number in range(1, self.limit + 1):
             asked = task.request + (f"\n\nThe patch that failed:\n{failed_payload}" if failed_payload else "")
             try:
-                answer = llm.complete(fix_prompt(asked, last.summary, self._files(task, last), number))
+                answer = fixer.complete(fix_prompt(asked, last.summary, self._files(task, last), number, system=fixer.system))
             except LLMError as exc:
                 self.journal.update_task(task.id, status="escalated", attempts=number)
-                return [Reply(text=f"{task.request}: the LLM could not be reached ({exc}).\nLast failure:\n{last.summary}", kind="escalation")]
+                text = f"{task.request}: no fix from {fixer.name} ({exc}).\nLast failure:\n{last.summary}"
+                return [Reply(text=text, kind="escalation")]
             attempt = try_patch(self.executor, answer, file_id=task.file_id, test_filter=task.filter, budget=self.budget)
-            logger.info(f"task #{task.id} fix attempt {number}: {'ok' if attempt.ok else 'failed'}")
+            logger.info(f"task #{task.id} fix attempt {number} by {fixer.name}: {'ok' if attempt.ok else 'failed'}")
             if attempt.ok:
                 self.journal.update_task(task.id, status="succeeded", attempts=number, last_summary=attempt.summary)
-                return [self.announce(task.chat_id, attempt, "assistant", note=f" (fixed by the LLM on attempt {number})")]
+                return self.announce(task.chat_id, attempt, fixer.author, note=f" (fixed by {fixer.name} on attempt {number})")
             self.journal.update_task(task.id, attempts=number, last_summary=attempt.summary)
             last, failed_payload = attempt, answer
         self.journal.update_task(task.id, status="escalated")

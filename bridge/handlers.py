@@ -1,7 +1,8 @@
 """One handler per `@agent` verb: a recorded command and its arguments in, the replies out.
 
 A verb that runs one sandbox operation as it is (`Verb.operation`) needs no handler of its own:
-`run_operation` runs it and renders its result. The others are registered here with `@handles`.
+`run_operation` runs it and renders its result; an agent role's tag (`Verb.role`) is run by the
+roles' runner (`run_role`). The others are registered here with `@handles`.
 A handler writes the journal only at the stages that matter after a crash (`Call.stage`); the
 orchestrator records the command's start and, with its replies, its end.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from loguru import logger
 from pydantic import BaseModel
@@ -28,6 +29,9 @@ from sandbox.executor import Executor
 from sandbox.operations import CheckTestRequest, CommitRequest, Role, StatusRequest, build
 from sandbox.summary import summarize_check
 
+if TYPE_CHECKING:
+    from bridge.roles.run import RoleRunner
+
 EFFECT = "effect"
 """The stage of a mutating operation run as it is, set just before the operation starts."""
 
@@ -40,6 +44,7 @@ class Services:
     journal: Journal
     settings: Settings
     fixes: FixLoop
+    roles: RoleRunner
     dry_run: bool
     mode: str
 
@@ -89,6 +94,8 @@ def handler_of(verb: Verb) -> Handler:
         return found
     if verb.operation is not None:
         return run_operation
+    if verb.role is not None:
+        return run_role
     raise LookupError(f"`{verb.name}` has no handler")
 
 
@@ -104,10 +111,15 @@ def run_operation(call: Call) -> list[Reply]:
     return [Reply(text=replies.text_of(result, cap=settings.max_chars - 500, budget=settings.summary_budget))]
 
 
+def run_role(call: Call) -> list[Reply]:
+    """An agent role's tag: the role is asked, and what it produces is posted or applied and checked."""
+    return call.services.roles.run(call)
+
+
 # the verbs with more to them ----------------------------------------------------------------------
 @handles(HELP)
 def help_(call: Call) -> list[Reply]:
-    return [Reply(text=protocol.help_text())]
+    return [Reply(text=protocol.help_text(call.services.settings.role_verbs()))]
 
 
 @handles(BY_NAME["status"])
@@ -116,7 +128,8 @@ def status(call: Call) -> list[Reply]:
     limit = call.services.settings.rules.max_attempts
     described = f"#{task.id} {task.kind}: {task.request} (fix attempts {task.attempts}/{limit})" if task else None
     workspace = call.services.executor.run(StatusRequest())
-    return [Reply(text=replies.status_text(workspace, described) + f"\nMode: {call.services.mode}")]
+    usage = replies.roles_usage_text(call.services.journal.role_usage(call.chat_id))
+    return [Reply(text=replies.status_text(workspace, described) + f"\n{usage}\nMode: {call.services.mode}")]
 
 
 @handles(COMMIT)
@@ -124,7 +137,7 @@ def commit(call: Call) -> list[Reply]:
     args = cast(CommitArguments, call.args)
     services = call.services
     message = args.msg or _plain_data(call.cmd) or "update from the chat"
-    author = services.settings.identities.identity(authorship.author_of_pending(services.journal, call.chat_id))
+    author = services.settings.identity_of(authorship.author_of_pending(services.journal, call.chat_id))
     if services.dry_run:
         return [Reply(text=f"[dry run] would commit as {author}: {message}")]
     link = {"chat_id": call.chat_id or "local", "message_id": call.row.msg_id, "url": services.settings.chat.url}
@@ -162,7 +175,7 @@ def improvement(call: Call) -> list[Reply]:
     if task is not None:
         return services.fixes.answer(task, attempt, call.role)
     if attempt.ok:
-        return [services.fixes.announce(call.chat_id, attempt, call.role)]
+        return services.fixes.announce(call.chat_id, attempt, call.role)
     if attempt.applied is not None and attempt.applied.already_applied:
         return [Reply(text="Nothing to do: " + attempt.summary)]
     target = f" file_id={args.file_id}" if args.file_id is not None else ""

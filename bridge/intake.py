@@ -7,6 +7,8 @@ before anything runs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from loguru import logger
 
 from bridge import protocol
@@ -14,13 +16,18 @@ from bridge.journal import Journal
 from bridge.models import ChatMessage, Reply
 from bridge.policy import Policy
 from bridge.poster import Poster
+from bridge.protocol.tags import CRITICS_ALLOWED, carries
+from bridge.protocol.verbs import Verb
 
 
 class Intake:
-    def __init__(self, journal: Journal, poster: Poster, policy: Policy) -> None:
+    """`roles`: the configured agent roles' verbs by tag, whose tags are commands too."""
+
+    def __init__(self, journal: Journal, poster: Poster, policy: Policy, roles: Mapping[str, Verb]) -> None:
         self.journal = journal
         self.poster = poster
         self.policy = policy
+        self.roles = roles
 
     def is_own_post(self, message: ChatMessage) -> bool:
         """A post of the bot: read back (by its signature, or as an outbox entry whatever the UI did to it)."""
@@ -38,12 +45,12 @@ class Intake:
         if self.is_own_post(message):
             self.journal.record_message(message.model_copy(update={"role": "mcp"}), [])
             return
-        parsed = protocol.parse(message)
+        parsed = protocol.parse(message, self.roles)
         with self.journal.tx():
             if not self.journal.record_message(message, parsed.commands):
                 return
             if message.role == "developer":
-                self.policy.note_developer(chat)
+                self.policy.note_developer(chat, critics_allowed=carries(message.text, CRITICS_ALLOWED))
             for issue in parsed.issues:
                 self.poster.queue(chat, message.id, Reply(text=issue.reason, kind="error"))
         if parsed.commands:

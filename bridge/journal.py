@@ -1,4 +1,5 @@
-"""The durable ledger (SQLite, WAL): messages seen, commands, tasks, the outbox, per-chat state.
+"""The durable ledger (SQLite, WAL): messages seen (the last turns' text too), commands, tasks, the outbox,
+the agent roles' API calls, per-chat state.
 
 Crash safety rule: every step is written before it is done. A message and its commands are
 recorded in one transaction; a command is marked with its stage before each effect; its result
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -21,7 +23,9 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from bridge.models import ChatMessage, Command, ReplyKind, Role
+from sandbox.redact import redact
 from sandbox.sqlite import connect, transaction
+from sandbox.text import clip
 
 BATCH = 500  # ids per lookup, well under SQLite's bound on parameters
 CommandStatus = Literal["pending", "running", "done", "refused"]
@@ -58,7 +62,40 @@ CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (chat_id, status, id);
 CREATE TABLE IF NOT EXISTS chat_state (
     chat_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (chat_id, key)
 );
+CREATE TABLE IF NOT EXISTS turns (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    chat_id TEXT NOT NULL, msg_id TEXT NOT NULL, role TEXT NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS turns_by_chat ON turns (chat_id, id);
+CREATE TABLE IF NOT EXISTS role_calls (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    chat_id TEXT NOT NULL, role TEXT NOT NULL, at REAL NOT NULL, ok INTEGER NOT NULL,
+    prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS role_calls_by_role ON role_calls (role, at);
 """
+TURNS_KEPT = 40
+"""Turns kept per chat (the roles see the last few; older text is dropped)."""
+TURN_CHARS = 4000
+"""Characters of a message kept as a turn."""
+BROKEN = re.compile("[\ud800-\udfff]")
+"""Lone UTF-16 surrogates (SQLite stores UTF-8 only)."""
+
+
+def stored_command(cmd: Command) -> str:
+    """A command as the journal keeps it, and so as it runs: every text in it redacted (a secret the developer typed
+    reaches neither the disk nor the workspace, a commit message or a post)."""
+    return Command.model_validate(_redacted(cmd.model_dump(mode="json"))).model_dump_json()
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    return value
 
 
 def text_hash(text: str) -> str:
@@ -99,6 +136,24 @@ class TaskRow(BaseModel):
     filter: str | None
     last_summary: str
     waiting_since: float | None
+
+
+class Turn(BaseModel):
+    """A message's text as kept for the roles' context: redacted, clipped."""
+
+    msg_id: str
+    role: Role
+    text: str
+
+
+class RoleUsage(BaseModel):
+    """One role's API calls in a chat and the tokens they cost."""
+
+    role: str
+    calls: int
+    failed: int
+    prompt_tokens: int
+    completion_tokens: int
 
 
 class OutboxRow(BaseModel):
@@ -164,7 +219,7 @@ class Journal:
                 db.execute(f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?", (new, old))
 
     def record_message(self, message: ChatMessage, commands: list[Command]) -> bool:
-        """Record a message and its commands at once; False when it was already recorded."""
+        """Record a message, its text as a turn, and its commands at once; False when it was already recorded."""
         now = time.time()
         with self.tx() as db:
             if self.seen(message.chat_id, message.id):
@@ -173,13 +228,31 @@ class Journal:
                 "INSERT INTO messages (chat_id, msg_id, role, hash, seen_at) VALUES (?, ?, ?, ?, ?)",
                 (message.chat_id, message.id, message.role, text_hash(message.text), now),
             )
+            self._keep_turn(db, message)
             for cmd in commands:
                 db.execute(
                     "INSERT INTO commands (chat_id, msg_id, idx, role, verb, command, status, created) "
                     "VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
-                    (message.chat_id, message.id, cmd.index, message.role, cmd.verb, cmd.model_dump_json(), now),
+                    (message.chat_id, message.id, cmd.index, message.role, cmd.verb, stored_command(cmd), now),
                 )
         return True
+
+    def _keep_turn(self, db: sqlite3.Connection, message: ChatMessage) -> None:
+        text = clip(redact(BROKEN.sub("\ufffd", message.text)), TURN_CHARS)
+        db.execute("INSERT INTO turns (chat_id, msg_id, role, text) VALUES (?, ?, ?, ?)", (message.chat_id, message.id, message.role, text))
+        db.execute(
+            "DELETE FROM turns WHERE chat_id = ? AND id <= (SELECT id FROM turns WHERE chat_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+            (message.chat_id, message.chat_id, TURNS_KEPT),
+        )
+
+    def last_turns(self, chat_id: str, count: int, up_to: str | None = None) -> list[Turn]:
+        """The last `count` turns of a chat, oldest first; with `up_to`, those up to that message (included)."""
+        last = "(SELECT MAX(id) FROM turns WHERE chat_id = ? AND msg_id = ?)"
+        rows = self._all(
+            f"SELECT msg_id, role, text FROM turns WHERE chat_id = ? AND id <= COALESCE({last}, id) ORDER BY id DESC LIMIT ?",
+            chat_id, chat_id, up_to, count,
+        )
+        return [Turn.model_validate(dict(r)) for r in reversed(rows)]
 
     def _command(self, row: sqlite3.Row) -> CommandRow:
         data = dict(row)
@@ -300,6 +373,28 @@ class Journal:
     def waiting_tasks(self) -> list[TaskRow]:
         rows = self._all("SELECT * FROM tasks WHERE status = 'open' AND waiting_since IS NOT NULL ORDER BY id")
         return [TaskRow.model_validate(dict(r)) for r in rows]
+
+    # the roles' API calls --------------------------------------------------------------
+    def record_role_call(self, chat_id: str, role: str, at: float, *, ok: bool, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
+        with self.tx() as db:
+            db.execute(
+                "INSERT INTO role_calls (chat_id, role, at, ok, prompt_tokens, completion_tokens) VALUES (?, ?, ?, ?, ?, ?)",
+                (chat_id, role, at, int(ok), prompt_tokens, completion_tokens),
+            )
+
+    def role_calls_since(self, role: str, since: float) -> int:
+        """A role's API calls since `since` (epoch seconds), over all chats."""
+        row = self._one("SELECT COUNT(*) FROM role_calls WHERE role = ? AND at >= ?", role, since)
+        return int(row[0]) if row else 0
+
+    def role_usage(self, chat_id: str) -> list[RoleUsage]:
+        """Each role's calls and tokens in a chat, by role name."""
+        rows = self._all(
+            "SELECT role, COUNT(*) AS calls, SUM(1 - ok) AS failed, SUM(prompt_tokens) AS prompt_tokens, "
+            "SUM(completion_tokens) AS completion_tokens FROM role_calls WHERE chat_id = ? GROUP BY role ORDER BY role",
+            chat_id,
+        )
+        return [RoleUsage.model_validate(dict(r)) for r in rows]
 
     # per-chat state ------------------------------------------------------------------
     def get(self, chat_id: str, key: str, default: Any = None) -> Any:

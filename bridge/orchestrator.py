@@ -25,6 +25,9 @@ from bridge.policy import Policy
 from bridge.poster import Poster
 from bridge.protocol import ArgumentError, arguments
 from bridge.protocol.verbs import find
+from bridge.roles.calls import RoleCalls
+from bridge.roles.critics import Critics
+from bridge.roles.run import RoleRunner
 from sandbox.errors import SandboxError
 from sandbox.executor import Executor
 from sandbox.redact import redact
@@ -49,14 +52,18 @@ class Orchestrator:
         self.dry_run = dry_run
         self.clock = clock
         rules = settings.rules
+        self.roles = settings.role_verbs()
         self.policy = Policy(
-            dict(rules.permissions), journal, flood_per_minute=rules.flood_per_minute, loop_limit=rules.loop_limit,
-            clock=lambda: self.clock(),
+            {**rules.permissions, **{tag: verb.roles for tag, verb in self.roles.items()}}, journal,
+            flood_per_minute=rules.flood_per_minute, loop_limit=rules.loop_limit, clock=lambda: self.clock(),
         )
         self.poster = Poster(journal, settings.replies.max_chars)
-        self.intake = Intake(journal, self.poster, self.policy)
-        self.fixes = FixLoop(executor, journal, settings, llm, clock=lambda: self.clock())
-        self.services = Services(executor, journal, settings, self.fixes, dry_run, "api" if llm is not None else "chat")
+        self.intake = Intake(journal, self.poster, self.policy, self.roles)
+        calls = RoleCalls(settings, journal, clock=lambda: self.clock())
+        critics = Critics(executor, journal, settings, calls, self.policy)
+        self.fixes = FixLoop(executor, journal, settings, llm, clock=lambda: self.clock(), reviewer=critics)
+        runner = RoleRunner(executor, journal, settings, calls, self.fixes)
+        self.services = Services(executor, journal, settings, self.fixes, runner, dry_run, "api" if llm is not None else "chat")
 
     def is_own_post(self, message: ChatMessage) -> bool:
         return self.intake.is_own_post(message)
@@ -78,7 +85,7 @@ class Orchestrator:
 
     def _run(self, row: CommandRow) -> None:
         cmd, role, chat = row.command, row.role, row.chat_id
-        verb = find(cmd.verb)
+        verb = find(cmd.verb, self.roles)
         resumed = row.status == "running"
         if not resumed:
             refusal = self.policy.refusal(chat, role, cmd)

@@ -1,4 +1,4 @@
-"""Who may run what, how often, and when an assistant-driven chain must stop."""
+"""Who may run what, how often, when an assistant-driven chain must stop, and whether the critic may speak."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from bridge.protocol.verbs import canonical
 from sandbox.patch import carries_edit
 
 STREAK_KEY = "assistant_streak"
+CRITICS_KEY = "critics_allowed"
 
 
 def carries_patch(cmd: Command) -> bool:
@@ -50,7 +51,7 @@ class Policy:
         recent = self.journal.executions_since(chat_id, self.clock() - 60.0)
         if recent >= self.flood_per_minute:
             return f"flood limit: {recent} commands ran in the last minute (limit {self.flood_per_minute}); try again shortly"
-        if role == "assistant" and self.streak(chat_id) >= self.loop_limit:
+        if role == "assistant" and self.chain_paused(chat_id):
             return (
                 f"loop guard: the assistant has run {self.streak(chat_id)} commands in a row without the developer; "
                 "paused until the developer writes in the chat"
@@ -62,7 +63,19 @@ class Policy:
 
     def note_execution(self, chat_id: str, role: Role) -> None:
         if role == "assistant":
-            self.journal.put(chat_id, STREAK_KEY, self.streak(chat_id) + 1)
+            self.note_chained(chat_id)
 
-    def note_developer(self, chat_id: str) -> None:
+    def note_chained(self, chat_id: str) -> None:
+        """One more run in the chain the developer did not ask for (an assistant's command, a critic's own review)."""
+        self.journal.put(chat_id, STREAK_KEY, self.streak(chat_id) + 1)
+
+    def chain_paused(self, chat_id: str) -> bool:
+        return self.streak(chat_id) >= self.loop_limit
+
+    def note_developer(self, chat_id: str, *, critics_allowed: bool) -> None:
+        """The developer wrote: the chain starts afresh, and the critic may speak while this message allows it."""
         self.journal.put(chat_id, STREAK_KEY, 0)
+        self.journal.put(chat_id, CRITICS_KEY, critics_allowed)
+
+    def critics_allowed(self, chat_id: str) -> bool:
+        return bool(self.journal.get(chat_id, CRITICS_KEY, False))

@@ -4,6 +4,7 @@ as their bounded summaries (`sandbox.summary`)."""
 from __future__ import annotations
 
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
@@ -11,6 +12,9 @@ from bridge.protocol import fenced
 from sandbox.models import ApplyResult, CheckResult, CodeFile, CommitResult, FileEntry, Sandwich, UndoResult, WorkspaceStatus
 from sandbox.summary import DEFAULT_BUDGET, summarize_apply, summarize_check
 from sandbox.text import trimmed
+
+if TYPE_CHECKING:
+    from bridge.journal import RoleUsage
 
 LANGS = {".rs": "rust", ".toml": "toml", ".md": "markdown", ".py": "python", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
 CONTEXT_LINES = 6
@@ -118,3 +122,15 @@ def status_text(status: WorkspaceStatus, task: str | None) -> str:
         f"Task: {task or 'none'}",
     ]
     return "\n".join(lines)
+
+
+def roles_usage_text(usage: list[RoleUsage]) -> str:
+    """Each agent role's API calls and tokens in a chat, on one line."""
+    if not usage:
+        return "Roles: none called in this chat"
+    parts = [
+        f"@{u.role} {u.calls} call(s)" + (f" ({u.failed} failed)" if u.failed else "")
+        + f", {u.prompt_tokens + u.completion_tokens} tokens ({u.prompt_tokens} in, {u.completion_tokens} out)"
+        for u in usage
+    ]
+    return "Roles in this chat: " + "; ".join(parts)

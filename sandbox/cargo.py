@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import shlex
+import shutil
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -15,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from sandbox import proc
 from sandbox.errors import SandboxError
-from sandbox.isolation import bwrap_argv, bwrap_path, isolation_available
+from sandbox.isolation import Mount, bwrap_argv, bwrap_path, isolation_available
 from sandbox.models import CheckResult, Diagnostic, TestBinary, TestCase
 from sandbox.operations import TEST_FILTER
 from sandbox.redact import redact
@@ -24,6 +27,15 @@ ENV_KEEP = ("PATH", "HOME", "USER", "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHA
 """The only parent variables a cargo run sees; API keys, tokens and cookies never reach it."""
 MESSAGE_CAP = 2000
 """Characters kept of one test's failure text."""
+WORKSPACE = Path("/workspace")
+"""Where an isolated build sees the workspace tree (the host's layout stays hidden)."""
+TARGET = Path("/target")
+"""Where an isolated build sees its target directory."""
+SCRATCH_HOME = Path("/tmp")
+"""HOME inside the sandbox: the per-run scratch area."""
+CARGO_HOME_READ_ONLY = ("bin", "registry", "git", "config.toml", "config")
+"""What of cargo's home an isolated build sees, read-only: its programs (rustup's proxies), the dependency sources
+and the user's cargo settings (never `credentials.toml`). The rest is a fresh scratch folder per run, for its locks."""
 
 
 class RunLimits(BaseModel):
@@ -37,7 +49,15 @@ class RunLimits(BaseModel):
     processes: int | None = Field(
         default=1024, ge=16, description="processes and threads the whole check may hold at once (a pids cgroup, where one can be made)"
     )
-    isolation: Literal["auto", "bwrap", "none"] = "auto"
+    isolation: Literal["bwrap", "auto", "none"] = Field(
+        default="bwrap",
+        description="bwrap: every run in the sandbox, refused where bubblewrap cannot build it; "
+        "auto: unisolated where it cannot (one warning); none: never isolated (trusted code only)",
+    )
+    readable: list[Path] = Field(
+        default_factory=list,
+        description="extra host folders an isolated build may read (path dependencies or vendored sources outside the project)",
+    )
 
 
 class CargoRun(BaseModel):
@@ -56,18 +76,32 @@ class CargoRun(BaseModel):
 
 # running -------------------------------------------------------------------------------------
 def cargo_home() -> Path:
-    return Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo")
+    return Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo").absolute()
 
 
-def cargo_env(target_dir: Path) -> dict[str, str]:
-    """A clean environment for cargo: the toolchain's variables, offline, no colour, short panics."""
+def rustup_home() -> Path | None:
+    home = Path(os.environ.get("RUSTUP_HOME") or Path.home() / ".rustup").absolute()
+    return home if home.is_dir() else None
+
+
+def cargo_env(target_dir: Path, *, isolated: bool = False) -> dict[str, str]:
+    """A clean environment for cargo: the toolchain's variables, offline, no colour, short panics.
+
+    Isolated, the target dir is the sandbox's and HOME the run's scratch area; cargo's and rustup's
+    homes are named explicitly, since HOME no longer leads to them.
+    """
     extra = {
-        "CARGO_TARGET_DIR": str(target_dir),
+        "CARGO_TARGET_DIR": str(TARGET if isolated else target_dir),
         "CARGO_TERM_COLOR": "never",
         "CARGO_TERM_PROGRESS_WHEN": "never",
         "CARGO_NET_OFFLINE": "true",
         "RUST_BACKTRACE": "0",
     }
+    if isolated:
+        extra |= {"HOME": str(SCRATCH_HOME), "CARGO_HOME": str(cargo_home())}
+        rustup = rustup_home()
+        if rustup is not None:
+            extra["RUSTUP_HOME"] = str(rustup)
     env = proc.clean_env(ENV_KEEP, extra)
     env.setdefault("LANG", "C.UTF-8")
     env.setdefault("TERM", "dumb")
@@ -80,15 +114,51 @@ def _isolate(mode: str) -> bool:
     if isolation_available():
         return True
     if mode == "bwrap":
-        raise SandboxError("isolation=bwrap is configured but bubblewrap cannot run here")
+        raise SandboxError(
+            "refused to run cargo: bubblewrap cannot build its sandbox here (install it and allow unprivileged user "
+            "namespaces), and builds run hostile code; set sandbox.limits.isolation=none only for trusted code"
+        )
     return False
 
 
-def _writable(cwd: Path, target_dir: Path) -> list[Path]:
-    """The workspace, the target dir and cargo's caches; everything else stays read-only."""
+@functools.cache
+def toolchain() -> tuple[Path, ...]:
+    """Host folders of the Rust toolchain outside /usr: cargo's and rustc's folders (rustup's proxies), rustc's sysroot,
+    and rustup's home."""
+    found: set[Path] = set()
+    for tool in ("cargo", "rustc"):
+        path = shutil.which(tool)
+        if path is not None:
+            found |= {Path(path).parent.absolute(), Path(os.path.realpath(path)).parent}
+    rustc = shutil.which("rustc")
+    if rustc is not None:
+        try:
+            sysroot = subprocess.run(
+                [rustc, "--print", "sysroot"], cwd="/", env=proc.clean_env(ENV_KEEP), capture_output=True, text=True, timeout=60, check=False
+            ).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            sysroot = ""
+        if sysroot:
+            found.add(Path(sysroot))
+    rustup = rustup_home()
+    if rustup is not None:
+        found.add(rustup)
+    system = Path("/usr")
+    kept = sorted(p for p in found if p.is_dir() and not p.is_relative_to(system))
+    return tuple(p for p in kept if not any(p != q and p.is_relative_to(q) for q in kept))
+
+
+def sandbox_mounts(tree: Path, target_dir: Path, readable: Sequence[Path] = ()) -> list[Mount]:
+    """What an isolated build sees besides the system: the toolchain and the dependency sources read-only, cargo's
+    home as a scratch folder, the tree at WORKSPACE (its `.git` entry read-only) and the target dir at TARGET."""
     home = cargo_home()
-    caches = [home / name for name in ("registry", "git", ".package-cache", ".package-cache-mutate", ".global-cache")]
-    return [cwd, target_dir, *(p for p in caches if p.exists())]
+    mounts = [Mount.tmpfs(home)]
+    mounts += [Mount.ro(home / name) for name in CARGO_HOME_READ_ONLY if (home / name).exists()]
+    mounts += [Mount.ro(path) for path in [*toolchain(), *readable] if path != home / "bin"]
+    mounts += [Mount.rw(tree, WORKSPACE), Mount.rw(target_dir, TARGET)]
+    if os.path.lexists(tree / ".git"):
+        mounts.append(Mount.ro(tree / ".git", WORKSPACE / ".git"))
+    return mounts
 
 
 def _readable(stdout: str) -> str:
@@ -132,22 +202,23 @@ def run_cargo(
     limits: RunLimits,
     log_path: Path,
     merge_stderr: bool = False,
-    hidden: Sequence[Path] = (),
 ) -> CargoRun:
-    """Run `cargo --offline <args>` in `cwd` under `limits`; the output is also appended to `log_path`.
+    """Run `cargo --offline <args>` in the tree `cwd` under `limits`; the output is also appended to `log_path`.
 
-    Isolated, the run cannot see `hidden` (except `cwd` and `target_dir`, which may lie inside).
+    Isolated, the run sees `cwd` at WORKSPACE and `target_dir` at TARGET (see `sandbox_mounts`).
     """
     cwd, target_dir = cwd.resolve(), target_dir.resolve()
     target_dir.mkdir(parents=True, exist_ok=True)
     command = ["cargo", "--offline", *args]
     isolated = _isolate(limits.isolation)
-    writable = _writable(cwd, target_dir)
-    argv = bwrap_argv(command, cwd=cwd, writable=writable, hidden=hidden, bwrap=bwrap_path() or "bwrap") if isolated else command
+    argv = command
+    if isolated:
+        mounts = sandbox_mounts(cwd, target_dir, limits.readable)
+        argv = bwrap_argv(command, mounts, cwd=WORKSPACE, bwrap=bwrap_path() or "bwrap")
     result = proc.run(
         argv,
         cwd=cwd,
-        env=cargo_env(target_dir),
+        env=cargo_env(target_dir, isolated=isolated),
         timeout=limits.timeout,
         output_cap=limits.output_cap,
         memory_mb=limits.memory_mb,
@@ -362,7 +433,7 @@ def _timeout_note(limits: RunLimits, stage: str) -> str:
     return f"timed out after {limits.timeout:.0f}s while {stage}"
 
 
-def check_compile(workspace: Path, *, target_dir: Path, limits: RunLimits, log_path: Path, hidden: Sequence[Path] = ()) -> CheckResult:
+def check_compile(workspace: Path, *, target_dir: Path, limits: RunLimits, log_path: Path) -> CheckResult:
     """`cargo build --all-targets`: every target, tests included, so test-only warnings count too."""
     run = run_cargo(
         ["build", "--all-targets", "--message-format=json"],
@@ -370,7 +441,6 @@ def check_compile(workspace: Path, *, target_dir: Path, limits: RunLimits, log_p
         target_dir=target_dir,
         limits=limits,
         log_path=log_path,
-        hidden=hidden,
     )
     return CheckResult(
         kind="compile",
@@ -385,7 +455,7 @@ def check_compile(workspace: Path, *, target_dir: Path, limits: RunLimits, log_p
 
 
 def check_test(
-    workspace: Path, filter: str | None = None, *, target_dir: Path, limits: RunLimits, log_path: Path, hidden: Sequence[Path] = ()
+    workspace: Path, filter: str | None = None, *, target_dir: Path, limits: RunLimits, log_path: Path
 ) -> CheckResult:
     """Compile the tests (JSON diagnostics), then `cargo test --no-fail-fast [filter]` parsed per binary."""
     base = CheckResult(kind="test", ok=False, log_path=str(log_path), filter=filter)
@@ -394,7 +464,7 @@ def check_test(
             update={"error": f"refused test filter {filter[:40]!r}: it must not start with '-' or hold control characters"}
         )
     build = run_cargo(
-        ["test", "--no-run", "--message-format=json"], cwd=workspace, target_dir=target_dir, limits=limits, log_path=log_path, hidden=hidden
+        ["test", "--no-run", "--message-format=json"], cwd=workspace, target_dir=target_dir, limits=limits, log_path=log_path
     )
     base = base.model_copy(
         update={
@@ -410,7 +480,7 @@ def check_test(
         return base.model_copy(update={"error": "the tests do not compile"})
     remaining = limits.model_copy(update={"timeout": max(1.0, limits.timeout - build.duration)})
     args = ["test", "--no-fail-fast", *([filter] if filter else [])]
-    run = run_cargo(args, cwd=workspace, target_dir=target_dir, limits=remaining, log_path=log_path, merge_stderr=True, hidden=hidden)
+    run = run_cargo(args, cwd=workspace, target_dir=target_dir, limits=remaining, log_path=log_path, merge_stderr=True)
     report = parse_libtest(run.stdout, timed_out=run.timed_out)
     ok = run.returncode == 0 and not run.timed_out
     error = None

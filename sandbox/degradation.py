@@ -19,7 +19,10 @@ def _by_key(result: CheckResult) -> dict[str, str]:
 
 
 def compare(base_build: CheckResult, base_tests: CheckResult, build: CheckResult, tests: CheckResult, base_commit: str) -> CheckResult:
-    """Degradation: the build must still succeed, with no new warnings and no lost passing test."""
+    """Degradation: the build must still succeed, with no new warnings, no lost passing test and no new failing test.
+
+    A test that failed at the base and still fails is not the patch's doing; a new test that fails is.
+    """
     base_warnings = {_warning_key(d) for d in base_build.warnings + base_tests.warnings}
     seen: set[tuple[str | None, str, str | None]] = set()
     new_warnings: list[Diagnostic] = []
@@ -29,9 +32,11 @@ def compare(base_build: CheckResult, base_tests: CheckResult, build: CheckResult
             seen.add(key)
             new_warnings.append(diag)
     now = _by_key(tests)
+    before = _by_key(base_tests)
     regressions = sorted(
         f"{name} ({'missing' if name not in now else now[name]})" for name in _passed(base_tests) if now.get(name) != "passed"
     )
+    regressions += sorted(f"{name} (failed, new)" for name, outcome in now.items() if outcome == "failed" and name not in before)
     errors = build.errors + [d for d in tests.errors if d not in build.errors]
     ok = build.ok and tests.error is None and not build.timed_out and not tests.timed_out and not new_warnings and not regressions
     return CheckResult(

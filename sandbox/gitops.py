@@ -1,4 +1,4 @@
-"""Commits with attribution (GitPython): the actor is the author, MCP the committer."""
+"""Commits with attribution (GitPython, through safegit): the actor is the author, MCP the committer."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import git
 
 from sandbox.errors import NothingToCommit, WorkspaceError
 from sandbox.models import ChatLink, CommitResult, Identity
+from sandbox.safegit import SafeRepo
 
 MAX_SUBJECT = 200
 
@@ -28,18 +29,24 @@ def _actor(identity: Identity) -> git.Actor:
     return git.Actor(identity.name, identity.email)
 
 
-def _made_for(repo: git.Repo, chat: ChatLink | None) -> CommitResult | None:
+def changed_files(repo: SafeRepo, sha: str) -> list[str]:
+    """The paths commit `sha` changed against its first parent (no diff driver or external diff runs)."""
+    out = repo.git.diff_tree("--root", "--no-commit-id", "-r", "-z", "--name-only", "--no-renames", "--no-textconv", "--no-ext-diff", sha)
+    return sorted(p for p in out.split("\0") if p)
+
+
+def _made_for(repo: SafeRepo, chat: ChatLink | None) -> CommitResult | None:
     """HEAD, when it is the commit of this chat message (made before a crash cut the caller short)."""
     if chat is None or not chat.message_id:
         return None
     head = repo.head.commit
     if f"Chat-Message-Id: {chat.message_id}" not in str(head.message).splitlines():
         return None
-    files = sorted(str(p) for p in head.stats.files)
+    files = changed_files(repo, head.hexsha)
     return CommitResult(sha=head.hexsha, message=str(head.message), author=f"{head.author.name} <{head.author.email}>", files=files)
 
 
-def commit_all(repo: git.Repo, message: str, author: Identity, committer: Identity, chat: ChatLink | None) -> CommitResult:
+def commit_all(repo: SafeRepo, message: str, author: Identity, committer: Identity, chat: ChatLink | None) -> CommitResult:
     """Stage every change in the worktree and commit it; refuse an empty commit.
 
     Idempotent per chat message: when HEAD already is this message's commit and nothing is pending, it is returned.
@@ -53,16 +60,15 @@ def commit_all(repo: git.Repo, message: str, author: Identity, committer: Identi
             return made
         raise NothingToCommit("nothing to commit: the workspace has no pending changes")
     text = commit_message(message, author, chat)
-    commit = repo.index.commit(text, author=_actor(author), committer=_actor(committer))
+    commit = repo.commit_index(text, author=_actor(author), committer=_actor(committer))
     return CommitResult(sha=commit.hexsha, message=text, author=str(author), files=files)
 
 
-def revert_commit(repo: git.Repo, sha: str, committer: Identity) -> CommitResult:
+def revert_commit(repo: SafeRepo, sha: str, committer: Identity) -> CommitResult:
     """Add a commit that undoes `sha` (history is never rewritten)."""
     if repo.is_dirty(untracked_files=True):
         raise WorkspaceError("cannot revert a commit while patches are pending; undo or commit them first")
-    target = repo.commit(sha)
-    files = sorted(str(p) for p in target.stats.files)
+    files = changed_files(repo, repo.commit(sha).hexsha)
     env = {
         "GIT_COMMITTER_NAME": committer.name,
         "GIT_COMMITTER_EMAIL": committer.email,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 import stat
 import time
 from collections.abc import Callable, Iterator
@@ -13,11 +14,12 @@ from typing import TypeVar
 
 from loguru import logger
 
-from sandbox import cargo, degradation, gitops
+from sandbox import cargo, degradation, gitops, treeio
 from sandbox.config import SandboxConfig
 from sandbox.errors import (
     NotFound,
     NothingToUndo,
+    PatchRefused,
     SandboxError,
     WorkspaceError,
 )
@@ -49,14 +51,15 @@ from sandbox.operations import (
     StatusRequest,
     UndoRequest,
 )
-from sandbox.patch import apply_payload, write_changes
+from sandbox.patch import apply_payload
 from sandbox.patch.write import resume_write
-from sandbox.paths import confine, relative
+from sandbox.paths import confine, relative, unlinked
 from sandbox.state import WorkspaceState
 from sandbox.workspace import Workspace
 
 T = TypeVar("T")
 MAX_FILE_BYTES = 2_000_000
+"""The largest file `get_code` and `sandwich` read into the chat."""
 
 
 class LocalExecutor(Handlers):
@@ -72,7 +75,9 @@ class LocalExecutor(Handlers):
         self.state.close()
 
     def _recover(self) -> None:
-        """Clear git locks and finish a patch write that a crash cut short (a patch is recorded before any file is written)."""
+        """Clear git locks, `.git` entries a build planted before a crash, and finish a patch write that a crash cut
+        short (a patch is recorded before any file is written)."""
+        self.ws.remove_planted_git(self.ws.tree)
         for lock in self.ws.stale_locks():
             logger.warning(f"removing {lock.name} left by a process that was killed mid-way through git")
             lock.unlink(missing_ok=True)
@@ -104,7 +109,7 @@ class LocalExecutor(Handlers):
             ids = self._sync_ids()
             pattern = glob if glob is None or any(c in glob for c in "*?[") else f"*{glob}*"
             return [
-                FileEntry(file_id=i, path=p, size=(self.ws.tree / p).stat().st_size)
+                FileEntry(file_id=i, path=p, size=_size(self.ws.tree / p))
                 for p, i in ids.items()
                 if pattern is None or fnmatch.fnmatch(p, pattern)
             ]
@@ -127,10 +132,10 @@ class LocalExecutor(Handlers):
 
     def _read(self, rel: str) -> str:
         path = confine(self.ws.tree, rel)  # a file id may name a link that a build has pointed outside
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
-            raise SandboxError(f"{rel} is not a regular file of at most {MAX_FILE_BYTES} bytes")
-        data = path.read_bytes()
+        try:
+            data = treeio.read_file(path, shown=rel, cap=MAX_FILE_BYTES)
+        except FileNotFoundError:
+            raise NotFound(f"{rel} is gone from the workspace") from None
         if b"\0" in data:
             raise SandboxError(f"{rel} is a binary file")
         return data.decode("utf-8", errors="replace")
@@ -178,7 +183,14 @@ class LocalExecutor(Handlers):
 
     @contextmanager
     def _recorded(self, changes: list[FileChange]) -> Iterator[None]:
-        """A patch is recorded before its first file is written, so undo and crash recovery know it."""
+        """A patch is refused when git ignores a file of it (`target/`, …: no `status` or `commit` would ever see it),
+        and recorded before its first file is written, so undo and crash recovery know it."""
+        ignored = self.ws.ignored([c.path for c in changes])
+        if ignored:
+            raise PatchRefused(
+                f"refused: {', '.join(ignored[:5])} {'is' if len(ignored) == 1 else 'are'} ignored by git (.gitignore), "
+                "so neither `status` nor `commit` would ever see it; nothing was written"
+            )
         seq = self.state.push_patch(changes)
         try:
             yield
@@ -203,19 +215,27 @@ class LocalExecutor(Handlers):
         return self._locked(run)
 
     def _drop_patch(self, seq: int, changes: list[FileChange]) -> UndoResult:
-        for change in changes:
-            target = self.ws.tree / change.path
-            current = target.read_bytes().decode("utf-8") if target.exists() else None
-            if current != change.after:
-                raise WorkspaceError(f"cannot undo: {change.path} changed since the patch was applied")
-        write_changes(self.ws.tree, [FileChange(path=c.path, before=c.after, after=c.before) for c in changes])
+        """Put every file of the patch back as it was before it, whatever stands there now (a build may have
+        rewritten it, or swapped in a FIFO, a link or a folder), and say which files were not as the patch left them."""
+        targets = [unlinked(self.ws.tree, c.path) for c in changes]  # refuses before anything is written
+        altered = [f"{c.path} ({how})" for c, t in zip(changes, targets, strict=True) if (how := _altered(t, c))]
+        for change, target in zip(changes, targets, strict=True):
+            try:
+                treeio.restore(target, change.before, _regular_mode(target))
+            except OSError as exc:
+                raise WorkspaceError(f"cannot restore {change.path}: {exc.strerror or exc}") from exc
         self.state.drop_patch(seq)
         files = [c.path for c in changes]
-        return UndoResult(undone="patch", detail=f"dropped the last applied patch ({len(files)} file(s))", files=files)
+        detail = f"dropped the last applied patch ({len(files)} file(s))"
+        if altered:
+            detail += "; restored files a build had changed: " + ", ".join(altered)
+            logger.warning(f"undo of patch #{seq}: {detail}")
+        return UndoResult(undone="patch", detail=detail, files=files)
 
     @handles(CommitRequest)
     def commit(self, message: str, author: Identity, chat: ChatLink | None = None) -> CommitResult:
         def run() -> CommitResult:
+            self._refuse_oversized(self.ws.pending())
             result = gitops.commit_all(self.ws.repo, message, author, self.config.committer, chat)
             self.state.record_commit(result.sha)
             self.state.clear_patches()
@@ -223,6 +243,12 @@ class LocalExecutor(Handlers):
             return result
 
         return self._locked(run)
+
+    def _refuse_oversized(self, paths: list[str]) -> None:
+        """A build may grow a file to gigabytes; none over the read cap goes into the project's history."""
+        big = [f"{p} ({size} bytes)" for p in paths if (size := _size(self.ws.tree / p)) > treeio.READ_CAP]
+        if big:
+            raise WorkspaceError(f"refused to commit files over {treeio.READ_CAP} bytes: {', '.join(big[:5])}; undo the patch or remove them")
 
     # checks ---------------------------------------------------------------------------
     def _log_path(self, kind: str) -> Path:
@@ -241,11 +267,17 @@ class LocalExecutor(Handlers):
 
     def _compile(self, tree: Path, target: Path) -> CheckResult:
         log = self._log_path("compile")
-        return cargo.check_compile(tree, target_dir=target, limits=self.config.limits, log_path=log, hidden=[self.config.home])
+        try:
+            return cargo.check_compile(tree, target_dir=target, limits=self.config.limits, log_path=log)
+        finally:
+            self.ws.remove_planted_git(tree)
 
     def _tests(self, tree: Path, target: Path, filter: str | None = None) -> CheckResult:
         log = self._log_path("test")
-        return cargo.check_test(tree, filter, target_dir=target, limits=self.config.limits, log_path=log, hidden=[self.config.home])
+        try:
+            return cargo.check_test(tree, filter, target_dir=target, limits=self.config.limits, log_path=log)
+        finally:
+            self.ws.remove_planted_git(tree)
 
     @handles(CheckDegradationRequest)
     def check_degradation(self) -> CheckResult:
@@ -293,3 +325,30 @@ class LocalExecutor(Handlers):
             )
 
         return self._locked(run)
+
+
+def _size(path: Path) -> int:
+    """A listed file's size; a link's own (the length of its target's name), so nothing outside is measured."""
+    try:
+        return os.lstat(path).st_size
+    except OSError:
+        return 0
+
+
+def _regular_mode(path: Path) -> int | None:
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    return stat.S_IMODE(info.st_mode) & 0o777 if stat.S_ISREG(info.st_mode) else None  # never a set-id bit a build set
+
+
+def _altered(target: Path, change: FileChange) -> str | None:
+    """How the file at `target` differs from what the patch left there, or None when it does not."""
+    try:
+        current = treeio.read_text_or_none(target, shown=change.path)
+    except treeio.NotARegularFile:
+        return f"now {treeio.what_is_at(target) or 'not the text the patch wrote'}"
+    if current == change.after:
+        return None
+    return "deleted" if current is None else "rewritten"

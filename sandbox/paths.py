@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import stat
 from pathlib import Path, PurePosixPath
 
 from sandbox.errors import PathRefused
@@ -69,3 +70,22 @@ def confine(root: Path, rel: str) -> Path:
 def relative(root: Path, rel: str) -> str:
     """The confined path as a canonical posix path relative to `root`."""
     return PurePosixPath(*confine(root, rel).relative_to(root).parts).as_posix()
+
+
+def unlinked(root: Path, rel: str) -> Path:
+    """`root/rel` for replacing what stands there: the path is checked like `confine`'s, and every folder on the
+    way must be a real folder (or missing), never a link, so nothing is written anywhere but at that name."""
+    parts = _parts(rel)
+    current = root
+    for name in parts[:-1]:
+        current = current / name
+        try:
+            mode = current.lstat().st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise PathRefused(f"path {_shown(rel)} refused: {(exc.strerror or str(exc)).lower()}") from None
+        if not stat.S_ISDIR(mode):
+            what = "a symlink" if stat.S_ISLNK(mode) else "not a folder"
+            raise PathRefused(f"path {_shown(rel)} refused: {current.relative_to(root).as_posix()} is {what}")
+    return root.joinpath(*parts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 
 PROBE = 64
 # Unicode category Cf (format characters: zero-width spaces and joiners, direction marks, tags).
@@ -47,7 +48,11 @@ def skeleton(text: str) -> str:
     return visible.translate(CONFUSABLES).lower().translate(CONFUSABLES)
 
 
-def mimics_agent(line: str) -> bool:
-    """Whether the line would start with `@agent` once look-alike characters are read as what they mimic."""
+def mimicked(line: str, tags: Iterable[str]) -> str | None:
+    """The tag (`@agent`, `@critic`, …) the line would start with once look-alike characters are read as what they mimic."""
     shape = skeleton(line.lstrip()).lstrip()
-    return shape.startswith("@agent") and (len(shape) == 6 or shape[6].isspace() or shape[6] == "[")
+    for tag in tags:
+        after = shape[len(tag) : len(tag) + 1]
+        if shape.startswith(tag) and (not after or after.isspace() or after == "["):
+            return tag
+    return None

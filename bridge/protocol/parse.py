@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from loguru import logger
@@ -11,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from bridge.models import ChatMessage, CodeBlock, Command
 from bridge.protocol.arguments import QUOTE_CAP, ArgumentError, arguments
-from bridge.protocol.lookalike import AT_SIGNS, INVISIBLE, mimics_agent, skeleton
+from bridge.protocol.lookalike import AT_SIGNS, INVISIBLE, mimicked, skeleton
 from bridge.protocol.markdown import exact_text, in_code_spans
 from bridge.protocol.posts import is_bot_post
 from bridge.protocol.verbs import Verb, lookup, suggest
@@ -73,14 +74,15 @@ class _Head:
     stray: list[str] = field(default_factory=list)
 
 
-def parse(message: ChatMessage | str) -> ParseResult:
-    """Find the `@agent` commands of a message. Never raises."""
+def parse(message: ChatMessage | str, roles: Mapping[str, Verb] | None = None) -> ParseResult:
+    """Find the `@agent` commands of a message, and the tags of the configured `roles` (tag -> verb). Never raises."""
+    tags = dict(roles or {})
     try:
         if isinstance(message, ChatMessage):
             if message.role == "mcp":
                 return ParseResult()
-            return _parse(message.text, message.code_blocks)
-        return _parse(message, [])
+            return _parse(message.text, message.code_blocks, tags)
+        return _parse(message, [], tags)
     except Exception as exc:  # a parser bug must not stop the bridge; nothing is executed
         logger.exception(f"protocol parser failed: {exc}")
         return ParseResult(issues=[ParseIssue(line=0, reason="the message could not be read as commands (internal error); not executed")])
@@ -96,6 +98,21 @@ def agent_at(line: str) -> int | None:
     if after and not after.isspace() and after != "[":
         return None
     return len(line) - len(rest) + len(AGENT)
+
+
+def tag_at(line: str, roles: Mapping[str, Verb]) -> tuple[Verb | None, int] | None:
+    """The role verb (None for `@agent`) a command line starts with, and where its text starts."""
+    start = agent_at(line)
+    if start is not None:
+        return None, start
+    rest = line.lstrip()
+    tag = rest.split(maxsplit=1)[0].split("[", 1)[0] if rest else ""
+    verb = roles.get(tag.lower()) if tag.isascii() else None
+    return (verb, len(line) - len(rest) + len(tag)) if verb is not None else None
+
+
+def lookalike_reason(tag: str) -> str:
+    return LOOKALIKE.replace(AGENT, tag)
 
 
 def data_items(data: str) -> dict[str, str]:
@@ -116,16 +133,16 @@ def data_items(data: str) -> dict[str, str]:
     return {k: v for k, v in items.items() if v}
 
 
-def _parse(text: str, exact: list[CodeBlock]) -> ParseResult:
+def _parse(text: str, exact: list[CodeBlock], roles: dict[str, Verb]) -> ParseResult:
     if is_bot_post(text):
         return ParseResult()
     if BROKEN.search(text) or any(BROKEN.search(b.text + b.info) for b in exact):
-        found = _parse(BROKEN.sub("\ufffd", text), [])
+        found = _parse(BROKEN.sub("\ufffd", text), [], roles)
         return ParseResult(issues=[ParseIssue(line=0, reason=BROKEN_REASON)]) if found.commands or found.issues else ParseResult()
     layout = scan(text, indented=True)
     blocks, warnings = _code_blocks(layout, exact)
-    starts, looks = _addressed_lines(text, layout)
-    issues = [ParseIssue(line=i + 1, text=clip(layout.lines[i], TEXT_CAP), reason=LOOKALIKE) for i in looks]
+    starts, looks = _addressed_lines(text, layout, roles)
+    issues = [ParseIssue(line=i + 1, text=clip(layout.lines[i], TEXT_CAP), reason=lookalike_reason(tag)) for i, tag in looks]
     if len(starts) > MAX_COMMAND_LINES:
         skipped = len(starts) - MAX_COMMAND_LINES
         reason = f"{skipped} more @agent lines were not read (at most {MAX_COMMAND_LINES} per message)"
@@ -134,31 +151,32 @@ def _parse(text: str, exact: list[CodeBlock]) -> ParseResult:
     for k, first in enumerate(starts[:MAX_COMMAND_LINES]):
         stop = starts[k + 1] if k + 1 < len(starts) else len(layout.lines)
         try:
-            commands.append(_command(layout, blocks, first, stop, len(commands)))
+            commands.append(_command(layout, blocks, first, stop, len(commands), roles))
         except _Refusal as refusal:
             line = clip(layout.lines[first], TEXT_CAP)
             issues.append(ParseIssue(line=first + 1, text=line, reason=refusal.reason, suggestions=refusal.suggestions))
     return ParseResult(commands=commands, issues=_bounded(issues), warnings=warnings)
 
 
-def _addressed_lines(text: str, layout: Layout) -> tuple[list[int], list[int]]:
-    """The command lines and the look-alike lines, outside code blocks and inline code spans.
+def _addressed_lines(text: str, layout: Layout, roles: dict[str, Verb]) -> tuple[list[int], list[tuple[int, str]]]:
+    """The command lines and the look-alike lines (with the tag each mimics), outside code blocks and inline code spans.
 
     Where a block holds fences of its own, a line is code when either reading makes it code:
     CommonMark's, or the nested one of an outer fence that was not lengthened.
     """
     nested = scan(text, indented=True, nested=True).kinds if layout.nesting else layout.kinds
     starts: list[int] = []
-    looks: list[int] = []
+    looks: list[tuple[int, str]] = []
+    tags = (AGENT, *roles)
     for i in line_numbers(text, ADDRESSED):
         if layout.kinds[i] != Kind.PLAIN or nested[i] != Kind.PLAIN:
             continue
-        if agent_at(layout.lines[i]) is not None:
+        if tag_at(layout.lines[i], roles) is not None:
             starts.append(i)
-        elif mimics_agent(layout.lines[i]):
-            looks.append(i)
-    hidden = in_code_spans(layout, sorted(starts + looks))
-    return [i for i in starts if i not in hidden], [i for i in looks if i not in hidden]
+        elif (tag := mimicked(layout.lines[i], tags)) is not None:
+            looks.append((i, tag))
+    hidden = in_code_spans(layout, sorted(starts + [i for i, _ in looks]))
+    return [i for i in starts if i not in hidden], [(i, tag) for i, tag in looks if i not in hidden]
 
 
 def _bounded(issues: list[ParseIssue]) -> list[ParseIssue]:
@@ -185,17 +203,18 @@ def _code_blocks(layout: Layout, exact: list[CodeBlock]) -> tuple[list[CodeBlock
     return [CodeBlock(text=e.text, info=e.info or o.info) for e, o in zip(exact, own, strict=True)], []
 
 
-def _command(layout: Layout, blocks: list[CodeBlock], first: int, stop: int, index: int) -> Command:
+def _command(layout: Layout, blocks: list[CodeBlock], first: int, stop: int, index: int, roles: dict[str, Verb]) -> Command:
     line = layout.lines[first]
-    start = agent_at(line)
-    assert start is not None, "a region starts at a command line"
-    tag = EDIT_TAG.match(line, start)
+    found = tag_at(line, roles)
+    assert found is not None, "a region starts at a command line"
+    role, start = found
+    tag = EDIT_TAG.match(line, start) if role is None else None
     if tag is not None:
         return _tag_command(layout, blocks, first, stop, index, line[tag.start(1) - 1 :])
     bracket = line.find("[", start)
     head = _tokens(line[start : bracket if bracket >= 0 else len(line)].split())
     data = _data(layout, first, stop, bracket) if bracket >= 0 else None
-    spec, params = _verb(head), dict(head.params)
+    spec, params = _verb(head) if role is None else _role(head, role), dict(head.params)
     code = [blocks[i] for i in layout.fences_between(first + 1, stop)]
     body = exact_text(scan("\n".join(layout.lines[first + 1 : stop])), code).strip("\n") if bracket < 0 else ""
     _validate(spec, params, data, code)
@@ -255,6 +274,14 @@ def _verb(head: _Head) -> Verb:
     if stray:
         raise _Refusal(f"unexpected '{clip(' '.join(stray), QUOTE_CAP)}' after '{spec.name}': use #meta, key=value or [data]; {HELP_HINT}")
     return spec
+
+
+def _role(head: _Head, verb: Verb) -> Verb:
+    """A role tag takes no verb words: what follows it is #meta, key=value and the request."""
+    stray = head.words + head.stray
+    if stray:
+        raise _Refusal(f"unexpected '{clip(' '.join(stray), QUOTE_CAP)}' after '{verb.name}': use #meta, key=value or [request]; {HELP_HINT}")
+    return verb
 
 
 def _validate(spec: Verb, params: dict[str, str], data: str | None, code: list[CodeBlock]) -> None:

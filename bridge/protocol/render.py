@@ -15,7 +15,8 @@ def render(cmd: Command) -> str:
     """
     data, rest = _with_exact_code(cmd)
     items = data_items(data) if data is not None else {}
-    head = ["@agent", *(cmd.words or cmd.verb.split()), *(f"#{m}" for m in cmd.meta)]
+    tag = [cmd.verb] if cmd.verb.startswith("@") else ["@agent", *(cmd.words or cmd.verb.split())]  # a role's tag, or @agent
+    head = [*tag, *(f"#{m}" for m in cmd.meta)]
     loose: list[str] = []
     for key, value in cmd.params.items():
         if items.get(key) == value:

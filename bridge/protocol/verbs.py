@@ -5,18 +5,35 @@ A verb that runs one sandbox operation as it is comes from that operation's decl
 (`sandbox.operations`, its `verb`); the verbs with more to them (`help`, `code improvement`,
 `code test`, `commit`) are declared here. The help text, the default permissions and the
 validation of a command's arguments all derive from this table.
+
+Agent roles are verbs of another kind: each configured role (`bridge.roles`) is a verb named by
+its tag (`@critic`), written at the start of a line instead of `@agent`, with `RoleArguments`.
+They come from configuration, so the functions that need them take them as `roles` (tag -> verb).
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sandbox.operations import OPERATIONS, ROLES, Access, ChatKey, CheckTestRequest, FileId, Operation, Role, Topic
+from sandbox.operations import (
+    OPERATIONS,
+    ROLES,
+    Access,
+    ChatKey,
+    CheckTestRequest,
+    FileId,
+    FileIds,
+    Operation,
+    Role,
+    TestFilter,
+    Topic,
+)
 
 SUGGEST_CUTOFF = 0.6
 SUGGEST_MARGIN = 0.05
@@ -43,6 +60,19 @@ class CommitArguments(Arguments):
     msg: str | None = Field(default=None, description="the commit message")
 
 
+class RoleArguments(Arguments):
+    """What a role tag may name: the files of its context, a topic (for a patch: the test filter its tests must
+    match), a request; the rest of the request is the command's data or the text after its line."""
+
+    file_ids: Annotated[FileIds | None, ChatKey("file_id"), Field(description="the files the role is shown, as a sandwich")] = None
+    topic: Annotated[TestFilter | None, Topic] = None
+    vibe: str | None = Field(default=None, description="the request, as `[vibe: …]`")
+
+
+Produces = Literal["patch", "text"]
+"""What a role's answer is: a patch (applied, built and checked) or text only (posted)."""
+
+
 @dataclass(frozen=True)
 class Verb:
     """One `@agent` verb (see the module docstring); `operation` names the sandbox operation it runs as it is."""
@@ -56,10 +86,17 @@ class Verb:
     aliases: tuple[str, ...] = ()
     operation: str | None = None
     needs_data: bool = False
+    role: str | None = None
+    """The agent role a tag verb calls (its name without the '@'); None for an `@agent` verb."""
 
     @property
     def roles(self) -> list[Role]:
         return list(ROLES[self.access])
+
+    @property
+    def written(self) -> str:
+        """How a command of this verb is written: `@agent <usage>`, or a role's usage (its tag first)."""
+        return self.usage if self.role is not None else f"@agent {self.usage}"
 
     @cached_property
     def keys(self) -> dict[str, str]:
@@ -114,6 +151,15 @@ WRITTEN: dict[str, Verb] = {**{a: v for v in VERBS for a in v.aliases}, **BY_NAM
 MAX_VERB_WORDS = max(len(name.split()) for name in WRITTEN)
 
 
+def role_verb(name: str, *, summary: str, produces: Produces, access: Access) -> Verb:
+    """The verb of the agent role `name`: tag `@name`; a patch role mutates the workspace."""
+    kind = "a patch, applied and checked" if produces == "patch" else "text only"
+    return Verb(
+        name=f"@{name}", access=access, mutates=produces == "patch", args=RoleArguments, summary=f"{summary} ({kind})",
+        usage=f"@{name} [file_id=N,…] [#topic] [request]", role=name,
+    )
+
+
 def lookup(words: list[str]) -> tuple[Verb, int] | None:
     """The verb the leading words name (longest match, case-insensitive) and how many words it used."""
     lowered = [w.lower() for w in words[:MAX_VERB_WORDS]]
@@ -124,9 +170,10 @@ def lookup(words: list[str]) -> tuple[Verb, int] | None:
     return None
 
 
-def find(name: str) -> Verb | None:
-    """The verb written as `name` (its canonical name or an alias, any case), or None."""
-    return WRITTEN.get(" ".join(name.lower().split()))
+def find(name: str, roles: Mapping[str, Verb] | None = None) -> Verb | None:
+    """The verb written as `name` (its canonical name, an alias or a role's tag, any case), or None."""
+    key = " ".join(name.lower().split())
+    return WRITTEN.get(key) or (roles or {}).get(key)
 
 
 def canonical(name: str) -> str | None:
@@ -151,16 +198,27 @@ def default_permissions() -> dict[str, list[Role]]:
     return {v.name: v.roles for v in VERBS}
 
 
-def help_text() -> str:
-    """The command list the bot posts for `@agent help`."""
-    rows = [
-        f"- `@agent {v.usage}` — {v.summary} ({v.access})" + (f"; also written {', '.join(f'`{a}`' for a in v.aliases)}" if v.aliases else "")
-        for v in VERBS
-    ]
+def _row(verb: Verb) -> str:
+    also = f"; also written {', '.join(f'`{a}`' for a in verb.aliases)}" if verb.aliases else ""
+    return f"- `{verb.written}` — {verb.summary} ({verb.access})" + also
+
+
+def help_text(roles: Mapping[str, Verb] | None = None) -> str:
+    """The command list the bot posts for `@agent help`, with the configured roles' tags."""
+    tags = list((roles or {}).values())
+    role_rows = [
+        "",
+        (
+            "Roles: LLM agents called by their tag at the start of a line; the bot applies and checks what they produce, "
+            "they never commit or undo. Context: the files named, the last few turns, the request."
+        ),
+        *(_row(v) for v in tags),
+    ] if tags else []
     return "\n".join(
         [
             "Commands, each on its own line starting with `@agent`:",
-            *rows,
+            *(_row(v) for v in VERBS),
+            *role_rows,
             "",
             "`#meta`: a date (`#2025-07-12`) or a topic/test filter (`#aggr_trades`); `key=value`: `file_id=51`, `path=src/lib.rs`.",
             "Data: a trailing `[ … ]` (`[msg: …]`, `[vibe: …]`) or fenced code blocks after the command line (best for patches).",

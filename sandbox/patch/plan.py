@@ -27,6 +27,7 @@ from sandbox.patch.excerpt import excerpt_reason
 from sandbox.patch.hunks import place_hunks, replacement_hunk
 from sandbox.patch.text import Lines, loose
 from sandbox.paths import relative
+from sandbox.treeio import NotARegularFile, read_file
 
 ResolveId = Callable[[int], "str | None"]
 
@@ -127,9 +128,10 @@ def _listing(root: Path) -> list[str]:
 def _read(file: Path, path: str) -> str | None:
     if not file.exists():
         return None
-    if not file.is_file():
-        raise PatchRefused(f"{path} is not a regular file")
-    data = file.read_bytes()
+    try:
+        data = read_file(file, shown=path)  # never follows, blocks on, or slurps what a build left there
+    except NotARegularFile as exc:
+        raise PatchRefused(str(exc)) from None
     if b"\0" in data:
         raise PatchRefused(f"{path} is a binary file; only text files can be edited")
     try:

@@ -16,6 +16,7 @@ from loguru import logger
 from sandbox.errors import PatchRefused
 from sandbox.models import FileChange
 from sandbox.paths import confine
+from sandbox.treeio import NotARegularFile, read_file
 
 NEW_FILE_MODE = 0o644
 
@@ -38,9 +39,11 @@ def _check(change: FileChange, target: Path) -> int | None:
         if change.before is not None:
             raise stale
         return None
-    if not target.is_file():
-        raise PatchRefused(f"{change.path} is not a regular file; nothing was written")
-    if change.before is None or target.read_bytes() != change.before.encode("utf-8"):
+    try:
+        current = read_file(target, shown=change.path)
+    except NotARegularFile as exc:
+        raise PatchRefused(f"{exc}; nothing was written") from None
+    if change.before is None or current != change.before.encode("utf-8"):
         raise stale
     return stat.S_IMODE(target.stat().st_mode)
 
@@ -113,8 +116,11 @@ def _roll_back(slots: list[_Slot], made: list[Path]) -> None:
 
 def _holds(target: Path, text: str | None) -> bool:
     if text is None:
-        return not target.exists()
-    return target.is_file() and target.read_bytes() == text.encode("utf-8")
+        return not os.path.lexists(target)
+    try:
+        return read_file(target) == text.encode("utf-8")
+    except (OSError, NotARegularFile):
+        return False
 
 
 def resume_write(root: Path, changes: list[FileChange]) -> Literal["written", "unwritten", "conflict"]:

@@ -235,10 +235,44 @@ def test_developer_identity_from_git_config(tmp_path: Path) -> None:
     assert str(explicit.identities.identity("developer")) == "Bob <bob@example.org>"
 
 
+def test_the_four_roles_are_built_in_and_overridden_key_by_key(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = load_settings().roles
+    assert {name: role.produces for name, role in defaults.items()} == {
+        "generator": "patch", "tester": "patch", "critic": "text", "optimizer": "patch"
+    }
+    assert all(role.access == "developer" and role.base_url is None and role.model is None for role in defaults.values())
+    write_yaml(clean_env / "devspace.yaml", {"roles": {"critic": {"max_tokens": 500}, "doc": {"prompt": "You write docs.", "produces": "patch"}}})
+    monkeypatch.setenv("DEVSPACE_ROLES__CRITIC__MODEL", "grok-mini")
+    roles = load_settings().roles
+    assert (roles["critic"].max_tokens, roles["critic"].model, roles["critic"].prompt) == (500, "grok-mini", defaults["critic"].prompt)
+    assert (roles["doc"].prompt, roles["doc"].produces, roles["doc"].calls_per_hour) == ("You write docs.", "patch", 30)
+    assert str(roles["doc"].author("doc")) == "Doc <doc@roles.devspace.local>"
+
+
+def test_a_roles_endpoint_and_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XAI_API_KEY", SECRET)
+    monkeypatch.setenv("VENDOR_KEY", "another-vendor-secret-42")
+    s = load_settings(roles={
+        "critic": {"model": "grok-mini"},
+        "tester": {"base_url": "https://api.x.ai/v1/"},  # the same endpoint, written differently
+        "optimizer": {"base_url": "https://api.openai.com/v1"},
+        "generator": {"base_url": "https://api.openai.com/v1", "api_key_env": "VENDOR_KEY", "model": "gpt-4.1"},
+    })
+    critic = s.roles["critic"].endpoint(s.llm)
+    assert critic is not None and (critic.base_url, critic.model, revealed(critic.api_key)) == ("https://api.x.ai/v1", "grok-mini", SECRET)
+    tester = s.roles["tester"].endpoint(s.llm)
+    assert tester is not None and revealed(tester.api_key) == SECRET
+    assert s.roles["optimizer"].endpoint(s.llm) is None  # the llm key never goes to another vendor
+    generator = s.roles["generator"].endpoint(s.llm)
+    assert generator is not None and (generator.model, revealed(generator.api_key)) == ("gpt-4.1", "another-vendor-secret-42")
+    assert redact("key another-vendor-secret-42") == f"key {MASK}"
+    assert "another-vendor-secret-42" not in repr(s) + s.model_dump_json()
+
+
 def test_example_config_loads_and_documents_the_defaults() -> None:
     example = load_settings(REPO / "devspace.example.yaml")
     defaults = Settings()
-    for section in ("llm", "rules", "replies"):
+    for section in ("llm", "roles", "rules", "replies"):
         assert getattr(example, section) == getattr(defaults, section), section
     assert (example.identities.assistant, example.identities.mcp) == (defaults.identities.assistant, defaults.identities.mcp)
     assert example.sandbox.limits == defaults.sandbox.limits

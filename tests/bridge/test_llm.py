@@ -44,7 +44,7 @@ def client(fake: FakeLLM, **overrides: object) -> LLMClient:
 
 def test_success_sends_the_key_model_and_messages(fake: FakeLLM) -> None:
     fake.script(["the answer"])
-    assert client(fake).complete(MESSAGES) == "the answer"
+    assert client(fake).complete(MESSAGES).text == "the answer"
     [request] = fake.completions
     assert request.headers["authorization"] == f"Bearer {KEY}"
     assert request.body is not None and request.body["model"] == "grok-test"
@@ -53,7 +53,7 @@ def test_success_sends_the_key_model_and_messages(fake: FakeLLM) -> None:
 
 def test_429_with_retry_after_waits_at_least_that_long(fake: FakeLLM, logs: list[str]) -> None:
     fake.script([Outcome.fail(429, "slow down", retry_after="1"), "after the wait"])
-    assert client(fake).complete(MESSAGES) == "after the wait"
+    assert client(fake).complete(MESSAGES).text == "after the wait"
     first, second = fake.completions
     assert second.at - first.at >= 1.0
     assert any(line.startswith("WARNING: LLM attempt 1/4 failed: HTTP 429: slow down; retrying in") for line in logs)
@@ -61,7 +61,7 @@ def test_429_with_retry_after_waits_at_least_that_long(fake: FakeLLM, logs: list
 
 def test_retry_after_ms_is_honoured(fake: FakeLLM) -> None:
     fake.script([Outcome.fail(429, retry_after_ms="1300"), "ok"])
-    assert client(fake).complete(MESSAGES) == "ok"
+    assert client(fake).complete(MESSAGES).text == "ok"
     first, second = fake.completions
     assert second.at - first.at >= 1.3
 
@@ -86,7 +86,7 @@ def test_a_retry_after_beyond_max_backoff_gives_up_at_once(fake: FakeLLM) -> Non
 
 def test_503_then_success(fake: FakeLLM) -> None:
     fake.script([Outcome.fail(503, "overloaded"), "recovered"])
-    assert client(fake).complete(MESSAGES) == "recovered"
+    assert client(fake).complete(MESSAGES).text == "recovered"
     assert len(fake.completions) == 2
 
 
@@ -111,7 +111,7 @@ def test_gives_up_after_max_retries(fake: FakeLLM, logs: list[str]) -> None:
 
 def test_timeout_is_retried(fake: FakeLLM) -> None:
     fake.script([Outcome(text="late", delay=1.0), "in time"])
-    assert client(fake, timeout=0.3).complete(MESSAGES) == "in time"
+    assert client(fake, timeout=0.3).complete(MESSAGES).text == "in time"
     assert len(fake.completions) == 2
 
 
@@ -127,6 +127,50 @@ def test_empty_answer_is_an_error(fake: FakeLLM) -> None:
     fake.script([""])
     with pytest.raises(LLMError, match="empty answer"):
         client(fake).complete(MESSAGES)
+
+
+def test_the_answer_carries_its_usage_and_the_output_limit_is_sent(fake: FakeLLM) -> None:
+    fake.script([Outcome(text="a b c", finish_reason="length")])
+    answer = client(fake).complete(MESSAGES, max_tokens=3)
+    assert (answer.text, answer.completion_tokens, answer.truncated) == ("a b c", 3, True)
+    assert answer.prompt_tokens == len(fake.completions[0].prompt.split())
+    assert fake.completions[0].body is not None and fake.completions[0].body["max_tokens"] == 3
+    client(fake).complete(MESSAGES)
+    assert fake.completions[1].body is not None and "max_tokens" not in fake.completions[1].body
+
+
+@pytest.mark.parametrize("finish", ["stop", "content_filter"])
+def test_a_refusal_is_not_retried(fake: FakeLLM, finish: str) -> None:
+    refused = Outcome.refuse("I can't help with that.") if finish == "stop" else Outcome(text="", finish_reason=finish)
+    fake.script([refused, "never sent"])
+    with pytest.raises(LLMError, match="declined to answer") as caught:
+        client(fake).complete(MESSAGES)
+    assert caught.value.kind == "refusal" and len(fake.completions) == 1
+
+
+def test_a_malformed_answer_is_retried_then_reported(fake: FakeLLM) -> None:
+    fake.script([Outcome.malformed(), "recovered"])
+    assert client(fake).complete(MESSAGES).text == "recovered"
+    fake.script([Outcome.malformed("<html>bad gateway</html>")] * 4)
+    with pytest.raises(LLMError, match=r"failed after 4 attempts: malformed answer: the response was not JSON") as caught:
+        client(fake).complete(MESSAGES)
+    assert caught.value.kind == "malformed" and "<html>" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "kind"),
+    [
+        (Outcome.fail(429, retry_after="120"), "rate_limit"),
+        (Outcome.fail(400), "rejected"),
+        (Outcome.fail(404, "model not found"), "rejected"),
+        (Outcome(text=""), "empty"),
+    ],
+)
+def test_each_failure_has_its_kind(fake: FakeLLM, outcome: Outcome, kind: str) -> None:
+    fake.script([outcome])
+    with pytest.raises(LLMError) as caught:
+        client(fake).complete(MESSAGES)
+    assert caught.value.kind == kind
 
 
 def test_no_key_is_refused_before_any_request() -> None:
@@ -167,12 +211,12 @@ def test_fake_answers_by_rule_after_the_script_then_default() -> None:
     with FakeLLM(rule=rule) as fake:
         fake.script(["scripted"])
         llm = client(fake, api_key="any-key-123")
-        assert llm.complete(MESSAGES) == "scripted"
-        assert llm.complete(MESSAGES) == "saw 2 messages"
+        assert llm.complete(MESSAGES).text == "scripted"
+        assert llm.complete(MESSAGES).text == "saw 2 messages"
         with pytest.raises(LLMError, match="HTTP 418: no rule"):
             llm.complete([{"role": "user", "content": "hello"}])
     with FakeLLM(default_reply="fallback") as fake:
-        assert client(fake, api_key="any-key-123").complete(MESSAGES) == "fallback"
+        assert client(fake, api_key="any-key-123").complete(MESSAGES).text == "fallback"
 
 
 # The fix prompt.
@@ -214,6 +258,6 @@ def test_fix_prompt_reaches_the_api_intact(fake: FakeLLM) -> None:
     messages = fix_prompt("make one() return 1", "test tests::one failed at src/lib.rs:1:1", [code], attempt=1)
     patch = "```diff\n--- a/src/lib.rs\n+++ b/src/lib.rs\n@@\n-pub fn one() -> u32 { 2 }\n+pub fn one() -> u32 { 1 }\n```"
     fake.rule = lambda request: patch if "pub fn one() -> u32 { 2 }" in request.prompt else "no file"
-    answer = client(fake).complete(messages)
+    answer = client(fake).complete(messages).text
     assert answer.startswith("```diff") and "+pub fn one() -> u32 { 1 }" in answer
     assert fake.completions[0].messages == messages

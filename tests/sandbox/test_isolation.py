@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import sys
 import uuid
@@ -12,19 +13,21 @@ from pathlib import Path
 import pytest
 
 from sandbox import proc
-from sandbox.isolation import bwrap_argv, bwrap_path, isolation_available
+from sandbox.isolation import Mount, sandbox_etc, bwrap_argv, bwrap_path, isolation_available
 
 needs_bwrap = pytest.mark.skipif(not isolation_available(), reason="bubblewrap is missing or cannot create namespaces here")
 ENV = proc.clean_env(("PATH", "HOME", "LANG"))
-# The real interpreter, not the virtualenv's link: a checkout under /tmp is hidden by the sandbox's private /tmp.
+# The real interpreter, not the virtualenv's link (a checkout under /tmp is hidden by the sandbox's private /tmp);
+# its installation is bound read-only, as a toolchain is.
 PYTHON = os.path.realpath(sys.executable)
+INTERPRETER = Mount.ro(Path(sys.base_prefix).resolve())
 
 
 def _run(code: str, *, tmp: Path, isolated: bool, timeout: float = 30) -> proc.ProcResult:
     """Run Python `code` in `tmp`, inside bwrap (only `tmp` writable) or plainly."""
     argv = [PYTHON, "-c", code]
     if isolated:
-        argv = bwrap_argv(argv, cwd=tmp, writable=[tmp])
+        argv = bwrap_argv(argv, [INTERPRETER, Mount.rw(tmp)], cwd=tmp)
     return proc.run(argv, cwd=tmp, env=ENV, timeout=timeout, output_cap=1_000_000)
 
 
@@ -75,7 +78,7 @@ def test_only_bound_paths_are_writable(tmp_path: Path) -> None:
         "        print('REFUSED', target, exc.strerror)\n"
     )
     probe_home = Path.home() / f".devspace-probe-{uuid.uuid4().hex}"  # on the read-only root, outside /tmp
-    argv = bwrap_argv([PYTHON, "-c", code, str(elsewhere / "x.txt"), str(probe_home)], cwd=work, writable=[work])
+    argv = bwrap_argv([PYTHON, "-c", code, str(elsewhere / "x.txt"), str(probe_home)], [INTERPRETER, Mount.rw(work)], cwd=work)
     try:
         result = proc.run(argv, cwd=work, env=ENV, timeout=30, output_cap=100_000)
         assert result.returncode == 0, result.stderr
@@ -115,8 +118,34 @@ def test_probe_reports_missing_bwrap(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 
 
 def test_bwrap_argv_binds_after_private_tmp(tmp_path: Path) -> None:
-    """Writable binds come after the tmpfs on /tmp, or a workspace under /tmp would vanish."""
-    argv = bwrap_argv(["cargo", "build"], cwd=tmp_path, writable=[tmp_path])
+    """Binds come after the mounts above them (a workspace under /tmp would vanish under the tmpfs), and nothing of
+    the host is bound but the system folders and what the caller names."""
+    argv = bwrap_argv(["cargo", "build"], [Mount.rw(tmp_path)], cwd=tmp_path)
     assert argv.index("--tmpfs") < argv.index("--bind")
-    assert argv[argv.index("--ro-bind") : argv.index("--ro-bind") + 3] == ["--ro-bind", "/", "/"]
+    sources = {argv[i + 1] for i, arg in enumerate(argv) if arg in ("--bind", "--ro-bind")}
+    host = {s for s in sources if Path(s).parent != sandbox_etc()}  # the sandbox's own hosts, passwd, …
+    assert "/" not in host and host <= {"/usr", "/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", str(tmp_path)}
+    assert "--unshare-net" in argv and "--remount-ro" in argv
     assert argv[-3:] == ["--", "cargo", "build"]
+
+
+@needs_bwrap
+def test_no_user_namespace_can_be_made_inside(tmp_path: Path) -> None:
+    """A user namespace of its own would give a build capabilities over its mounts again: bwrap forbids it."""
+    if shutil.which("unshare") is None:
+        pytest.skip("util-linux's unshare is not installed")
+    code = "import subprocess; print('EXIT', subprocess.run(['unshare', '--user', 'true']).returncode)"
+    inside = _run(code, tmp=tmp_path, isolated=True)
+    assert inside.returncode == 0, inside.stderr
+    assert "EXIT 0" not in inside.stdout and "EXIT" in inside.stdout
+
+
+@needs_bwrap
+def test_localhost_resolves_inside(tmp_path: Path) -> None:
+    """Tests that serve on `localhost` still work: the sandbox has its own /etc/hosts (none of the host's names)."""
+    code = "import socket; s = socket.create_server(('localhost', 0)); print('BOUND', s.getsockname()[0]); print(open('/etc/hosts').read())"
+    inside = _run(code, tmp=tmp_path, isolated=True)
+    assert inside.returncode == 0, inside.stderr
+    assert "BOUND 127.0.0.1" in inside.stdout
+    hosts = [line for line in inside.stdout.split("\n", 1)[1].splitlines() if line.strip()]
+    assert hosts and all("localhost" in line for line in hosts)

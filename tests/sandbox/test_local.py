@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import git
 import pytest
 
 from sandbox.config import SandboxConfig
-from sandbox.errors import NotFound, NothingToCommit, NothingToUndo, PathRefused, WorkspaceError
+from sandbox.errors import (
+    NotFound,
+    NothingToCommit,
+    NothingToUndo,
+    PathRefused,
+    SandboxError,
+    WorkspaceError,
+)
 from sandbox.local import LocalExecutor
 from sandbox.models import ChatLink, Identity
 
@@ -184,12 +192,78 @@ def test_undo_drops_only_the_last_patch(executor: LocalExecutor) -> None:
     assert executor.status().pending == []
 
 
-def test_undo_refuses_when_the_file_changed_behind_its_back(executor: LocalExecutor) -> None:
+def test_undo_restores_a_file_changed_behind_its_back_and_says_so(executor: LocalExecutor) -> None:
+    """Only patches and builds write the workspace, so undo puts the patch's files back whatever a build did."""
+    original = (executor.ws.tree / "src/date.rs").read_text()
     assert executor.apply(GOOD).ok
-    (executor.ws.tree / "src/date.rs").write_text("// edited by hand\n")
-    with pytest.raises(WorkspaceError):
-        executor.undo()
-    assert (executor.ws.tree / "src/date.rs").read_text() == "// edited by hand\n"
+    (executor.ws.tree / "src/date.rs").write_text("// rewritten by a build\n")
+    undone = executor.undo()
+    assert "src/date.rs (rewritten)" in undone.detail
+    assert (executor.ws.tree / "src/date.rs").read_text() == original
+    assert executor.status().pending == [] and executor.status().patches == 0
+
+
+@pytest.mark.parametrize("swap", ["fifo", "symlink", "folder", "huge"])
+def test_undo_replaces_whatever_a_build_left_in_a_patched_file(executor: LocalExecutor, tmp_path: Path, swap: str) -> None:
+    """A FIFO, a link out of the tree, a folder or a huge file where the patch wrote: undo neither reads through,
+    blocks on nor loads it, and restores the file in one rename."""
+    original = (executor.ws.tree / "src/date.rs").read_text()
+    assert executor.apply(GOOD).ok
+    target = executor.ws.tree / "src/date.rs"
+    target.unlink()
+    outside = tmp_path / "outside.txt"
+    outside.write_text("outside\n")
+    if swap == "fifo":
+        os.mkfifo(target)
+    elif swap == "symlink":
+        target.symlink_to(outside)
+    elif swap == "folder":
+        (target / "inner").mkdir(parents=True)
+        (target / "inner" / "file.rs").write_text("x")
+    else:
+        with target.open("wb") as handle:
+            handle.truncate(64 * 2**20)  # sparse: 64 MiB on paper
+    with pytest.raises(SandboxError, match="src/date.rs"):  # a clear refusal, never a read through or a block
+        executor.get_code(path="src/date.rs")
+    undone = executor.undo()
+    assert "src/date.rs (" in undone.detail
+    assert target.is_file() and not target.is_symlink() and target.read_text() == original
+    assert outside.read_text() == "outside\n"
+    assert executor.status().pending == []
+
+
+def test_a_file_a_build_grew_to_gigabytes_is_not_committed(executor: LocalExecutor) -> None:
+    assert executor.apply(GOOD).ok
+    with (executor.ws.tree / "src" / "grown.bin").open("wb") as handle:
+        handle.truncate(2**31)  # sparse: 2 GiB on paper
+    with pytest.raises(WorkspaceError, match=r"refused to commit files over .*src/grown\.bin"):
+        executor.commit("grown", GROK)
+    assert executor.status().patches == 1
+
+
+def test_a_patch_into_an_ignored_path_is_refused(executor: LocalExecutor) -> None:
+    """`target/` is in the crate's .gitignore: a file there would never be committed nor shown by `status`."""
+    result = executor.apply("`target/notes.rs`:\n```rust\npub fn notes() {}\n```\n")
+    assert not result.ok and "target/notes.rs is ignored by git" in (result.error or "")
+    assert not (executor.ws.tree / "target").exists() and executor.status().patches == 0
+
+
+def test_files_report_a_links_own_size_not_its_targets(executor: LocalExecutor, tmp_path: Path) -> None:
+    outside = tmp_path / "big-outside.bin"
+    outside.write_bytes(b"x" * 123_457)
+    (executor.ws.tree / "src" / "outside.rs").symlink_to(outside)
+    sizes = {e.path: e.size for e in executor.files()}
+    assert sizes["src/outside.rs"] == len(str(outside))
+    with pytest.raises(PathRefused, match="symlink"):
+        executor.get_code(path="src/outside.rs")
+
+
+def test_degradation_counts_a_new_failing_test(executor: LocalExecutor) -> None:
+    """The base's tests all pass; a patch adding a test that fails degrades the project (21 passed, 1 failed)."""
+    assert executor.apply("`tests/new_case.rs`:\n```rust\n#[test]\nfn new_case() {\n    assert_eq!(1 + 1, 3);\n}\n```\n").ok
+    result = executor.check_degradation()
+    assert not result.ok
+    assert result.regressions == ["tests/new_case.rs::new_case (failed, new)"]
 
 
 def test_refused_patch_changes_nothing(executor: LocalExecutor) -> None:

@@ -95,6 +95,21 @@ def test_the_sandbox_volumes_and_secrets(compose: dict[str, Any]) -> None:
     assert compose["configs"]["devspace"]["file"] == "./devspace.yaml"
 
 
+def test_the_sandbox_container_can_build_a_sandbox_per_cargo_run(compose: dict[str, Any]) -> None:
+    """Builds run in bubblewrap inside the container: required, with the options an unprivileged bubblewrap needs, and a
+    seccomp profile of ours that still refuses the kernel interfaces a build has no use for."""
+    sandbox = compose["services"]["sandbox"]
+    assert sandbox["environment"]["DEVSPACE_SANDBOX__LIMITS__ISOLATION"] == "bwrap"
+    options = dict(option.partition("=")[::2] for option in sandbox["security_opt"] if "=" in option)
+    assert options["systempaths"] == "unconfined" and options["apparmor"] == "unconfined"
+    profile = json.loads((REPO / options["seccomp"]).read_text(encoding="utf-8"))
+    denied = {name for rule in profile["syscalls"] if rule["action"] == "SCMP_ACT_ERRNO" for name in rule["names"]}
+    assert profile["defaultAction"] == "SCMP_ACT_ALLOW" and {"keyctl", "bpf", "io_uring_setup", "perf_event_open", "userfaultfd"} <= denied
+    assert not denied & {"unshare", "clone", "mount", "pivot_root", "umount2"}  # what bubblewrap needs
+    assert {a["architecture"] for a in profile["archMap"]} == {"SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"}
+    assert "security_opt" not in compose["services"]["bridge"] or "seccomp" not in " ".join(compose["services"]["bridge"]["security_opt"])
+
+
 def test_the_compose_command_is_one_the_cli_accepts(compose: dict[str, Any]) -> None:
     serve = typer.main.get_command(sandbox_app).commands["serve"]  # type: ignore[attr-defined]
     accepted = {opt for param in serve.params for opt in param.opts}
@@ -138,7 +153,8 @@ def test_sandbox_dockerfile_key_lines() -> None:
     lines = dockerfile("sandbox/Dockerfile")
     text = "\n".join(lines)
     assert lines[0].startswith("FROM rust:")
-    assert "python3" in text and "python3-venv" in text and " git " in text
+    assert "python3" in text and "python3-venv" in text and " git " in text and " bubblewrap " in text
+    assert "safe.directory" not in text  # the executor's git names its git dir and reads no system configuration
     assert "useradd" in text and "/app/trade_report" in text and "/app/sandwiches" in text
     assert "DEVSPACE_PROJECT=/app/trade_report" in text and "DEVSPACE_SANDWICHES=/app/sandwiches" in text
     assert instructions(lines, "HEALTHCHECK") and "/healthz" in instructions(lines, "HEALTHCHECK")[0]
