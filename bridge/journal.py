@@ -215,7 +215,7 @@ class Journal:
     def move_chat(self, old: str, new: str) -> None:
         """A new chat got its id: everything recorded under the provisional one moves to it, in one step."""
         with self.tx() as db:
-            for table in ("messages", "commands", "outbox", "tasks", "chat_state"):
+            for table in ("messages", "commands", "outbox", "tasks", "chat_state", "turns", "role_calls"):
                 db.execute(f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?", (new, old))
 
     def record_message(self, message: ChatMessage, commands: list[Command]) -> bool:
