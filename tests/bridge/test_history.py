@@ -6,7 +6,7 @@ import json
 
 from bridge.chat.history import HistoryItem, active_branch, after
 from bridge.chat.profile import StreamEvents, load_profile
-from bridge.chat.stream import ReplyStream
+from bridge.chat.stream import KEPT, ReplyStream
 
 
 def item(item_id: str, parent: str | None, created: str, role: str = "human", **extra: object) -> HistoryItem:
@@ -81,3 +81,14 @@ def test_the_stream_tells_a_replys_start_end_and_failure():
     stream.feed(json.dumps({"event": {"type": "conversation.history.item", "item": {"id": "old"}}}))
     assert (stream.state("r1").status, stream.state("r2").status, stream.state("r2").error) == ("completed", "failed", "Something went wrong")
     assert stream.state("old") is None and len(woken) == 3
+
+
+def test_the_stream_remembers_only_the_latest_replies():
+    spec = load_profile("grok").api.stream
+    assert isinstance(spec, StreamEvents)
+    stream = ReplyStream(spec)
+    for n in range(KEPT * 3):  # hours attached: a reply every few seconds
+        stream.feed(frame("response.created", f"r{n}", "in_progress"))
+        stream.feed(frame("response.done", f"r{n}", "completed"))
+    assert len(stream.replies) == KEPT
+    assert stream.state(f"r{KEPT * 3 - 1}").status == "completed" and stream.state("r0") is None
