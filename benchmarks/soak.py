@@ -114,10 +114,17 @@ def main() -> None:
             if args.ui == "grok-2026":
                 rig.url = chat.client.grok_url(rig.chat_id)
                 rig.env["DEVSPACE_CHAT__PROFILE"] = "grok"
+                rig.session_file = rig.home / "sessions" / "grok.json"  # where `devspace login` saves the grok profile's login
+                rig.login()
+            chat.client.inject(rig.chat_id, "The session starts.", reply=False)  # a chat that exists, as a person's does
             bridge = rig.process()
             bridge.start()
             try:
-                rig.wait_attached()
+                try:
+                    rig.wait_attached()
+                except AssertionError:
+                    print(rig.describe([]))
+                    raise
                 run(rig, bridge.proc.pid if bridge.proc else 0, args, seed)
             finally:
                 bridge.stop()
