@@ -24,10 +24,8 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -40,6 +38,7 @@ from sandbox.operations import StatusRequest, UndoRequest  # noqa: E402
 from tests.conftest import TEST_IDENTITY  # noqa: E402
 from tests.reliability import attacks  # noqa: E402
 from tests.reliability.abuse import Abuse, Remote  # noqa: E402
+from tests.support import compose  # noqa: E402
 
 WORLDS = Path.home() / ".cache" / "devspace-container-attacks"
 STATE, PROJECT, TOKEN_FILE = "/var/lib/devspace", "/app/trade_report", "/run/secrets/sandbox_token"
@@ -73,36 +72,17 @@ class Container:
             subprocess.run(["chown", "-R", f"{UID}:{UID}", str(path)], check=True)
         for path in (root / "sandbox_token", root / "devspace.yaml"):
             path.chmod(0o644)
-        self.argv = ["docker", "run", "-d", "--name", self.name, *self._flags(planted_key), image, *self._command()]
+        self.argv = ["docker", "run", "-d", "--name", self.name, *self._flags(planted_key), image, *compose.command("sandbox", self.port)]
 
     def _flags(self, planted_key: str) -> list[str]:
-        service: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["sandbox"]
-        flags = ["--network", "host", "--user", f"{UID}:{UID}"]  # this machine's rule: host network, loopback only
-        flags += ["--read-only"] if service.get("read_only") else []
-        flags += ["--init"] if service.get("init") else []
-        flags += [f"--cap-drop={cap}" for cap in service.get("cap_drop", [])]
-        for option in service.get("security_opt", []):
-            name, _, value = option.partition("=")
-            if name == "seccomp" and value != "unconfined":
-                option = f"seccomp={(ROOT / value).resolve()}"  # as compose does: the profile's text, read from the file
-            flags += ["--security-opt", option]
-        flags += [arg for mount in service.get("tmpfs", []) for arg in ("--tmpfs", mount)]
-        limits = service["deploy"]["resources"]["limits"]
-        flags += ["--memory", limits["memory"], "--cpus", str(limits["cpus"]), "--pids-limit", str(limits["pids"])]
-        env = {**service.get("environment", {}), "XAI_API_KEY": planted_key}
-        flags += [arg for name, value in env.items() for arg in ("-e", f"{name}={value}")]
-        volumes = {PROJECT: self.project, "/app/sandwiches": self.root / "sandwiches", STATE: self.state}
-        flags += [arg for target, source in volumes.items() for arg in ("-v", f"{source}:{target}")]
-        flags += ["-v", f"{self.root / 'sandbox_token'}:{TOKEN_FILE}:ro"]
-        flags += ["-v", f"{self.root / 'devspace.yaml'}:{service['environment']['DEVSPACE_CONFIG']}:ro"]
-        return flags
-
-    def _command(self) -> list[str]:
-        service = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["sandbox"]
-        command = list(service["command"])
-        command[command.index("--host") + 1] = "127.0.0.1"
-        command[command.index("--port") + 1] = str(self.port)
-        return command
+        return compose.run_args(
+            "sandbox",
+            volumes={PROJECT: str(self.project), "/app/sandwiches": str(self.root / "sandwiches"), STATE: str(self.state)},
+            secrets={"sandbox_token": self.root / "sandbox_token"},
+            configs={"devspace": self.root / "devspace.yaml"},
+            environment={"XAI_API_KEY": planted_key},
+            user=f"{UID}:{UID}",
+        )
 
     @property
     def url(self) -> str:

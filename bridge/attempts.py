@@ -21,6 +21,11 @@ class Attempt(BaseModel):
     summary: str
     payload: str | None = None
 
+    @property
+    def environment(self) -> bool:
+        """The check failed through the environment (a dependency not available offline, …), not the patch."""
+        return not self.ok and self.check is not None and self.check.environment is not None
+
 
 def filter_failures(check: CheckResult, test_filter: str) -> tuple[int, list[str]]:
     """Tests matching a libtest filter: how many ran, and which failed."""
@@ -38,7 +43,8 @@ def try_patch(
     skip_apply: bool = False,
     accept_applied: bool = False,
 ) -> Attempt:
-    """Apply a payload and check degradation (and the task's test filter); undo it on failure.
+    """Apply a payload and check degradation (and the task's test filter); undo it on failure, but not when the
+    environment failed the check: the patch stays applied, unverified, until the environment is fixed.
 
     After a restart, `skip_apply` says the patch is known to be in the workspace and
     `accept_applied` takes an "already applied" refusal as the patch being there.
@@ -56,7 +62,9 @@ def try_patch(
         if failed or not ran:
             ok = False
             summary = f"tests matching '{test_filter}': {ran} ran, {len(failed)} failed\n{summary}"
-    if not ok:
+    if check.environment is not None:
+        summary += "\nThe patch stays applied, not verified: fix the environment, then `@agent check degradation` (or `@agent undo`)."
+    elif not ok:
         try:
             executor.run(UndoRequest())
             summary += "\nThe patch was rolled back; the workspace is as before it."

@@ -76,7 +76,10 @@ def settings_for(config: Path | None = None, **overrides: Any) -> Settings:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
+    """Print `message` as an error (verbatim: a CSS selector in it is not rich markup) and the exit to raise."""
+    from rich.markup import escape
+
+    err.print(f"[red]error:[/red] {escape(message)}")
     return typer.Exit(code)
 
 
@@ -334,9 +337,16 @@ def doctor(
     selectors: SelectorsOpt = None,
     cdp: Annotated[str | None, typer.Option("--cdp", help="check the tab of your running Chrome")] = None,
     config: ConfigOpt = None,
+    project: Annotated[
+        Path | None, typer.Option("--project", help="check this project's environment instead: base build, dependencies offline, toolchain, disk")
+    ] = None,
 ) -> None:
-    """Check every part of a profile on the live page: a report to paste into an issue; exit 1 when one is broken."""
+    """Check every part of a profile on the live page: a report to paste into an issue; exit 1 when one is broken.
+    With --project, check the project's environment instead (what `@agent check environment` does)."""
     import asyncio
+
+    if project is not None:
+        _project_doctor(project, config)
 
     from bridge.chat.base import Attachment
     from bridge.chat.doctor import run_doctor
@@ -350,22 +360,55 @@ def doctor(
     raise typer.Exit(0 if report.healthy() else 1)
 
 
+def _project_doctor(project: Path, config: Path | None) -> None:
+    from bridge.wiring import make_executor
+    from sandbox.errors import SandboxError
+    from sandbox.operations import PreflightRequest
+    from sandbox.settings import ConfigError
+    from sandbox.summary import summarize_preflight
+
+    settings = settings_for(config, project=project)
+    try:
+        found = make_executor(settings).run(PreflightRequest())
+    except (SandboxError, ConfigError) as exc:
+        raise fail(str(exc)) from None
+    out.print(summarize_preflight(found, budget=settings.replies.summary_budget), markup=False, highlight=False)
+    raise typer.Exit(0 if found.ok else 1)
+
+
 @app.command()
 def login(
     profile: ProfileOpt = None,
     url: UrlOpt = None,
     selectors: SelectorsOpt = None,
+    import_from: Annotated[
+        str | None,
+        typer.Option("--import", help="save a login made elsewhere instead: its file, or - for standard input (no browser)"),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Open a visible browser, wait for you to log in, and save the session (file mode 0600)."""
-    import asyncio
+    """Open a visible browser, wait for you to log in, and save the session (file mode 0600).
 
-    from bridge.chat.login import login as do_login
+    With `--import`, take a session saved by `devspace login` on another machine instead: the hand-over into the
+    bridge's container (`docker compose exec -T bridge devspace login --import - < grok.json`)."""
+    import asyncio
 
     settings = _chat_settings(config, profile, selectors)
     chat_profile = _profile(settings)
     state = settings.chat.storage_state
     assert state is not None
+    if import_from is not None:
+        from bridge.chat.login import import_state
+
+        try:
+            text = sys.stdin.read() if import_from == "-" else Path(import_from).read_text(encoding="utf-8")
+            saved = import_state(text, state)
+        except (OSError, ValueError) as exc:
+            raise fail(f"cannot import the login: {exc}", 2) from None
+        out.print(f"session saved to {saved}; a running bridge logs in with it when it next reopens the chat")
+        return
+    from bridge.chat.login import login as do_login
+
     saved = asyncio.run(do_login(chat_profile, state, url=url or settings.chat.url, chromium=settings.chat.chromium))
     out.print(f"session saved to {saved}")
 

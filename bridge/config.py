@@ -59,6 +59,9 @@ class ChatSettings(Section):
     dry_run: bool = Field(default=False, description="print replies instead of posting; never commit")
     catch_up: bool = Field(default=False, description="on the first attach, run the commands already in the chat")
     answer_timeout: Seconds = Field(default=600.0, description="seconds to wait for the assistant's fix before escalating")
+    check_environment: bool = Field(
+        default=True, description="at attach, check the project's environment in the background (builds the base once); problems are posted to @dev"
+    )
     chromium: UserPath | None = Field(default=None, description="browser executable; also DEVSPACE_CHROMIUM")
 
 
@@ -91,7 +94,9 @@ class RepliesSettings(Summaries):
     model_config = ConfigDict(extra="forbid")
 
     max_chars: int = Field(default=8000, ge=1000, description="longest single post")
-    module_chars: int = Field(default=3000, ge=500, description="an updated module longer than this shows only its changed region")
+    post_chars: int = Field(
+        default=1500, ge=400, description="a successful patch's post: its diff stat, the changed hunks (capped) and the check"
+    )
 
 
 class Settings(SandboxSettings):

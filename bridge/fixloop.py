@@ -30,7 +30,8 @@ from sandbox.models import CodeFile
 from sandbox.operations import GetCodeRequest
 
 CONTEXT_FILES = 4
-ANNOUNCED_FILES = 3
+POST_FRAME = 60
+"""Characters a post's address (`@all `) and signed reference line take."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,10 @@ class FixLoop:
 
     def open(self, chat_id: str, kind: str, request: str, failure: Attempt, *, payload: str | None = None,
              file_id: int | None = None, test_filter: str | None = None, fixer: Fixer | None = None) -> list[Reply]:
-        """A failure starts a task: fixed by `fixer` (default: the LLM API when configured), or the assistant is asked."""
+        """A failure starts a task: fixed by `fixer` (default: the LLM API when configured), or the assistant is asked;
+        a failure through the environment is the developer's at once (no task)."""
+        if failure.environment:  # not the patch's fault: no task, no fix attempt, nothing asked of anyone
+            return [Reply(text=failure.summary, kind="escalation")]
         fixer = fixer or self.fixer
         waiting = self.clock() if fixer is None else None
         task = self.journal.start_task(
@@ -84,7 +88,11 @@ class FixLoop:
         return self._fix_with(fixer, task, failure, payload)
 
     def answer(self, task: TaskRow, attempt: Attempt, author: str) -> list[Reply]:
-        """A patch the assistant sent for a waiting task: one attempt, counted."""
+        """A patch the assistant sent for a waiting task: one attempt, counted (one blocked by the environment
+        escalates the task without counting)."""
+        if attempt.environment:  # the task waits on the developer now, not on the assistant; no attempt counted
+            self.journal.update_task(task.id, status="escalated", waiting_since=None, last_summary=attempt.summary)
+            return [Reply(text=attempt.summary, kind="escalation")]
         attempts = task.attempts + 1
         if attempt.ok:
             self.journal.update_task(task.id, status="succeeded", attempts=attempts, waiting_since=None)
@@ -115,20 +123,10 @@ class FixLoop:
         applied = attempt.applied
         assert applied is not None and applied.ok, "only an applied patch is announced"
         authorship.note(self.journal, chat_id, author)
-        paths = applied.changed + applied.created
-        settings = self.settings.replies
-        cap = min(settings.module_chars, max(500, (settings.max_chars - 1500) // max(1, len(paths))))
-        parts = [
-            f"Updated {path}{note}:\n" + replies.updated_module(self.executor.run(GetCodeRequest(path=path)), applied.regions.get(path), cap)
-            for path in paths[:ANNOUNCED_FILES]
-        ]
-        if applied.deleted:
-            parts.append("Deleted: " + ", ".join(applied.deleted))
-        if applied.build_sensitive:
-            parts.append("Note: this patch edits files that run code at build time: " + ", ".join(applied.build_sensitive))
-        parts.append(attempt.summary)
+        budget = self.settings.replies.post_chars - POST_FRAME
+        post = Reply(text=replies.updated_post(applied, attempt.summary, note, budget), kind="broadcast")
         review = self.reviewer.landed(chat_id, attempt, author) if self.reviewer is not None else []
-        return [Reply(text="\n\n".join(parts), kind="broadcast"), *review]
+        return [post, *review]
 
     # the two ways to fix ------------------------------------------------------------------------
     def _ask(self, task: TaskRow, summary: str, used: int) -> Reply:
@@ -150,6 +148,9 @@ class FixLoop:
                 text = f"{task.request}: no fix from {fixer.name} ({exc}).\nLast failure:\n{last.summary}"
                 return [Reply(text=text, kind="escalation")]
             attempt = try_patch(self.executor, answer, file_id=task.file_id, test_filter=task.filter, budget=self.budget)
+            if attempt.environment:  # the environment blocks every fix alike: the developer's to solve
+                self.journal.update_task(task.id, status="escalated", attempts=number - 1, last_summary=attempt.summary)
+                return [Reply(text=attempt.summary, kind="escalation")]
             logger.info(f"task #{task.id} fix attempt {number} by {fixer.name}: {'ok' if attempt.ok else 'failed'}")
             if attempt.ok:
                 self.journal.update_task(task.id, status="succeeded", attempts=number, last_summary=attempt.summary)

@@ -192,6 +192,8 @@ def code_test(call: Call) -> list[Reply]:
     attempt = Attempt(ok=result.ok, check=result, summary=summarize_check(result, budget=services.settings.replies.summary_budget))
     if result.ok:
         return [Reply(text=attempt.summary)]
+    if result.environment is not None:
+        return [Reply(text=attempt.summary, kind="escalation")]
     request = f"make `cargo test {args.filter}` pass" if args.filter else "make `cargo test` pass"
     return [Reply(text=attempt.summary)] + services.fixes.open(call.chat_id, "test", request, attempt, test_filter=args.filter)
 

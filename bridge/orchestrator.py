@@ -30,6 +30,9 @@ from bridge.roles.critics import Critics
 from bridge.roles.run import RoleRunner
 from sandbox.errors import SandboxError
 from sandbox.executor import Executor
+from sandbox.models import Preflight
+from sandbox.operations import PreflightRequest
+from sandbox.summary import summarize_preflight
 from sandbox.redact import redact
 
 
@@ -77,6 +80,24 @@ class Orchestrator:
         """Run every recorded, unfinished command of a chat in order (also after a restart)."""
         for row in self.journal.unfinished_commands(chat_id):
             self._run(row)
+
+    def preflight(self) -> Preflight | None:
+        """The environment check (`check environment`); None when the sandbox could not run it (logged)."""
+        try:
+            return self.executor.run(PreflightRequest())
+        except SandboxError as exc:
+            logger.warning(f"the environment check at attach failed: {exc}")
+            return None
+
+    def tell_preflight(self, chat_id: str, found: Preflight) -> None:
+        """Tell the developer, once per base commit, what the environment lacks before any patch is judged."""
+        logger.info(f"environment check at attach: {'ok' if found.ok else 'problems'} ({len(found.warnings)} warning(s))")
+        key = f"preflight:{found.base.base_commit}"
+        if found.ok or self.journal.get(chat_id, key, False):
+            return
+        self.journal.put(chat_id, key, True)
+        text = summarize_preflight(found, budget=self.settings.replies.summary_budget)
+        self.poster.queue(chat_id, None, Reply(text=text, kind="escalation"))
 
     def tick(self) -> None:
         """Escalate the tasks whose fix request got no patch in time."""

@@ -9,15 +9,14 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from bridge.protocol import fenced
-from sandbox.models import ApplyResult, CheckResult, CodeFile, CommitResult, FileEntry, Sandwich, UndoResult, WorkspaceStatus
-from sandbox.summary import DEFAULT_BUDGET, summarize_apply, summarize_check
+from sandbox.models import ApplyResult, CheckResult, CodeFile, CommitResult, FileEntry, Preflight, Sandwich, UndoResult, WorkspaceStatus
+from sandbox.summary import DEFAULT_BUDGET, summarize_apply, summarize_check, summarize_preflight
 from sandbox.text import trimmed
 
 if TYPE_CHECKING:
     from bridge.journal import RoleUsage
 
 LANGS = {".rs": "rust", ".toml": "toml", ".md": "markdown", ".py": "python", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}
-CONTEXT_LINES = 6
 
 
 def lang_of(path: str) -> str:
@@ -41,6 +40,8 @@ def text_of(result: object, *, cap: int = 7500, budget: int = DEFAULT_BUDGET) ->
         return summarize_check(result, budget=budget)
     if isinstance(result, ApplyResult):
         return summarize_apply(result, budget=budget)
+    if isinstance(result, Preflight):
+        return summarize_preflight(result, budget=budget)
     if isinstance(result, CommitResult):
         return commit_text(result)
     if isinstance(result, UndoResult):
@@ -76,25 +77,50 @@ def code_file(code: CodeFile, max_chars: int) -> str:
     return f"{header} (first {len(kept)} of {len(lines)} lines):\n{fence(chr(10).join(kept), lang_of(code.path))}\n{note}"
 
 
-def updated_module(code: CodeFile, region: tuple[int, int] | None, max_chars: int) -> str:
-    """The new module, whole when it fits, else the changed region with line numbers."""
-    if len(code.text) <= max_chars or region is None:
-        return code_file(code, max_chars)
-    lines = code.text.splitlines()
-    first = max(1, region[0] - CONTEXT_LINES)
-    last = min(len(lines), region[1] + CONTEXT_LINES)
-    width = len(str(last))
-    body: list[str] = []
-    used = 0
-    for number in range(first, last + 1):
-        line = f"{number:>{width}}| {lines[number - 1]}"
-        if used + len(line) + 1 > max_chars:
-            last = number - 1
-            break
-        body.append(line)
-        used += len(line) + 1
-    header = f"file_id={code.file_id} `{code.path}`, lines {first}-{last} of {len(lines)} (changed region)"
-    return f"{header}:\n{fence(chr(10).join(body), lang_of(code.path))}\nFull file: `@agent code get file_id={code.file_id}`"
+def capped_diff(diff: str, room: int) -> str:
+    """Whole hunks of a unified diff, in order, while they fit in `room` characters (a fenced block); the first one
+    cut at a line when even it does not fit; "" when nothing useful fits."""
+    if room < 120 or not diff:
+        return ""
+    kept: list[str] = []
+    used = len("```diff\n\n```") + 40
+    hunk: list[str] = []
+    for line in [*diff.splitlines(), "@@"]:
+        if line.startswith(("@@", "--- ")) and hunk:
+            size = sum(len(h) + 1 for h in hunk)
+            if used + size > room:
+                if not any(k.startswith("@@") for k in kept):  # not one hunk fits: its first lines
+                    for part in hunk:
+                        if used + len(part) + 1 > room:
+                            break
+                        kept.append(part)
+                        used += len(part) + 1
+                kept.append("… (more changes: see the files)")
+                break
+            kept += hunk
+            used += size
+            hunk = []
+        hunk.append(line)
+    return fence("\n".join(kept), "diff") if any(k.startswith("@@") for k in kept) else ""
+
+
+def updated_post(applied: ApplyResult, check_summary: str, note: str, budget: int) -> str:
+    """A landed patch within `budget` characters: which files with their +/- line counts, as many changed hunks as fit,
+    how to get a whole file, and the check's summary."""
+    paths = [*applied.changed, *applied.created, *applied.deleted]
+    stat = ", ".join(f"`{p}` +{added} −{removed}" for p, (added, removed) in applied.stat.items()) or ", ".join(paths)
+    if paths:
+        head = f"Updated {', '.join(paths[:3])}{f' +{len(paths) - 3} more' if len(paths) > 3 else ''}{note}: {stat}"
+    else:  # applied before a restart: the files are known to the workspace, not to this result
+        head = f"Updated the workspace{note} (the patch was applied before a restart; `@agent status` lists its files)"
+    tail = []
+    if applied.build_sensitive:
+        tail.append("Note: this patch edits files that run code at build time: " + ", ".join(applied.build_sensitive))
+    if applied.changed or applied.created:
+        tail.append(f"Whole file: `@agent code get path={(applied.changed + applied.created)[0]}`")
+    tail.append(check_summary)
+    hunks = capped_diff(applied.diff, budget - len(head) - sum(len(t) + 2 for t in tail) - 2)
+    return "\n\n".join([head, *([hunks] if hunks else []), *tail])
 
 
 def sandwich_text(sandwich: Sandwich, max_chars: int) -> str:

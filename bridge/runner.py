@@ -27,6 +27,7 @@ from bridge.models import ChatMessage, Reply
 from bridge.orchestrator import Orchestrator
 from bridge.protocol import post_ref
 from bridge.reconcile import Reconciled, reconcile
+from sandbox.models import Preflight
 
 LAST_SEEN = "last_seen_id"
 ATTACHED = "attached"
@@ -77,6 +78,8 @@ class Bridge:
         self._since: str | None = None  # the reading position: a read reaches back to it
         self._attached_at: float | None = None
         self._known: set[str] = set()  # turns of the last window that the journal holds: never read again
+        self._preflight: asyncio.Task[Preflight | None] | None = None
+        self._preflight_told = False
 
     async def attach(self) -> None:
         """First attach marks what is already there as seen; later attaches resume from the journal."""
@@ -98,7 +101,22 @@ class Bridge:
             self._attached_at = time.time()
             self.journal.put(self.chat_id, ATTACHED_AT, self._attached_at)
         self.journal.put(self.chat_id, ATTACHED, True)
+        if self._preflight is None and self.orchestrator.settings.chat.check_environment:  # builds the base in the background
+            self._preflight = asyncio.create_task(asyncio.to_thread(self.orchestrator.preflight))
         await asyncio.to_thread(self.orchestrator.run_pending, self.chat_id)
+
+    async def _told_preflight(self) -> None:
+        """Once the attach-time environment check is done, queue what it found (the journal is written from here only)."""
+        task = self._preflight
+        if task is None or self._preflight_told or not task.done():
+            return
+        self._preflight_told = True
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None:
+            logger.warning(f"the environment check at attach failed: {failure}")
+        found = None if task.cancelled() or failure is not None else task.result()
+        if found is not None:
+            await asyncio.to_thread(self.orchestrator.tell_preflight, self.chat_id, found)
 
     def _adopt_chat_id(self) -> None:
         """A new chat takes the id its UI gives it on the first send (`/` -> `/c/<id>`); the journal follows once."""
@@ -135,6 +153,7 @@ class Bridge:
             self._since = found.position
             self.journal.put(self.chat_id, LAST_SEEN, self._since)
         self.orchestrator.tick()
+        await self._told_preflight()
         if not found.run:
             await self.post_next()
         return len(found.run)
@@ -194,23 +213,30 @@ class Bridge:
         """Stay attached until `stop` is set; typed page states are waited out or recovered from.
 
         A dead browser is relaunched at once; a logged-out page is reopened after the wait for a person,
-        from the saved login, which `devspace login` may have renewed meanwhile.
+        from the saved login, which `devspace login` may have renewed meanwhile. That holds from the first
+        attach on: a bridge started before its login arrived waits for it (a container is not restarted).
         """
-        await self.attach()
+        attached = False
         relaunch: str | None = None
         while not stop.is_set():
             try:
                 if relaunch is not None:
                     await self._relaunch(relaunch)
                     relaunch = None
+                elif not attached:
+                    await self.attach()
+                attached = True
                 if await self.step() == 0:
                     await self.driver.wait_for_activity(self.idle_wait)
             except ErrorBubble as exc:
                 logger.warning(f"the chat UI shows an error: {exc}")
             except (LoggedOut, Challenge) as exc:
-                logger.error(f"{type(exc).__name__}: {exc}; a person must sort this out in the browser (nothing is solved automatically)")
+                logger.error(
+                    f"{type(exc).__name__}: {exc}; a person must sort this out in the browser (nothing is solved automatically); "
+                    f"trying again in {self.human_wait:.0f}s"
+                )
                 await _sleep(stop, self.human_wait)
-                if isinstance(exc, LoggedOut) and self.reconnect is not None:
+                if self.reconnect is not None and (isinstance(exc, LoggedOut) or not attached):  # a page half started: anew
                     relaunch = "reopening the chat with the saved login"
             except RateLimited as exc:
                 logger.warning(f"{exc}; replies stay queued, next try in {self.rate_limit_wait:.0f}s")
@@ -225,6 +251,8 @@ class Bridge:
                     raise
                 relaunch = f"{exc}; relaunching and resuming from the journal"
             except ChatError as exc:
+                if not attached:  # a page that never came up for another reason (UI drift, a bad address): the caller says why
+                    raise
                 logger.error(f"{type(exc).__name__}: {exc}")
                 await _sleep(stop, self.human_wait)
 

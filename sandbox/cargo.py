@@ -9,6 +9,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -17,9 +18,11 @@ from loguru import logger
 from pydantic import BaseModel, Field
 
 from sandbox import proc
+from sandbox.deps import SOURCES_FILE, Dependencies, SourcesView, default_cargo_home
+from sandbox.environment import classify
 from sandbox.errors import SandboxError
 from sandbox.isolation import Mount, bwrap_argv, bwrap_path, isolation_available
-from sandbox.models import CheckResult, Diagnostic, TestBinary, TestCase
+from sandbox.models import CheckResult, Diagnostic, EnvironmentIssue, TestBinary, TestCase
 from sandbox.operations import TEST_FILTER
 from sandbox.redact import redact
 
@@ -29,6 +32,9 @@ MESSAGE_CAP = 2000
 """Characters kept of one test's failure text."""
 WORKSPACE = Path("/workspace")
 """Where an isolated build sees the workspace tree (the host's layout stays hidden)."""
+BASE = Path("/base")
+"""Where an isolated build of the base commit sees its tree: a path of its own, so the base's and the workspace's
+artifacts of the project's crates stay apart in the one target dir they share (their dependencies' are reused)."""
 TARGET = Path("/target")
 """Where an isolated build sees its target directory."""
 SCRATCH_HOME = Path("/tmp")
@@ -72,19 +78,16 @@ class CargoRun(BaseModel):
     dropped: int = 0
     duration: float = 0.0
     isolated: bool = False
+    environment: EnvironmentIssue | None = Field(default=None, description="the environment's part in a failure (see sandbox.environment)")
 
 
 # running -------------------------------------------------------------------------------------
-def cargo_home() -> Path:
-    return Path(os.environ.get("CARGO_HOME") or Path.home() / ".cargo").absolute()
-
-
 def rustup_home() -> Path | None:
     home = Path(os.environ.get("RUSTUP_HOME") or Path.home() / ".rustup").absolute()
     return home if home.is_dir() else None
 
 
-def cargo_env(target_dir: Path, *, isolated: bool = False) -> dict[str, str]:
+def cargo_env(target_dir: Path, *, isolated: bool = False, cargo_home: Path | None = None) -> dict[str, str]:
     """A clean environment for cargo: the toolchain's variables, offline, no colour, short panics.
 
     Isolated, the target dir is the sandbox's and HOME the run's scratch area; cargo's and rustup's
@@ -96,9 +99,10 @@ def cargo_env(target_dir: Path, *, isolated: bool = False) -> dict[str, str]:
         "CARGO_TERM_PROGRESS_WHEN": "never",
         "CARGO_NET_OFFLINE": "true",
         "RUST_BACKTRACE": "0",
+        "RUSTUP_AUTO_INSTALL": "0",  # a toolchain the project pins is installed by the developer, never from a build
     }
     if isolated:
-        extra |= {"HOME": str(SCRATCH_HOME), "CARGO_HOME": str(cargo_home())}
+        extra |= {"HOME": str(SCRATCH_HOME), "CARGO_HOME": str(cargo_home or default_cargo_home())}
         rustup = rustup_home()
         if rustup is not None:
             extra["RUSTUP_HOME"] = str(rustup)
@@ -148,16 +152,26 @@ def toolchain() -> tuple[Path, ...]:
     return tuple(p for p in kept if not any(p != q and p.is_relative_to(q) for q in kept))
 
 
-def sandbox_mounts(tree: Path, target_dir: Path, readable: Sequence[Path] = ()) -> list[Mount]:
-    """What an isolated build sees besides the system: the toolchain and the dependency sources read-only, cargo's
-    home as a scratch folder, the tree at WORKSPACE (its `.git` entry read-only) and the target dir at TARGET."""
-    home = cargo_home()
+def sandbox_mounts(
+    tree: Path,
+    target_dir: Path,
+    readable: Sequence[Path] = (),
+    *,
+    cargo_home: Path | None = None,
+    sources: Sequence[Mount] = (),
+    tree_at: Path = WORKSPACE,
+) -> list[Mount]:
+    """What an isolated build sees besides the system: the toolchain and the dependency sources read-only (`sources`:
+    see `Dependencies.view`), cargo's home as a scratch folder, the tree at `tree_at` (its `.git` entry read-only) and
+    the target dir at TARGET."""
+    home = cargo_home or default_cargo_home()
     mounts = [Mount.tmpfs(home)]
     mounts += [Mount.ro(home / name) for name in CARGO_HOME_READ_ONLY if (home / name).exists()]
     mounts += [Mount.ro(path) for path in [*toolchain(), *readable] if path != home / "bin"]
-    mounts += [Mount.rw(tree, WORKSPACE), Mount.rw(target_dir, TARGET)]
+    mounts += list(sources)
+    mounts += [Mount.rw(tree, tree_at), Mount.rw(target_dir, TARGET)]
     if os.path.lexists(tree / ".git"):
-        mounts.append(Mount.ro(tree / ".git", WORKSPACE / ".git"))
+        mounts.append(Mount.ro(tree / ".git", tree_at / ".git"))
     return mounts
 
 
@@ -202,28 +216,50 @@ def run_cargo(
     limits: RunLimits,
     log_path: Path,
     merge_stderr: bool = False,
+    deps: Dependencies | None = None,
+    tree_at: Path = WORKSPACE,
 ) -> CargoRun:
     """Run `cargo --offline <args>` in the tree `cwd` under `limits`; the output is also appended to `log_path`.
 
-    Isolated, the run sees `cwd` at WORKSPACE and `target_dir` at TARGET (see `sandbox_mounts`).
+    Isolated, the run sees `cwd` at `tree_at` (WORKSPACE, or BASE for the base commit's tree) and `target_dir` at TARGET (see `sandbox_mounts`); `deps` says
+    which cargo home and dependency sources it reads (default: the cargo home of this process, no sources).
     """
     cwd, target_dir = cwd.resolve(), target_dir.resolve()
     target_dir.mkdir(parents=True, exist_ok=True)
-    command = ["cargo", "--offline", *args]
     isolated = _isolate(limits.isolation)
-    argv = command
-    if isolated:
-        mounts = sandbox_mounts(cwd, target_dir, limits.readable)
-        argv = bwrap_argv(command, mounts, cwd=WORKSPACE, bwrap=bwrap_path() or "bwrap")
-    result = proc.run(
-        argv,
-        cwd=cwd,
-        env=cargo_env(target_dir, isolated=isolated),
-        timeout=limits.timeout,
-        output_cap=limits.output_cap,
-        memory_mb=limits.memory_mb,
-        max_pids=limits.processes,
-        merge_stderr=merge_stderr,
+    home = deps.cargo_home if deps is not None else default_cargo_home()
+    view = deps.view(tree_at if isolated else None) if deps is not None else SourcesView()
+    with tempfile.TemporaryDirectory(prefix="devspace-cargo-") as scratch:
+        config: list[str] = []
+        extra = list(view.mounts)
+        if view.config_text:
+            file = Path(scratch) / "sources.toml"
+            file.write_text(view.config_text, encoding="utf-8")
+            file.chmod(0o644)
+            config = ["--config", str(SOURCES_FILE if isolated else file)]
+            extra.append(Mount.ro(file, SOURCES_FILE))
+        command = ["cargo", "--offline", *config, *args]
+        argv = command
+        if isolated:
+            mounts = sandbox_mounts(cwd, target_dir, limits.readable, cargo_home=home, sources=extra, tree_at=tree_at)
+            argv = bwrap_argv(command, mounts, cwd=tree_at, bwrap=bwrap_path() or "bwrap")
+        result = proc.run(
+            argv,
+            cwd=cwd,
+            env=cargo_env(target_dir, isolated=isolated, cargo_home=home),
+            timeout=limits.timeout,
+            output_cap=limits.output_cap,
+            memory_mb=limits.memory_mb,
+            max_pids=limits.processes,
+            merge_stderr=merge_stderr,
+        )
+    failed = result.returncode != 0 or result.timed_out
+    seen = {str(m.dest): str(m.source) for m in extra if m.kind == "ro" and m.source != str(SOURCES_FILE)}
+    cache = str(deps.sources.registry_cache()) if deps is not None else str(home / "registry")
+    environment = (
+        classify(redact(result.stderr if not merge_stderr else result.stdout), timed_out=result.timed_out, paths=seen, cache=cache)
+        if failed
+        else None
     )
     run = CargoRun(
         command=command,
@@ -235,6 +271,7 @@ def run_cargo(
         dropped=result.dropped,
         duration=result.duration,
         isolated=isolated,
+        environment=environment,
     )
     _append_log(log_path, run)
     level = "WARNING" if run.timed_out else "INFO"
@@ -433,7 +470,16 @@ def _timeout_note(limits: RunLimits, stage: str) -> str:
     return f"timed out after {limits.timeout:.0f}s while {stage}"
 
 
-def check_compile(workspace: Path, *, target_dir: Path, limits: RunLimits, log_path: Path) -> CheckResult:
+def _build_environment(run: CargoRun, diagnostics: list[Diagnostic]) -> EnvironmentIssue | None:
+    """A failed build's environment issue, unless the compiler itself reported errors (then the code is at fault)."""
+    if run.environment is None or any(d.level.startswith("error") and d.file for d in diagnostics):
+        return None
+    return run.environment
+
+
+def check_compile(
+    workspace: Path, *, target_dir: Path, limits: RunLimits, log_path: Path, deps: Dependencies | None = None, tree_at: Path = WORKSPACE
+) -> CheckResult:
     """`cargo build --all-targets`: every target, tests included, so test-only warnings count too."""
     run = run_cargo(
         ["build", "--all-targets", "--message-format=json"],
@@ -441,21 +487,32 @@ def check_compile(workspace: Path, *, target_dir: Path, limits: RunLimits, log_p
         target_dir=target_dir,
         limits=limits,
         log_path=log_path,
+        deps=deps,
+        tree_at=tree_at,
     )
+    diagnostics = _compile_diagnostics(run)
     return CheckResult(
         kind="compile",
         ok=run.returncode == 0 and not run.timed_out,
-        diagnostics=_compile_diagnostics(run),
+        diagnostics=diagnostics,
         duration=run.duration,
         log_path=str(log_path),
         timed_out=run.timed_out,
         output_truncated=run.truncated,
         error=_timeout_note(limits, "building") if run.timed_out else None,
+        environment=_build_environment(run, diagnostics),
     )
 
 
 def check_test(
-    workspace: Path, filter: str | None = None, *, target_dir: Path, limits: RunLimits, log_path: Path
+    workspace: Path,
+    filter: str | None = None,
+    *,
+    target_dir: Path,
+    limits: RunLimits,
+    log_path: Path,
+    deps: Dependencies | None = None,
+    tree_at: Path = WORKSPACE,
 ) -> CheckResult:
     """Compile the tests (JSON diagnostics), then `cargo test --no-fail-fast [filter]` parsed per binary."""
     base = CheckResult(kind="test", ok=False, log_path=str(log_path), filter=filter)
@@ -464,14 +521,17 @@ def check_test(
             update={"error": f"refused test filter {filter[:40]!r}: it must not start with '-' or hold control characters"}
         )
     build = run_cargo(
-        ["test", "--no-run", "--message-format=json"], cwd=workspace, target_dir=target_dir, limits=limits, log_path=log_path
+        ["test", "--no-run", "--message-format=json"], cwd=workspace, target_dir=target_dir, limits=limits, log_path=log_path, deps=deps, tree_at=tree_at
     )
+    diagnostics = _compile_diagnostics(build)
     base = base.model_copy(
         update={
-            "diagnostics": _compile_diagnostics(build),
+            "diagnostics": diagnostics,
             "duration": build.duration,
             "timed_out": build.timed_out,
             "output_truncated": build.truncated,
+            "environment": _build_environment(build, diagnostics),
+            "tests_run": False,
         }
     )
     if build.timed_out:
@@ -480,7 +540,7 @@ def check_test(
         return base.model_copy(update={"error": "the tests do not compile"})
     remaining = limits.model_copy(update={"timeout": max(1.0, limits.timeout - build.duration)})
     args = ["test", "--no-fail-fast", *([filter] if filter else [])]
-    run = run_cargo(args, cwd=workspace, target_dir=target_dir, limits=remaining, log_path=log_path, merge_stderr=True)
+    run = run_cargo(args, cwd=workspace, target_dir=target_dir, limits=remaining, log_path=log_path, merge_stderr=True, deps=deps, tree_at=tree_at)
     report = parse_libtest(run.stdout, timed_out=run.timed_out)
     ok = run.returncode == 0 and not run.timed_out
     error = None
@@ -500,5 +560,7 @@ def check_test(
             "timed_out": run.timed_out,
             "output_truncated": build.truncated or run.truncated,
             "error": error,
+            "tests_run": True,
+            "environment": None,  # the tests' own output is in this run's text: whatever it says is the code's
         }
     )

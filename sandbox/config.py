@@ -21,6 +21,7 @@ class SandboxConfig(BaseModel):
     limits: RunLimits = Field(default_factory=RunLimits)
     committer: Identity = BOT_IDENTITY
     keep_logs: int = 200
+    cargo_home: Path | None = Field(default=None, description="the cargo home whose caches and config.toml builds read; default: $CARGO_HOME, else ~/.cargo")
 
     @property
     def sandwich_dir(self) -> Path:

@@ -22,6 +22,7 @@ from sandbox.errors import NotFound, NothingToCommit, NothingToUndo
 from sandbox.executor import Handlers, handles
 from sandbox.gitops import commit_message
 from sandbox.models import (
+    Preflight,
     ApplyResult,
     ChatLink,
     CheckKind,
@@ -44,6 +45,7 @@ from sandbox.operations import (
     CommitRequest,
     FilesRequest,
     GetCodeRequest,
+    PreflightRequest,
     Request,
     SandwichRequest,
     StatusRequest,
@@ -168,6 +170,11 @@ class FakeExecutor(Handlers):
     @handles(CheckDegradationRequest)
     def check_degradation(self) -> CheckResult:
         return self._check("degradation").model_copy(update={"base_commit": self._head()})
+
+    @handles(PreflightRequest)
+    def preflight(self) -> Preflight:
+        base = self._check("degradation").model_copy(update={"base_commit": self._head()})
+        return Preflight(ok=base.ok, base=base)
 
     @handles(CommitRequest)
     def commit(self, message: str, author: Identity, chat: ChatLink | None = None) -> CommitResult:

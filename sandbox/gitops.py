@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
 import git
 
 from sandbox.errors import NothingToCommit, WorkspaceError
@@ -46,12 +50,14 @@ def _made_for(repo: SafeRepo, chat: ChatLink | None) -> CommitResult | None:
     return CommitResult(sha=head.hexsha, message=str(head.message), author=f"{head.author.name} <{head.author.email}>", files=files)
 
 
-def commit_all(repo: SafeRepo, message: str, author: Identity, committer: Identity, chat: ChatLink | None) -> CommitResult:
-    """Stage every change in the worktree and commit it; refuse an empty commit.
+def commit_all(
+    repo: SafeRepo, message: str, author: Identity, committer: Identity, chat: ChatLink | None, *, leave: Sequence[str] = ()
+) -> CommitResult:
+    """Stage every change in the worktree but the untracked files `leave` names, and commit it; refuse an empty commit.
 
     Idempotent per chat message: when HEAD already is this message's commit and nothing is pending, it is returned.
     """
-    repo.git.add("--all")
+    repo.git.add("--all", "--", ".", *(f":(exclude,literal){path}" for path in leave))
     staged = repo.git.diff("--cached", "--name-only", "-z").split("\0")
     files = sorted(f for f in staged if f)
     if not files:
@@ -64,9 +70,19 @@ def commit_all(repo: SafeRepo, message: str, author: Identity, committer: Identi
     return CommitResult(sha=commit.hexsha, message=text, author=str(author), files=files)
 
 
-def revert_commit(repo: SafeRepo, sha: str, committer: Identity) -> CommitResult:
-    """Add a commit that undoes `sha` (history is never rewritten)."""
-    if repo.is_dirty(untracked_files=True):
+def worktree_tree(repo: SafeRepo, *, leave: Sequence[str] = ()) -> str:
+    """The id of the tree `commit_all(…, leave=leave)` would commit now, staged in a temporary index (the real one is
+    untouched)."""
+    with tempfile.TemporaryDirectory(prefix="devspace-index-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        repo.git.read_tree("HEAD", env=env)
+        repo.git.add("--all", "--", ".", *(f":(exclude,literal){path}" for path in leave), env=env)
+        return str(repo.git.write_tree(env=env)).strip()
+
+
+def revert_commit(repo: SafeRepo, sha: str, committer: Identity, *, leave: Sequence[str] = ()) -> CommitResult:
+    """Add a commit that undoes `sha` (history is never rewritten); untracked files `leave` names do not count as pending."""
+    if repo.is_dirty(untracked_files=False) or any(path not in leave for path in repo.untracked_files):
         raise WorkspaceError("cannot revert a commit while patches are pending; undo or commit them first")
     files = changed_files(repo, repo.commit(sha).hexsha)
     env = {

@@ -47,6 +47,9 @@ class FileChange(BaseModel):
     path: str
     before: str | None = None
     after: str | None = None
+    build_output: bool = Field(
+        default=False, description="a file cargo may rewrite (Cargo.lock), recorded so rollback and undo restore it; `after` is unknown"
+    )
 
     @property
     def action(self) -> Literal["create", "modify", "delete"]:
@@ -73,6 +76,8 @@ class ApplyResult(BaseModel):
     regions: dict[str, tuple[int, int]] = Field(
         default_factory=dict, description="per changed file, the first and last changed line of the new text (1-based)"
     )
+    diff: str = Field(default="", description="the change as a unified diff (2 lines of context), at most DIFF_CAP characters")
+    stat: dict[str, tuple[int, int]] = Field(default_factory=dict, description="per file, lines added and removed")
 
 
 class Diagnostic(BaseModel):
@@ -121,6 +126,20 @@ class TestBinary(BaseModel):
     crashed: bool = False
 
 
+EnvironmentKind = Literal["dependency-unavailable", "registry-unreachable", "toolchain-missing", "disk-full", "timeout", "sandbox"]
+
+
+class EnvironmentIssue(BaseModel):
+    """Why a check failed through no fault of the code: what is missing, where cargo looked, what to do."""
+
+    kind: EnvironmentKind
+    missing: list[str] = Field(default_factory=list, description="crates (`name` or `name requirement`), a toolchain, disk space")
+    looked_in: str | None = Field(default=None, description="where cargo looked, host paths")
+    detail: str = ""
+    advice: str = ""
+    at_base: bool = Field(default=False, description="the base commit fails the same way")
+
+
 class CheckResult(BaseModel):
     """A cargo check's structured result; the full log lives in `log_path`."""
 
@@ -138,6 +157,9 @@ class CheckResult(BaseModel):
     regressions: list[str] = Field(default_factory=list, description="tests that passed at the base and now fail or are missing")
     new_warnings: list[Diagnostic] = Field(default_factory=list)
     base_commit: str | None = None
+    environment: EnvironmentIssue | None = Field(default=None, description="set when the failure is the environment's, not the code's")
+    tests_run: bool = Field(default=True, description="False when the build failed and no test ran")
+    base_duration: float | None = Field(default=None, description="seconds the base's own build and tests took, when measured in this check")
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -207,3 +229,13 @@ class WorkspaceStatus(BaseModel):
     patches: int = Field(default=0, description="applied, uncommitted patches that undo can drop")
     mcp_commits: int = Field(default=0, description="commits the bot (MCP in the chat) made here, which undo may revert")
     isolation: str = "none"
+
+
+class Preflight(BaseModel):
+    """What a project's environment lacks before any patch is judged: the base commit's build and tests (kept for the
+    first degradation check) and the setup problems found without building."""
+
+    ok: bool
+    base: CheckResult
+    warnings: list[str] = Field(default_factory=list, description="cargo setup the sandbox cannot use as given, toolchain, disk")
+    notes: list[str] = Field(default_factory=list, description="how the sandbox sees the developer's cargo setup")

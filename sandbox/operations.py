@@ -29,6 +29,7 @@ from sandbox.models import (
     CommitResult,
     FileEntry,
     Identity,
+    Preflight,
     Sandwich,
     UndoResult,
     WorkspaceStatus,
@@ -249,6 +250,12 @@ class CheckTestRequest(Request[CheckResult]):
 @operation("check_degradation", result=CheckResult, access="all", verb="check degradation")
 class CheckDegradationRequest(Request[CheckResult]):
     """build and test against the workspace's base commit: regressions and new warnings"""
+
+
+@operation("preflight", result=Preflight, access="all", verb="check environment")
+class PreflightRequest(Request[Preflight]):
+    """before any patch: does the base build and pass its tests, is every dependency available offline, is the
+    project's toolchain there, is there disk (the base's results are kept for the first degradation check)"""
 
 
 @operation("commit", result=CommitResult, access="developer", mutates=True)

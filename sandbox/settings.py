@@ -61,6 +61,9 @@ class SandboxSection(Section):
     token: SecretStr | None = Field(default=None, description="the remote executor's bearer token; also DEVSPACE_SANDBOX_TOKEN")
     token_file: UserPath | None = Field(default=None, description="a file holding the token, read when no token is set")
     limits: RunLimits = Field(default_factory=RunLimits)
+    cargo_home: UserPath | None = Field(
+        default=None, description="the cargo home your own cargo uses (its registry cache and config.toml); default: $CARGO_HOME, else ~/.cargo"
+    )
 
     @model_validator(mode="after")
     def _read_token(self) -> SandboxSection:
@@ -151,7 +154,7 @@ class SandboxSettings(BaseSettings):
 
     def sandbox_config(self) -> SandboxConfig:
         """What a LocalExecutor needs from these settings."""
-        return SandboxConfig(home=self.home, limits=self.sandbox.limits, committer=self.identities.mcp)
+        return SandboxConfig(home=self.home, limits=self.sandbox.limits, committer=self.identities.mcp, cargo_home=self.sandbox.cargo_home)
 
 
 def _config_path(given: str | Path | None) -> Path | None:

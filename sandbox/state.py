@@ -87,6 +87,11 @@ class WorkspaceState:
             return None
         return int(row[0]), [FileChange.model_validate(c) for c in json.loads(row[1])]
 
+    def patch_changes(self) -> list[FileChange]:
+        """Every change of every applied patch, oldest first."""
+        rows = self._db.execute("SELECT changes FROM patches ORDER BY seq").fetchall()
+        return [FileChange.model_validate(c) for row in rows for c in json.loads(row[0])]
+
     def drop_patch(self, seq: int) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM patches WHERE seq = ?", (seq,))

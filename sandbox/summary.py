@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from sandbox.markdown import fenced
-from sandbox.models import ApplyResult, CheckResult, Diagnostic, TestBinary, TestCase
+from sandbox.models import ApplyResult, CheckResult, Diagnostic, Preflight, TestBinary, TestCase
 from sandbox.redact import redact
 from sandbox.text import clip, one_line
 
@@ -163,7 +163,8 @@ def _first_error(result: CheckResult) -> list[str]:
     if not errors:
         return [""]
     first = errors[0]
-    return _excerpt_levels(f"First error at {first.location}:", first.rendered or first.message)
+    where = f" at {first.location}" if first.file is not None else ""
+    return _excerpt_levels(f"First error{where}:", first.rendered or first.message)
 
 
 # tests -------------------------------------------------------------------------------------------
@@ -204,12 +205,35 @@ def _failures(result: CheckResult) -> list[TestCase]:
     return firsts + [t for t in ordered if t not in firsts]
 
 
-def _first_failure(failures: Sequence[TestCase]) -> list[str]:
+FAILURE_TEXTS = 3
+"""Failed tests whose assertion text (left/right) and location a summary shows at most."""
+
+
+def _failure_text(test: TestCase, lines: int) -> str:
+    where = f" at {test.location}" if test.location else ""
+    if not test.message or not test.message.strip():
+        return f"`{test.name}`{where}"
+    return f"`{test.name}`{where}:\n{fenced(_excerpt(test.message, lines), 'text')}"
+
+
+def _failure_levels(failures: Sequence[TestCase]) -> list[str]:
+    """The first failures' assertion text and location: up to FAILURE_TEXTS of them, then fewer and shorter."""
     if not failures:
         return [""]
-    first = failures[0]
-    where = f" at {first.location}" if first.location else ""
-    return _excerpt_levels(f"First failure `{first.name}`{where}:", first.message, sizes=(10, 6, 3, 1))
+    levels = []
+    for shown in range(min(len(failures), FAILURE_TEXTS), 0, -1):
+        for lines in (10, 6, 3, 1):
+            title = "First failure" if shown == 1 else f"First {shown} failures"
+            levels.append(f"{title}:\n" + "\n".join(_failure_text(t, lines) for t in failures[:shown]))
+    return [*levels, ""]
+
+
+def _still_failing(result: CheckResult, failures: Sequence[TestCase]) -> list[TestCase]:
+    """A degradation's failed tests that are not already listed as regressions (they failed at the base too)."""
+    if result.kind != "degradation":
+        return list(failures)
+    listed = {r.rsplit(" (", 1)[0] for r in result.regressions}
+    return [t for t in failures if (f"{t.binary}::{t.name}" if t.binary else t.name) not in listed]
 
 
 def _tests_phrase(result: CheckResult) -> str:
@@ -220,6 +244,8 @@ def _tests_phrase(result: CheckResult) -> str:
 
 # checks ------------------------------------------------------------------------------------------
 def _verdict(result: CheckResult) -> str:
+    if result.environment is not None and not result.ok:
+        return "BLOCKED BY THE ENVIRONMENT"
     if result.timed_out:
         return "TIMED OUT"
     return "OK" if result.ok else "FAILED"
@@ -252,8 +278,38 @@ def _header(result: CheckResult) -> str:
         title = "check degradation" + (f" vs {result.base_commit[:10]}" if result.base_commit else "")
         parts = [_plural(len(result.regressions), "regression"), _plural(len(result.new_warnings), "new warning")]
         parts += [_plural(errors, "build error")] if errors else []
-        parts += [_tests_phrase(result)] if result.tests else []
-    return f"**{title}: {_verdict(result)}** · " + " · ".join([*parts, f"{result.duration:.1f}s"])
+        parts += [_tests_phrase(result)] if result.tests else [] if result.tests_run else ["tests not run"]
+    took = f"{result.duration:.1f}s" + (f" (+ {result.base_duration:.1f}s building the base once)" if result.base_duration else "")
+    if result.environment is not None and not result.ok:
+        parts = []
+    return f"**{title}: {_verdict(result)}** · " + " · ".join([*parts, took])
+
+
+def _environment_levels(result: CheckResult) -> list[str]:
+    """What the environment lacks, where cargo looked, whether the base fails the same way, and what to do."""
+    issue = result.environment
+    if issue is None or result.ok:
+        return [""]
+    what = {
+        "dependency-unavailable": "not available offline",
+        "registry-unreachable": "the registry could not be reached",
+        "toolchain-missing": "toolchain missing",
+        "disk-full": "the disk is full",
+        "timeout": "the build ran past the time limit",
+        "sandbox": "the sandbox could not be set up",
+    }[issue.kind]
+    names = ", ".join(f"`{m}`" for m in issue.missing)
+    head = f"Not the code's fault: {what}" + (f": {names}" if names else "") + "."
+    rows = [head]
+    if issue.looked_in:
+        rows.append(f"Cargo looked in: {redact(issue.looked_in)}")
+    if issue.detail:
+        rows.append(redact(issue.detail))
+    if result.kind == "degradation":
+        rows.append("The base commit fails the same way." if issue.at_base else "The base commit builds: the patch needs what is missing.")
+    short = list(dict.fromkeys([head, rows[-1]]))
+    advice = [f"What to do: {issue.advice}"] if issue.advice else []
+    return ["\n".join(clip(r, 600) for r in [*rows, *advice]), "\n".join(clip(r, 300) for r in rows), "\n".join(short)]
 
 
 def _no_match(result: CheckResult) -> str:
@@ -268,6 +324,9 @@ def summarize_check(result: CheckResult, budget: int = DEFAULT_BUDGET) -> str:
     Every distinct error code survives; if the codes alone do not fit, the text runs over the budget.
     """
     header = _Section([_header(result)])
+    environment = _Section(_environment_levels(result))
+    if result.environment is not None and not result.ok:  # cargo's words are in the environment section
+        return _fit(budget, [header, environment, _Section([_log_line(result)])])
     notes = _Section(_notes(result))
     nomatch = _Section([_no_match(result)])
     errors = _Section(_group_levels("Errors", result.errors, keep=True))
@@ -275,9 +334,10 @@ def summarize_check(result: CheckResult, budget: int = DEFAULT_BUDGET) -> str:
     new_warnings = _Section(_group_levels("New warnings", result.new_warnings, keep=result.kind == "degradation"))
     binaries = _Section(_binary_levels(result))
     failures = _failures(result)
-    failed = _Section(_capped_names("Failed", [t.name for t in failures]))
+    still = _still_failing(result, failures)
+    failed = _Section(_capped_names("Failed" if result.kind != "degradation" else "Still failing (as at the base)", [t.name for t in still]))
     first_error = _Section(_first_error(result))
-    first_failure = _Section(_first_failure(failures))
+    first_failure = _Section(_failure_levels(failures))
     warnings = _Section(_group_levels("Warnings", result.warnings if result.kind != "degradation" else [], keep=False))
     log = _Section([_log_line(result)])
     sections = [header, notes, nomatch, errors, regressions, new_warnings, binaries, failed, first_error, first_failure]
@@ -344,3 +404,15 @@ def summarize_apply(result: ApplyResult, budget: int = DEFAULT_BUDGET) -> str:
     hunk = _Section(_excerpt_levels("Hunk that could not be placed:", result.hunk, sizes=(16, 8, 4), lang="diff"))
     closest = _Section(_excerpt_levels("Closest place in the file:", result.closest, sizes=(12, 6, 3)))
     return _fit(budget, [title, hunk, closest])
+
+
+# preflight -----------------------------------------------------------------------------------------
+def summarize_preflight(result: Preflight, budget: int = DEFAULT_BUDGET) -> str:
+    """The environment check: its verdict, the setup warnings and notes, then the base commit's check (the rest of the budget)."""
+    verdict = "OK" if result.ok else "PROBLEMS FOUND"
+    lines = [f"**check environment: {verdict}** · base {result.base.base_commit[:10] if result.base.base_commit else ''}".rstrip()]
+    lines += [f"- warning: {redact(w)}" for w in result.warnings]
+    lines += [f"- note: {redact(n)}" for n in result.notes]
+    head = "\n".join(clip(line, 400) for line in lines)
+    base = summarize_check(result.base.model_copy(update={"kind": "test"}), budget=max(300, budget - len(head) - 1))
+    return head + "\nBase commit: " + base.replace("**check test", "**build and tests", 1)

@@ -10,6 +10,9 @@ from pathlib import Path
 import git
 import pytest
 
+from bridge.example import copy_example
+from tests.conftest import TEST_IDENTITY
+
 ROOT = Path(__file__).resolve().parents[1]
 PATCH = """Change the report header:
 
@@ -145,3 +148,49 @@ def test_a_chat_url_with_a_newline_forges_no_trailer(tmp_path: Path, crate_copy:
     assert done.returncode == 0, done.stderr
     assert "`commit` failed: invalid request: chat.url: must not hold control characters" in done.stdout
     assert git.Repo(tree).head.commit.hexsha == head
+
+
+def test_an_error_prints_a_selector_in_it_verbatim(capsys: pytest.CaptureFixture[str]) -> None:
+    """A logged-out page names its marker, a CSS selector in brackets, which rich markup would swallow into `()`."""
+    from bridge.cli import fail
+
+    exit_ = fail('LoggedOut: the page is logged out ([data-testid="anon-paywall-sign-up-card"]); run `devspace login` again')
+    assert exit_.exit_code == 1
+    assert '([data-testid="anon-paywall-sign-up-card"])' in capsys.readouterr().err
+
+
+def test_login_import_hands_a_saved_login_over(tmp_path: Path) -> None:
+    """`devspace login --import -` (the hand-over into the bridge's container) saves the session as its own user, 0600,
+    into a home whose `sessions/` does not exist yet; anything else is refused with nothing written."""
+    home = tmp_path / "home"
+    saved = home / "sessions" / "mock.json"
+    state = '{"cookies": [{"name": "session", "value": "%s", "domain": "127.0.0.1", "path": "/"}], "origins": []}' % ("s" * 32)
+    for bad in ('{"cookies": [], "origins": []}', "<html>"):
+        refused = devspace("login", "--profile", "mock", "--import", "-", home=home, stdin=bad)
+        assert refused.returncode == 2 and "cannot import the login" in refused.stderr
+        assert not saved.exists()
+    done = devspace("login", "--profile", "mock", "--import", "-", home=home, stdin=state)
+    assert done.returncode == 0, done.stderr
+    assert saved.stat().st_mode & 0o777 == 0o600 and saved.stat().st_uid == os.getuid()
+    assert '"value": "' + "s" * 32 in saved.read_text()
+    source = tmp_path / "grok.json"
+    source.write_text(state.replace("s" * 32, "t" * 32))
+    again = devspace("login", "--profile", "mock", "--import", str(source), home=home)
+    assert again.returncode == 0, again.stderr
+    assert "t" * 32 in saved.read_text()
+
+
+@pytest.mark.cargo
+def test_doctor_project_checks_the_environment_before_any_patch(tmp_path: Path, crate_copy: Path) -> None:
+    healthy = devspace("doctor", "--project", str(crate_copy), home=tmp_path)
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert "check environment: OK" in healthy.stdout and "build and tests: OK" in healthy.stdout
+    broken = copy_example(tmp_path / "broken", TEST_IDENTITY)
+    manifest = broken / "Cargo.toml"
+    manifest.write_text(manifest.read_text().replace("[dependencies]", "[dependencies]\nnowhere_offline_crate = \"1\""))
+    repo = git.Repo(broken)
+    repo.git.add("--all")
+    repo.index.commit("a dependency nobody has", author=TEST_IDENTITY, committer=TEST_IDENTITY)
+    blocked = devspace("doctor", "--project", str(broken), home=tmp_path)
+    assert blocked.returncode == 1
+    assert "BLOCKED BY THE ENVIRONMENT" in blocked.stdout and "`nowhere_offline_crate`" in blocked.stdout

@@ -12,6 +12,7 @@ from typing import Any
 
 from loguru import logger
 from playwright.async_api import Error as PlaywrightError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from playwright.async_api import Page, async_playwright
 
 from bridge.chat.errors import LoggedOut
@@ -33,6 +34,29 @@ def save_state(path: Path, state: Mapping[str, Any]) -> Path:
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)
     return path
+
+
+class StorageState(BaseModel):
+    """A saved login as Playwright writes it (`BrowserContext.storage_state()`): the cookies and each origin's storage."""
+
+    model_config = ConfigDict(extra="allow")
+    cookies: list[dict[str, Any]]
+    origins: list[dict[str, Any]] = []
+
+
+def import_state(text: str, path: Path) -> Path:
+    """Save a login made elsewhere (the JSON of `devspace login`'s file) at `path`, mode 0600, as this process's user.
+
+    The hand-over into a container: the container's own user writes the file, so it is theirs to read.
+    Raises ValueError, with nothing written, when `text` is not a saved login.
+    """
+    try:
+        state = StorageState.model_validate_json(text)
+    except ValidationError as exc:
+        raise ValueError(f"not a saved login (the JSON `devspace login` writes): {exc.errors()[0]['msg']}") from None
+    if not state.cookies:
+        raise ValueError("the saved login holds no cookie: log in with `devspace login` first")
+    return save_state(path, state.model_dump(mode="json"))
 
 
 async def _logged_in(page: Page, profile: Profile) -> bool:

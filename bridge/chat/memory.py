@@ -67,7 +67,7 @@ class InMemoryDriver(Cursor):
         self._activity.set()
 
     def fail_next(self, error: ChatError) -> None:
-        """The next read or post raises this error."""
+        """The next start, read or post raises this error."""
         self._failure = error
 
     def _raise_pending(self) -> None:
@@ -76,6 +76,7 @@ class InMemoryDriver(Cursor):
             raise failure
 
     async def start(self) -> None:
+        self._raise_pending()
         self.started = True
 
     async def read(self, since: str | None, known: Collection[str]) -> ChatView:

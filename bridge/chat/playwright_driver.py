@@ -156,7 +156,7 @@ class PlaywrightDriver(Cursor):
         if challenge:
             raise Challenge(f"a captcha or bot check is on the page ({challenge}); a person must solve it")
         if logged_out:
-            raise LoggedOut(f"the page is logged out ({logged_out}); run `devspace login` again")
+            raise LoggedOut(f"the page is logged out ({logged_out}); run `devspace login` again (into a container: `devspace login --import`)")
 
     async def _check_syntax(self) -> None:
         """A selector the browser cannot parse is drift too, found before any read trips over it."""

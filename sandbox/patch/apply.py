@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -61,10 +62,27 @@ def apply_payload(
     return apply_result(plan.changes, plan.formats)
 
 
+DIFF_CAP = 20_000
+"""Characters of the unified diff an ApplyResult carries (a summary shows far less)."""
+
+
+def _unified(change: FileChange) -> list[str]:
+    before, after = (change.before or "").splitlines(), (change.after or "").splitlines()
+    old = f"a/{change.path}" if change.before is not None else "/dev/null"
+    new = f"b/{change.path}" if change.after is not None else "/dev/null"
+    return list(difflib.unified_diff(before, after, old, new, n=2, lineterm=""))
+
+
 def apply_result(changes: Sequence[FileChange], formats: Sequence[str] = ()) -> ApplyResult:
-    """Describe written changes: which files changed, were created or deleted, and where."""
+    """Describe written changes: which files changed, were created or deleted, where, and the diff."""
     regions: dict[str, tuple[int, int]] = {}
+    diff: list[str] = []
+    stat: dict[str, tuple[int, int]] = {}
     for change in changes:
+        lines = _unified(change)
+        body = [ln for ln in lines[2:] if not ln.startswith("@@")]
+        stat[change.path] = (sum(ln.startswith("+") for ln in body), sum(ln.startswith("-") for ln in body))
+        diff += lines
         region = _region(change.before or "", change.after) if change.after is not None else None
         if region is not None:
             regions[change.path] = region
@@ -76,6 +94,8 @@ def apply_result(changes: Sequence[FileChange], formats: Sequence[str] = ()) -> 
         build_sensitive=[c.path for c in changes if is_build_sensitive(c.path)],
         formats=list(formats),
         regions=regions,
+        diff="\n".join(diff)[:DIFF_CAP],
+        stat=stat,
     )
 
 

@@ -15,7 +15,7 @@ from bridge.llm import LLMClient
 from bridge.models import ChatMessage
 from bridge.orchestrator import Orchestrator
 from sandbox.fake import FakeExecutor
-from sandbox.models import CheckResult, Diagnostic, TestCase
+from sandbox.models import CheckResult, Diagnostic, EnvironmentIssue, TestCase
 from tests.support.conversation import Chat
 from tests.support.fake_llm import FakeLLM
 
@@ -122,3 +122,66 @@ def test_an_undo_interrupted_by_a_restart_is_not_repeated(settings: Settings, fa
     assert fake.calls.count("undo") == before  # not run a second time
     assert "interrupted by a restart and is not repeated" in journal.pending_replies("123")[-1].text
     assert "x + x" in fake.get_code(path="src/lib.rs").text  # the first patch is still there
+
+
+UNAVAILABLE = CheckResult(
+    kind="degradation", ok=False, tests_run=False,
+    diagnostics=[Diagnostic(level="error", message="no matching package named `atty` found")],
+    environment=EnvironmentIssue(
+        kind="dependency-unavailable", missing=["atty"], looked_in="the registry cache in `/home/dev/.cargo/registry`", at_base=True,
+        advice="Provide it offline.",
+    ),
+)
+
+
+def test_an_environment_failure_is_not_a_fix_attempt_nor_asked_of_the_assistant(settings: Settings, fake: FakeExecutor) -> None:
+    fake.script("degradation", UNAVAILABLE)
+    chat = Chat(orchestrator(settings, fake))
+    replies = chat.say("developer", f"@agent code improvement\n{FIRST}")
+    assert len(replies) == 1 and replies[0].startswith("@dev escalate:")
+    assert "`atty`" in replies[0] and "/home/dev/.cargo/registry" in replies[0] and "fails the same way" in replies[0]
+    assert "corrected patch" not in replies[0] and "fix attempt" not in replies[0] and "First error" not in replies[0]
+    assert "x + x" in fake.get_code(path="src/lib.rs").text  # the patch stays applied
+    status = chat.say("developer", "@agent status")[0]
+    assert "fix attempts" not in status  # no task was opened
+
+
+def test_the_llm_fix_loop_stops_at_an_environment_failure(settings: Settings, fake: FakeExecutor, fake_llm: FakeLLM) -> None:
+    fake.script("degradation", FAILED, UNAVAILABLE)
+    fake_llm.script([diff('    x * 2', '    x << 1')] * 3)
+    chat = Chat(orchestrator(settings, fake, fake_llm))
+    replies = chat.say("developer", f"@agent code improvement\n{FIRST}")
+    assert replies[-1].startswith("@dev escalate:") and "`atty`" in replies[-1]
+    assert len(fake_llm.completions) == 1  # no second fix asked for a crate nobody has
+
+
+def module(name: str, lines: int) -> str:
+    return "\n".join(f"pub fn {name}_{i}(v: &[i64]) -> i64 {{ v[{i}] * {i} }}" for i in range(lines)) + "\n"
+
+
+def test_a_successful_three_file_patch_posts_a_diff_stat_and_hunks_within_the_budget(settings: Settings) -> None:
+    files = {"Cargo.toml": FILES["Cargo.toml"], "src/a.rs": module("a", 120), "src/b.rs": module("b", 120), "src/c.rs": module("c", 120)}
+    executor = FakeExecutor(files)
+    try:
+        edits = "".join(
+            f"```diff\n--- a/src/{n}.rs\n+++ b/src/{n}.rs\n@@ -61 +61 @@\n-pub fn {n}_60(v: &[i64]) -> i64 {{ v[60] * 60 }}\n"
+            f"+pub fn {n}_60(v: &[i64]) -> i64 {{ v[60] * 61 }}\n```\n"
+            for n in "abc"
+        )
+        executor.script("degradation", CheckResult(kind="degradation", ok=True))
+        post = Chat(orchestrator(settings, executor)).say("developer", f"@agent code improvement\n{edits}")[0]
+    finally:
+        executor.close()
+    assert post.startswith("@all Updated src/a.rs, src/b.rs, src/c.rs") and len(post) <= 1500, len(post)
+    assert "`src/a.rs` +1 −1" in post and "`src/c.rs` +1 −1" in post
+    assert "+pub fn a_60(v: &[i64]) -> i64 { v[60] * 61 }" in post  # the changed hunk, not the module
+    assert "pub fn a_0(" not in post and "`@agent code get path=src/a.rs`" in post
+
+
+def test_an_environment_failure_of_an_answer_ends_the_wait_for_the_assistant(settings: Settings, fake: FakeExecutor) -> None:
+    fake.script("degradation", FAILED, UNAVAILABLE)
+    chat = Chat(orchestrator(settings, fake))
+    assert chat.say("developer", f"@agent code improvement\n{FIRST}")[0].startswith("@assistant ")
+    answer = chat.say("assistant", f"@agent code improvement\n{FIRST}")
+    assert len(answer) == 1 and answer[0].startswith("@dev escalate:") and "`atty`" in answer[0]
+    assert chat.orchestrator.journal.waiting_tasks() == []  # no "no corrected patch within 600 s" later

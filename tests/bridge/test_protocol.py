@@ -281,7 +281,7 @@ def test_unknown_verb_suggests_the_closest() -> None:
 
 def test_verb_group_lists_its_verbs() -> None:
     (issue,) = parse("@agent check").issues
-    assert issue.suggestions == ["check compile", "check test", "check degradation"]
+    assert issue.suggestions == ["check compile", "check test", "check degradation", "check environment"]
 
 
 def test_unknown_without_any_close_verb_points_to_help() -> None:

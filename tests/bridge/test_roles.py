@@ -19,7 +19,7 @@ from bridge.orchestrator import Orchestrator
 from bridge.protocol import arguments, parse
 from bridge.protocol.verbs import RoleArguments
 from sandbox.fake import FakeExecutor
-from sandbox.models import CheckResult, Diagnostic, TestCase
+from sandbox.models import CheckResult, Diagnostic, EnvironmentIssue, TestCase
 from tests.support.conversation import Chat
 from tests.support.fake_llm import FakeLLM, Outcome, RecordedRequest
 
@@ -215,6 +215,23 @@ def test_a_failing_role_patch_is_fixed_by_the_same_role(settings: Settings, fake
     assert fix.body is not None and fix.body["model"] == "grok-test"
     assert "fix attempt 1" in user and "E0308" in user and "+    x + x" in user  # the failure and the patch that failed
     assert "[developer]" not in user  # a fix is shown the failure, not the chat
+
+
+def test_a_role_patch_blocked_by_the_environment_goes_to_the_developer_and_asks_the_role_nothing_more(
+    settings: Settings, fake: FakeExecutor, llm: FakeLLM
+) -> None:
+    unavailable = CheckResult(
+        kind="degradation", ok=False, tests_run=False,
+        diagnostics=[Diagnostic(level="error", message="no matching package named `atty` found")],
+        environment=EnvironmentIssue(kind="dependency-unavailable", missing=["atty"], looked_in="the vendored sources", at_base=True, advice="Provide it offline."),
+    )
+    fake.script("degradation", unavailable)
+    llm.script([ADD, SHIFT])
+    replies = make_chat(settings, fake).say("developer", f"@generator file_id={LIB} [vibe: double faster]")
+    assert len(replies) == 1 and "@dev escalate:" in replies[0] and "`atty`" in replies[0]
+    assert "fixed by @generator" not in replies[0]
+    assert len(llm.completions) == 1  # the generator's patch only: no fix is asked for a crate nobody has
+    assert "x + x" in fake.get_code(path="src/lib.rs").text  # the patch stays applied, unverified
 
 
 def test_a_role_patch_that_keeps_failing_escalates_after_three_fixes(settings: Settings, fake: FakeExecutor, llm: FakeLLM) -> None:

@@ -5,20 +5,23 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import git
 import pytest
 
-from bridge.chat.errors import BrowserGone, RateLimited
+from bridge.chat.errors import BrowserGone, LoggedOut, RateLimited, UIDrift
 from bridge.chat.memory import InMemoryDriver
 from bridge.config import Settings, load_settings
 from bridge.journal import Journal
 from bridge.orchestrator import Orchestrator
 from bridge.runner import Bridge
 from sandbox.local import LocalExecutor
+from tests.conftest import TEST_IDENTITY
 
 
 @pytest.fixture
 def settings(tmp_path: Path, crate_copy: Path) -> Settings:
-    return load_settings(home=tmp_path / "home", project=crate_copy, llm={"api_key": None})
+    """These tests time the chat loop: the attach-time environment check (a base build holding the workspace) is off."""
+    return load_settings(home=tmp_path / "home", project=crate_copy, llm={"api_key": None}, chat={"check_environment": False})
 
 
 def bridge(settings: Settings, driver: InMemoryDriver, **options: object) -> Bridge:
@@ -110,6 +113,47 @@ def test_browser_death_relaunches_and_resumes(settings: Settings) -> None:
     assert b.driver is replacement
 
 
+def test_a_bridge_started_logged_out_waits_for_the_login(settings: Settings) -> None:
+    """A logged-out page at the first attach is waited out like one later on: the bridge (a container's main
+    process) keeps running and reopens the chat with the saved login a person renews meanwhile."""
+    driver = InMemoryDriver()
+    driver.fail_next(LoggedOut("the page is logged out (address ~ sign-in)"))
+    logged_in = InMemoryDriver()
+
+    async def reconnect() -> InMemoryDriver:
+        return logged_in
+
+    b = bridge(settings, driver, reconnect=reconnect, human_wait=0.3)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(b.run(stop))
+        await asyncio.sleep(0.1)
+        assert not task.done() and not driver.started  # waiting for a person, not exited
+        await asyncio.sleep(0.5)
+        logged_in.push_message("@agent status")
+        await asyncio.sleep(0.5)
+        stop.set()
+        await task
+
+    asyncio.run(scenario())
+    assert b.driver is logged_in and logged_in.started
+    assert len(logged_in.posted) == 1 and "Workspace" in logged_in.posted[0]
+
+
+def test_a_page_that_never_comes_up_for_another_reason_ends_the_run(settings: Settings) -> None:
+    """Only a login or a challenge is waited for at start-up; UI drift is the caller's to report (and exit on)."""
+    driver = InMemoryDriver()
+    driver.fail_next(UIDrift("composer", ["#composer"]))
+
+    async def reconnect() -> InMemoryDriver:
+        raise AssertionError("no relaunch for a drifted page")
+
+    b = bridge(settings, driver, reconnect=reconnect, human_wait=0.1)
+    with pytest.raises(UIDrift):
+        asyncio.run(b.run(asyncio.Event()))
+
+
 def test_a_rate_limit_keeps_the_reply_queued_until_the_wait_is_over(settings: Settings) -> None:
     driver = InMemoryDriver()
     b = bridge(settings, driver, rate_limit_wait=0.5)
@@ -132,3 +176,28 @@ def test_a_rate_limit_keeps_the_reply_queued_until_the_wait_is_over(settings: Se
     during = asyncio.run(scenario())
     assert len(during) == 1 and "Workspace" in during[0]  # the help reply waits out the limit
     assert len(driver.posted) == 2 and "code test" in driver.posted[1]
+
+
+def test_attach_checks_the_environment_and_tells_the_developer_once(settings: Settings, crate_copy: Path) -> None:
+    settings.chat.check_environment = True
+    manifest = crate_copy / "Cargo.toml"
+    manifest.write_text(manifest.read_text().replace("[dependencies]", '[dependencies]\nnowhere_offline_crate = "1"'))
+    repo = git.Repo(crate_copy)
+    repo.git.add("--all")
+    repo.index.commit("a dependency nobody has", author=TEST_IDENTITY, committer=TEST_IDENTITY)
+
+    async def attach_and_wait(b: Bridge) -> None:
+        await b.attach()
+        assert b._preflight is not None
+        await b._preflight
+        await settle(b)
+
+    driver = InMemoryDriver()
+    asyncio.run(attach_and_wait(bridge(settings, driver)))
+    assert len(driver.posted) == 1, driver.posted
+    assert driver.posted[0].startswith("@dev escalate: **check environment: PROBLEMS FOUND**")
+    assert "`nowhere_offline_crate`" in driver.posted[0]
+    again = InMemoryDriver()
+    again.messages = list(driver.messages)
+    asyncio.run(attach_and_wait(bridge(settings, again)))
+    assert again.posted == []  # said once per base commit

@@ -277,3 +277,23 @@ def test_not_a_git_repository(tmp_path: Path) -> None:
     (tmp_path / "plain").mkdir()
     with pytest.raises(WorkspaceError, match="not a git repository"):
         LocalExecutor(tmp_path / "plain", SandboxConfig(home=tmp_path / "home"))
+
+
+def test_a_committed_checked_patch_is_the_next_checks_base_without_building_it(executor: LocalExecutor) -> None:
+    assert executor.apply(GOOD).ok
+    first = executor.check_degradation()
+    assert first.ok and first.base_duration is not None  # the base was built once
+    executor.commit("checked", GROK)
+    assert executor.apply(NEW_WARNING).ok
+    second = executor.check_degradation()
+    assert second.base_duration is None  # the committed tree's results came from the check before the commit
+    assert [d.code for d in second.new_warnings] == ["dead_code"]
+
+
+def test_a_tree_changed_after_its_check_is_built_again_as_the_base(executor: LocalExecutor) -> None:
+    assert executor.apply(GOOD).ok
+    assert executor.check_degradation().ok
+    (executor.ws.tree / "src" / "extra.rs").write_text("// written after the check\n")
+    executor.commit("checked, then changed", GROK)
+    assert executor.apply(NEW_WARNING).ok
+    assert executor.check_degradation().base_duration is not None

@@ -106,7 +106,7 @@ def test_failing_test_names_capped_with_more() -> None:
     shown = re.findall(r"`([^`]+)`", listed[1])
     assert len(shown) + int(listed[2]) == 300
     assert shown[:3] == ["suite::case_0000", "suite::case_0001", "suite::case_0002"]  # each binary's first failure leads
-    assert "First failure `suite::case_0000` at src/s.rs:1:5" in text and "case 0 broke" in text
+    assert "First 3 failures:\n`suite::case_0000` at src/s.rs:1:5" in text and "case 0 broke" in text and "case 2 broke" in text
     assert "1 passed, 300 failed" in text
 
 
@@ -122,7 +122,7 @@ def test_real_test_run_summary() -> None:
     assert "tests/cli.rs: signal: 6, SIGABRT" in text and "tests/exits.rs: exit status: 3" in text
     assert "- tests/cli.rs: CRASHED" in text
     assert "Failed (4): `tests::bad_eq`, `c`, `src/lib.rs - add (line 3)`, `tests::bad_panic`" in text
-    assert "First failure `tests::bad_eq` at src/lib.rs:12:27:" in text
+    assert "failures:\n`tests::bad_eq` at src/lib.rs:12:27:" in text
     assert "assertion `left == right` failed\n  left: 2\n right: 3" in text
 
 
@@ -203,7 +203,7 @@ def test_property_codes_survive_and_budget_holds_when_it_can(diags: list[Diagnos
     for code in {d.code for d in diags}:
         assert re.search(rf"`?{code}`?", text)
     if len(text) > budget:  # only when the codes alone do not fit: then nothing optional is left
-        assert "First error" not in text and "First failure" not in text
+        assert "First error" not in text and "First failure" not in text and "failures:" not in text
         assert not re.search(r"^- `E\d+`.* at src/", text, re.M)
 
 

@@ -18,6 +18,7 @@ ENDPOINTS = [
     ("POST", "/check_compile"),
     ("POST", "/check_test"),
     ("POST", "/check_degradation"),
+    ("POST", "/preflight"),
     ("POST", "/commit"),
     ("POST", "/undo"),
     ("GET", "/status"),

@@ -149,6 +149,13 @@ def test_dockerfiles_run_as_a_user_and_bake_in_no_secret(path: str) -> None:
             assert (REPO / source).exists() and not ignored(source), f"{path}: COPY {source} is missing or ignored"
 
 
+@pytest.mark.parametrize("path", ["sandbox/Dockerfile", "bridge/Dockerfile"])
+def test_the_home_is_open_whatever_mode_the_tmpfs_gets(path: str) -> None:
+    """runc before 1.1.8 gives a tmpfs the mode of the directory it covers, not the compose file's `mode=1777`."""
+    chmods = [line for line in instructions(dockerfile(path), "RUN") if "chmod 1777" in line]
+    assert any("/home/devspace" in line.split("chmod 1777", 1)[1] for line in chmods)
+
+
 def test_sandbox_dockerfile_key_lines() -> None:
     lines = dockerfile("sandbox/Dockerfile")
     text = "\n".join(lines)
@@ -168,6 +175,7 @@ def test_bridge_dockerfile_key_lines() -> None:
     assert lines[0].startswith("FROM python:3.11")
     assert "chromium" in text and "DEVSPACE_CHROMIUM=/usr/bin/chromium" in text
     assert "--no-sandbox" in text  # the container is Chromium's sandbox (capabilities are all dropped)
+    assert " libatomic1" in text  # Playwright's driver is a node binary that needs it (tests/service/test_images.py runs it)
     assert json.loads(instructions(lines, "ENTRYPOINT")[0]) == ["devspace"]
 
 

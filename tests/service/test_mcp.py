@@ -24,7 +24,7 @@ from sandbox.serving import BackgroundServer
 from tests.support import patches
 
 TOOLS = {
-    "files", "get_code", "sandwich", "apply", "check_compile", "check_test", "check_degradation", "commit", "undo", "status",
+    "files", "get_code", "sandwich", "apply", "check_compile", "check_test", "check_degradation", "preflight", "commit", "undo", "status",
 }
 ADA = Identity(name="Ada Lovelace", email="ada@example.org")
 """The developer's identity, which the server is configured with."""
@@ -44,7 +44,7 @@ def in_process(server: Any, scenario: Callable[[Client], Awaitable[None]], clien
     anyio.run(main)
 
 
-def test_the_ten_tools_and_their_argument_schemas(local: LocalExecutor) -> None:
+def test_the_eleven_tools_and_their_argument_schemas(local: LocalExecutor) -> None:
     async def scenario(client: Client) -> None:
         listed = {tool.name: tool for tool in (await client.list_tools()).tools}
         assert set(listed) == TOOLS

@@ -200,7 +200,7 @@ def test_openapi_schema_is_served_behind_the_token(service: BackgroundServer, to
     assert httpx.get(f"{service.url}/openapi.json").status_code == 401
     schema = httpx.get(f"{service.url}/openapi.json", headers={"Authorization": f"Bearer {token}"}).json()
     seed = {"/get_code", "/check_degradation", "/check_compile", "/check_test", "/commit"}
-    assert seed | {"/files", "/apply", "/undo", "/status", "/healthz", "/sandwich"} == set(schema["paths"])
+    assert seed | {"/files", "/apply", "/undo", "/status", "/healthz", "/sandwich", "/preflight"} == set(schema["paths"])
     assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     assert "security" not in schema["paths"]["/healthz"]["get"]
     commit = schema["paths"]["/commit"]["post"]
