@@ -196,14 +196,14 @@ class Journal:
     def seen(self, chat_id: str, msg_id: str) -> bool:
         return self._one("SELECT 1 FROM messages WHERE chat_id = ? AND msg_id = ?", chat_id, msg_id) is not None
 
-    def recorded(self, chat_id: str, msg_ids: list[str]) -> dict[str, float]:
-        """Which of these messages are recorded, each with when (epoch seconds); one indexed lookup per batch."""
-        found: dict[str, float] = {}
+    def recorded(self, chat_id: str, msg_ids: list[str]) -> set[str]:
+        """Which of these messages are recorded; one indexed lookup per batch."""
+        found: set[str] = set()
         for start in range(0, len(msg_ids), BATCH):
             batch = msg_ids[start : start + BATCH]
             marks = ", ".join("?" * len(batch))
-            rows = self._all(f"SELECT msg_id, seen_at FROM messages WHERE chat_id = ? AND msg_id IN ({marks})", chat_id, *batch)
-            found.update((r["msg_id"], float(r["seen_at"])) for r in rows)
+            rows = self._all(f"SELECT msg_id FROM messages WHERE chat_id = ? AND msg_id IN ({marks})", chat_id, *batch)
+            found.update(r["msg_id"] for r in rows)
         return found
 
     def record_seen(self, chat_id: str, messages: list[ChatMessage]) -> None:

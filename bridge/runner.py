@@ -7,9 +7,11 @@ their signature) and marks them posted, so nothing is posted twice; the rest is 
 
 Nothing lost: each read is reconciled with the journal by id (`bridge.reconcile`), so a turn the
 page shows late, after the answer to it or above turns already read, still runs (once, with a
-warning in the log). When the turn read last is gone from the conversation (an edit forked it, an
-answer was regenerated, a turn deleted, the chat recreated), the bridge says so once in the chat and
-goes on from what the chat shows.
+warning in the log). A read reaches back to the reading position, which never moves past a turn
+neither run nor recorded; before any turn is read (an empty chat at the first attach, a catch-up)
+it is the chat's start, so a restart reads every turn typed meanwhile, however many. When the turn
+read last is gone from the conversation (an edit forked it, an answer was regenerated, a turn
+deleted, the chat recreated), the bridge says so once in the chat and goes on from what the chat shows.
 """
 
 from __future__ import annotations
@@ -26,12 +28,12 @@ from bridge.journal import Journal
 from bridge.models import ChatMessage, Reply
 from bridge.orchestrator import Orchestrator
 from bridge.protocol import post_ref
-from bridge.reconcile import Reconciled, reconcile
+from bridge.reconcile import Reconciled, position, reconcile
 from sandbox.models import Preflight
 
 LAST_SEEN = "last_seen_id"
 ATTACHED = "attached"
-ATTACHED_AT = "attached_at"
+ATTACHED_TURNS = "attached_turns"
 HUMAN_WAIT = 30.0
 RATE_LIMIT_WAIT = 300.0
 HISTORY_CHANGED = (
@@ -75,35 +77,47 @@ class Bridge:
         self.on_post = on_post
         self._refreshed = time.monotonic()
         self._provisional = not driver.chat_id  # a new chat: its id comes with the first send
-        self._since: str | None = None  # the reading position: a read reaches back to it
-        self._attached_at: float | None = None
+        self._since: str | None = None  # the reading position: a read reaches back to it (None: the chat's start)
+        self._attached: set[str] = set()  # the turns the first attach recorded: what came before the bridge
         self._known: set[str] = set()  # turns of the last window that the journal holds: never read again
         self._preflight: asyncio.Task[Preflight | None] | None = None
         self._preflight_told = False
 
     async def attach(self) -> None:
-        """First attach marks what is already there as seen; later attaches resume from the journal."""
+        """First attach marks what the chat's end shows as seen, in one step with the reading position after it;
+        later attaches resume from the journal."""
         await self.driver.start()
         self._known = set()
         self._since = self.journal.get(self.chat_id, LAST_SEEN)
-        if self._since is not None:
-            logger.info(f"resuming chat {self.chat_id} after message {self._since}")
-        elif not self.journal.get(self.chat_id, ATTACHED, False) and not self.catch_up:
-            view = await self._view(None)
-            existing = [self._own(m) for m in view.messages] if view is not None else []
-            self.journal.record_seen(self.chat_id, existing)
-            self._known = {m.id for m in existing}
-            self._since = existing[-1].id if existing else None
-            self.journal.put(self.chat_id, LAST_SEEN, self._since)
+        if self._since is not None or self.journal.get(self.chat_id, ATTACHED, False):
+            logger.info(f"resuming chat {self.chat_id} " + (f"after message {self._since}" if self._since else "from its first turn"))
+        elif not self.catch_up:
+            existing = await self._take_in()
+            with self.journal.tx():
+                self.journal.record_seen(self.chat_id, existing)
+                self.journal.put(self.chat_id, ATTACHED_TURNS, sorted(self._known))
+                self.journal.put(self.chat_id, LAST_SEEN, self._since)
+                self.journal.put(self.chat_id, ATTACHED, True)
             logger.info(f"attached to chat {self.chat_id}: {len(existing)} earlier message(s) marked as seen")
-        self._attached_at = self.journal.get(self.chat_id, ATTACHED_AT)
-        if self._attached_at is None and not self.journal.get(self.chat_id, ATTACHED, False):
-            self._attached_at = time.time()
-            self.journal.put(self.chat_id, ATTACHED_AT, self._attached_at)
+        self._attached = set(self.journal.get(self.chat_id, ATTACHED_TURNS, []))
         self.journal.put(self.chat_id, ATTACHED, True)
         if self._preflight is None and self.orchestrator.settings.chat.check_environment:  # builds the base in the background
             self._preflight = asyncio.create_task(asyncio.to_thread(self.orchestrator.preflight))
         await asyncio.to_thread(self.orchestrator.run_pending, self.chat_id)
+
+    async def _take_in(self) -> list[ChatMessage]:
+        """What the chat's end shows at the first attach, read until nothing new turns up (an error bubble met on the
+        way is recorded and read past); it leaves every turn taken in known and the reading position after them."""
+        existing: list[ChatMessage] = []
+        while True:
+            view = await self._view(None, tail=True)
+            if view is None:
+                continue
+            if not view.messages:
+                self._since = position(view, self._known, None)
+                return existing
+            existing += [self._own(m) for m in view.messages]
+            self._known |= {m.id for m in view.messages}
 
     async def _told_preflight(self) -> None:
         """Once the attach-time environment check is done, queue what it found (the journal is written from here only)."""
@@ -139,7 +153,7 @@ class Bridge:
         self._adopt_chat_id()
         if view is None:
             return 1  # an error bubble was recorded: read on at once
-        found = reconcile(view, self.journal.recorded(self.chat_id, view.ids), self._attached_at, self._since)
+        found = reconcile(view, self.journal.recorded(self.chat_id, view.ids), self._attached, self._since)
         self._announce(found)
         for raw in found.run:
             msg = self._own(raw)
@@ -148,7 +162,7 @@ class Bridge:
             elif self.on_message is not None:
                 self.on_message(msg)
             await asyncio.to_thread(self.orchestrator.handle, msg)
-        self._known = set(self.journal.recorded(self.chat_id, view.ids))
+        self._known = self.journal.recorded(self.chat_id, view.ids)
         if found.position != self._since:
             self._since = found.position
             self.journal.put(self.chat_id, LAST_SEEN, self._since)
@@ -158,14 +172,15 @@ class Bridge:
             await self.post_next()
         return len(found.run)
 
-    async def _view(self, since: str | None) -> ChatView | None:
-        """What the chat shows, reaching back to `since`; a view that lost it is read again after a reload (a page
-        still loading is not a changed history). None when an error bubble was met (it is recorded as seen)."""
+    async def _view(self, since: str | None, *, tail: bool = False) -> ChatView | None:
+        """What the chat shows, reaching back to `since` (`ChatDriver.read`); a view that lost it is read again after
+        a reload (a page still loading is not a changed history). None when an error bubble was met (it is recorded
+        as seen)."""
         try:
-            view = await self.driver.read(since, self._known)
+            view = await self.driver.read(since, self._known, tail=tail)
             if not view.anchored:
                 await self.driver.refresh()
-                view = await self.driver.read(since, self._known)
+                view = await self.driver.read(since, self._known, tail=tail)
         except ErrorBubble as bubble:
             logger.warning(f"the chat UI shows an error: {bubble}")
             self.journal.record_message(ChatMessage(id=bubble.message_id, role="assistant", text=bubble.text, chat_id=self.chat_id), [])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
@@ -13,6 +13,20 @@ from bridge.models import ChatMessage
 WINDOW = 40
 """A read covers at least this many turns at the conversation's end, so a turn placed above turns already seen
 (a late delivery, a reply pushed before its question) is found; older places are not looked at again."""
+
+
+def window_start(ids: Sequence[str], since: str | None, *, tail: bool = False) -> tuple[int, bool]:
+    """Where a read's window starts among a conversation's turns (chat order), and whether it reaches `since`.
+
+    Back to `since` and at least the last WINDOW; with `since` None (nothing read yet), from the first turn, or with
+    `tail` only the last WINDOW; with a `since` not among the turns, the last WINDOW (not anchored).
+    """
+    end = max(0, len(ids) - WINDOW)
+    if since is None:
+        return (end if tail else 0), True
+    if since not in ids:
+        return end, False
+    return min(ids.index(since), end), True
 
 
 class ChatView(BaseModel):
@@ -66,9 +80,11 @@ class ChatDriver(Protocol):
     async def start(self) -> None:
         """Open (or attach to) the conversation and wait until it is usable."""
 
-    async def read(self, since: str | None, known: Collection[str]) -> ChatView:
-        """The turns at the conversation's end in chat order: at least the last WINDOW, and back to `since` when it
-        is further up (a virtualized transcript is scrolled to it); the content of those not in `known`.
+    async def read(self, since: str | None, known: Collection[str], *, tail: bool = False) -> ChatView:
+        """The turns at the conversation's end in chat order (`window_start`): at least the last WINDOW, and back to
+        the reading position `since` when it is further up (a virtualized transcript is scrolled to it); with `since`
+        None, nothing was read yet, so back to the conversation's first turn, unless `tail` asks for the last WINDOW
+        only (what a first attach takes in). The content of those not in `known`.
 
         User turns come back with role "developer" (the runner re-tags its own posts as "mcp"). A turn that ended
         in the UI's error bubble raises ErrorBubble once the turns before it were returned.
@@ -98,7 +114,7 @@ class Cursor:
     last_seen_id: str | None = None
     _returned: frozenset[str] = frozenset()
 
-    async def read(self, since: str | None, known: Collection[str]) -> ChatView:
+    async def read(self, since: str | None, known: Collection[str], *, tail: bool = False) -> ChatView:
         raise NotImplementedError
 
     async def read_new(self) -> list[ChatMessage]:

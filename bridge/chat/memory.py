@@ -8,7 +8,7 @@ from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from bridge.chat import markdown
-from bridge.chat.base import WINDOW, Attachment, ChatView, Cursor
+from bridge.chat.base import Attachment, ChatView, Cursor, window_start
 from bridge.chat.errors import ChatError, PageStalled
 from bridge.models import ChatMessage, CodeBlock, Role
 
@@ -79,12 +79,11 @@ class InMemoryDriver(Cursor):
         self._raise_pending()
         self.started = True
 
-    async def read(self, since: str | None, known: Collection[str]) -> ChatView:
+    async def read(self, since: str | None, known: Collection[str], *, tail: bool = False) -> ChatView:
         self._raise_pending()
         self._activity.clear()
         ids = [m.id for m in self.messages]
-        anchored = since is None or since in ids
-        start = max(0, min(ids.index(since) if since is not None and anchored else len(ids), len(ids) - WINDOW))
+        start, anchored = window_start(ids, since, tail=tail)
         out: list[ChatMessage] = []
         for message in self.messages[start:]:
             if message.id in known:

@@ -22,7 +22,7 @@ from playwright.async_api import Browser, Page
 
 from bridge.chat import markdown
 from bridge.chat.assemble import ApiResult, RawMessage, ReadResult, Stability, is_complete, to_chat_message
-from bridge.chat.base import WINDOW, Attachment, ChatView, Cursor
+from bridge.chat.base import WINDOW, Attachment, ChatView, Cursor, window_start
 from bridge.chat.errors import Challenge, ErrorBubble, LastSeenMissing, LoggedOut, PageStalled, PostUnconfirmed, RateLimited
 from bridge.chat.history import HistoryItem, active_branch, after
 from bridge.chat.page import ChatPage, DriverOptions
@@ -199,19 +199,19 @@ class PlaywrightDriver(Cursor):
 
     # --- reading ---------------------------------------------------------------------------------
 
-    async def read(self, since: str | None, known: Collection[str]) -> ChatView:
+    async def read(self, since: str | None, known: Collection[str], *, tail: bool = False) -> ChatView:
         if self._posted_since_reload:
             # A second session's post lands on a page that may lack turns typed elsewhere meanwhile, which the
             # server puts before it: only a reload shows the true order.
             await self.refresh()
         self._chat.activity.clear()
         if self.read_route == "api":
-            found = await self._read_api(since, known)
+            found = await self._read_api(since, known, tail)
             if found is not None:
                 return found
-        return await self._read_dom(since, known)
+        return await self._read_dom(since, known, tail)
 
-    async def _read_api(self, since: str | None, known: Collection[str]) -> ChatView | None:
+    async def _read_api(self, since: str | None, known: Collection[str], tail: bool) -> ChatView | None:
         """The window from the history API; None when it did not answer (the DOM is read instead)."""
         api = self.profile.api
         assert api is not None
@@ -241,9 +241,8 @@ class PlaywrightDriver(Cursor):
             window, anchored = result.mounted, True
         else:
             branch = [item.id for item in active_branch(result.items, result.mounted) if item.id]
-            anchored = since is None or since in branch
-            at = branch.index(since) if since is not None and anchored else len(branch)
-            window = branch[max(0, min(at, len(branch) - WINDOW)) :]
+            start, anchored = window_start(branch, since, tail=tail)
+            window = branch[start:]
         raws: list[RawMessage] = []
         for turn in window:
             if turn in known:
@@ -276,8 +275,9 @@ class PlaywrightDriver(Cursor):
             final=reply is not None and reply.status == "completed",
         )
 
-    async def _read(self, last_seen: str | None, known: Collection[str], copy: bool) -> ReadResult:
-        arg = {"lastSeenId": last_seen, "known": list(known), "window": WINDOW, "copy": copy}
+    async def _read(self, last_seen: str | None, known: Collection[str], copy: bool, window: int | None = WINDOW) -> ReadResult:
+        """The mounted turns back to `last_seen` and at least the last `window` (None: every mounted turn)."""
+        arg = {"lastSeenId": last_seen, "known": list(known), "window": window, "copy": copy}
         result = ReadResult.model_validate(await self._call("read", **arg))
         self._raise_for_state(result.challenge, result.logged_out)
         if result.empty and result.composer is None:
@@ -293,10 +293,14 @@ class PlaywrightDriver(Cursor):
                 raise await self._chat.drift("messages.container", self.profile.messages.container, "no message on the page")
         return result
 
-    async def _read_dom(self, since: str | None, known: Collection[str]) -> ChatView:
+    async def _read_dom(self, since: str | None, known: Collection[str], tail: bool) -> ChatView:
         copy = self.profile.code_route == "copy"
-        result = await self._read(since, known, copy)
+        whole = since is None and not tail  # nothing read yet: from the conversation's first turn
+        result = await self._read(since, known, copy, None if whole else WINDOW)
         anchored = True
+        if whole and not result.at_start:  # a virtualized transcript mounts the rows near its end only
+            await self._scroll_to(None)
+            result = await self._read(None, known, copy, None)
         if not result.found and since is not None:
             with contextlib.suppress(LastSeenMissing):
                 await self._scroll_to(since)
@@ -369,19 +373,23 @@ class PlaywrightDriver(Cursor):
                 return {**probe, "moved": moved["moved"], "changed": changed}
             await asyncio.sleep(STEP / 2)
 
-    async def _scroll_to(self, message_id: str) -> None:
-        """Scroll a virtualized or lazily loaded history up until the turn is mounted."""
-        logger.info(f"message {message_id} is not mounted in the page; scrolling up")
+    async def _scroll_to(self, message_id: str | None) -> None:
+        """Scroll a virtualized or lazily loaded history up until the turn is mounted (None: to the conversation's
+        first turn, straight to the top); LastSeenMissing when the top holds no such turn."""
+        logger.info(f"message {message_id} is not mounted in the page; scrolling up" if message_id else "scrolling to the first turn")
+        direction = "up" if message_id else "top"
         while True:
-            probe = await self._scroll("up", SETTLE, message_id)
+            probe = await self._scroll(direction, SETTLE, message_id)
             if probe["found"]:
                 return
             if not probe["moved"] and not probe["changed"]:
                 # at the top: a lazy history may still load older turns
-                probe = await self._scroll("up", self.profile.timing.scroll_ms / 1000, message_id)
+                probe = await self._scroll(direction, self.profile.timing.scroll_ms / 1000, message_id)
                 if probe["found"]:
                     return
                 if not probe["changed"]:
+                    if message_id is None:
+                        return
                     raise LastSeenMissing(f"message {message_id} is not in this conversation")
 
     async def wait_for_activity(self, timeout: float) -> bool:

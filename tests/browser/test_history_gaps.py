@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from loguru import logger
 
+from bridge.chat.base import WINDOW
 from bridge.chat.profile import Profile
 from bridge.mockchat.client import MockChatClient
 from tests.browser.conftest import Running, mcp_posts
@@ -94,6 +95,21 @@ def test_a_turn_the_server_orders_above_turns_already_seen_is_run_once(mock, cha
     assert len(posts) == 2 and STATUS in posts[1]
     assert verbs(run) == ["help", "status"]
     assert any("out of order" in line and early in line for line in warnings), warnings
+
+
+def test_a_restart_after_an_empty_attach_reads_back_to_the_chats_first_turn(mock, chat_id, fixture, start_bridge):
+    """Attached to an empty chat, the bridge has read nothing: a restart reads from the chat's first turn, however
+    many turns were typed meanwhile (more than a read's window; on grok-2026 read from the page, the virtualized
+    transcript is scrolled up to its first turn)."""
+    run = attach(mock, chat_id, fixture, start_bridge)
+    run.halt()
+    asked = mock.inject(chat_id, "@agent status", reply=False)
+    for n in range(WINDOW + 5):
+        mock.inject(chat_id, f"note {n}", reply=False)
+    run = attach(mock, chat_id, fixture, start_bridge)
+    posts = answered(mock, chat_id, run, 1)
+    assert len(posts) == 1 and STATUS in posts[0]
+    assert verbs(run) == ["status"] and seen(run, asked)
 
 
 def test_an_edited_earlier_turn_forks_the_conversation_and_the_bridge_goes_on(mock, chat_id, fixture, start_bridge):
