@@ -108,8 +108,9 @@ class ChatDriver(Protocol):
 
 class Cursor:
     """`read_new` over `read` for a driver used without a journal (tests, benchmarks): the complete turns after
-    `last_seen_id` not returned before, oldest first; advances `last_seen_id`. The bridge itself reconciles each
-    `read` with its journal instead (`bridge.reconcile`), so a turn shown late is not lost."""
+    `last_seen_id` not returned before, oldest first (with none yet, what the chat's end shows, as a first attach
+    takes in); advances `last_seen_id`. The bridge itself reconciles each `read` with its journal instead
+    (`bridge.reconcile`), so a turn shown late is not lost."""
 
     last_seen_id: str | None = None
     _returned: frozenset[str] = frozenset()
@@ -120,7 +121,7 @@ class Cursor:
     async def read_new(self) -> list[ChatMessage]:
         """Raises LastSeenMissing when `last_seen_id` is not in the conversation."""
         try:
-            view = await self.read(self.last_seen_id, self._returned)
+            view = await self.read(self.last_seen_id, self._returned, tail=True)
         except ErrorBubble as bubble:
             self._returned |= {bubble.message_id}
             self.last_seen_id = bubble.message_id
