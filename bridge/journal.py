@@ -27,6 +27,7 @@ from sandbox.redact import redact
 from sandbox.sqlite import connect, transaction
 from sandbox.text import clip
 
+BATCH = 500  # ids per lookup, well under SQLite's bound on parameters
 CommandStatus = Literal["pending", "running", "done", "refused"]
 TaskStatus = Literal["open", "succeeded", "escalated", "abandoned"]
 
@@ -194,6 +195,28 @@ class Journal:
     # messages and commands ----------------------------------------------------------
     def seen(self, chat_id: str, msg_id: str) -> bool:
         return self._one("SELECT 1 FROM messages WHERE chat_id = ? AND msg_id = ?", chat_id, msg_id) is not None
+
+    def recorded(self, chat_id: str, msg_ids: list[str]) -> set[str]:
+        """Which of these messages are recorded; one indexed lookup per batch."""
+        found: set[str] = set()
+        for start in range(0, len(msg_ids), BATCH):
+            batch = msg_ids[start : start + BATCH]
+            marks = ", ".join("?" * len(batch))
+            rows = self._all(f"SELECT msg_id FROM messages WHERE chat_id = ? AND msg_id IN ({marks})", chat_id, *batch)
+            found.update(r["msg_id"] for r in rows)
+        return found
+
+    def record_seen(self, chat_id: str, messages: list[ChatMessage]) -> None:
+        """Record messages as seen, running nothing (what a first attach finds), in one step."""
+        with self.tx():
+            for message in messages:
+                self.record_message(message.model_copy(update={"chat_id": chat_id}), [])
+
+    def move_chat(self, old: str, new: str) -> None:
+        """A new chat got its id: everything recorded under the provisional one moves to it, in one step."""
+        with self.tx() as db:
+            for table in ("messages", "commands", "outbox", "tasks", "chat_state", "turns", "role_calls"):
+                db.execute(f"UPDATE OR IGNORE {table} SET chat_id = ? WHERE chat_id = ?", (new, old))
 
     def record_message(self, message: ChatMessage, commands: list[Command]) -> bool:
         """Record a message, its text as a turn, and its commands at once; False when it was already recorded."""

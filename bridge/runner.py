@@ -4,6 +4,14 @@ Exactly once: a message is recorded with its commands before anything runs, repl
 in the same step that finishes a command, and a reply is marked posted only once the chat shows
 it. After a crash, the first read sees our own posts that made it into the chat (by the ref in
 their signature) and marks them posted, so nothing is posted twice; the rest is posted then.
+
+Nothing lost: each read is reconciled with the journal by id (`bridge.reconcile`), so a turn the
+page shows late, after the answer to it or above turns already read, still runs (once, with a
+warning in the log). A read reaches back to the reading position, which never moves past a turn
+neither run nor recorded; before any turn is read (an empty chat at the first attach, a catch-up)
+it is the chat's start, so a restart reads every turn typed meanwhile, however many. When the turn
+read last is gone from the conversation (an edit forked it, an answer was regenerated, a turn
+deleted, the chat recreated), the bridge says so once in the chat and goes on from what the chat shows.
 """
 
 from __future__ import annotations
@@ -14,18 +22,25 @@ from collections.abc import Awaitable, Callable
 
 from loguru import logger
 
-from bridge.chat.base import ChatDriver
+from bridge.chat.base import ChatDriver, ChatView
 from bridge.chat.errors import BrowserGone, Challenge, ChatError, ErrorBubble, LoggedOut, PageStalled, PostUnconfirmed, RateLimited
 from bridge.journal import Journal
-from bridge.models import ChatMessage
+from bridge.models import ChatMessage, Reply
 from bridge.orchestrator import Orchestrator
 from bridge.protocol import post_ref
+from bridge.reconcile import Reconciled, position, reconcile
 from sandbox.models import Preflight
 
 LAST_SEEN = "last_seen_id"
 ATTACHED = "attached"
+ATTACHED_TURNS = "attached_turns"
 HUMAN_WAIT = 30.0
 RATE_LIMIT_WAIT = 300.0
+HISTORY_CHANGED = (
+    "The chat's history changed under me: message {lost}, the last one I had read, is no longer in this conversation "
+    "(an edited or regenerated turn, a deleted one, or the chat recreated under the same id). I go on from what the "
+    "chat shows now; nothing already done runs again."
+)
 
 
 class Bridge:
@@ -62,27 +77,47 @@ class Bridge:
         self.on_post = on_post
         self._refreshed = time.monotonic()
         self._provisional = not driver.chat_id  # a new chat: its id comes with the first send
+        self._since: str | None = None  # the reading position: a read reaches back to it (None: the chat's start)
+        self._attached: set[str] = set()  # the turns the first attach recorded: what came before the bridge
+        self._known: set[str] = set()  # turns of the last window that the journal holds: never read again
         self._preflight: asyncio.Task[Preflight | None] | None = None
         self._preflight_told = False
 
     async def attach(self) -> None:
-        """First attach marks what is already there as seen; later attaches resume from the journal."""
+        """First attach marks what the chat's end shows as seen, in one step with the reading position after it;
+        later attaches resume from the journal."""
         await self.driver.start()
-        last = self.journal.get(self.chat_id, LAST_SEEN)
-        if last is not None:
-            self.driver.last_seen_id = last
-            logger.info(f"resuming chat {self.chat_id} after message {last}")
-        elif not self.journal.get(self.chat_id, ATTACHED, False) and not self.catch_up:
-            existing = await self.driver.read_new()
-            for msg in existing:
-                self.journal.record_message(self._own(msg), [])
-            if existing:
-                self.journal.put(self.chat_id, LAST_SEEN, existing[-1].id)
+        self._known = set()
+        self._since = self.journal.get(self.chat_id, LAST_SEEN)
+        if self._since is not None or self.journal.get(self.chat_id, ATTACHED, False):
+            logger.info(f"resuming chat {self.chat_id} " + (f"after message {self._since}" if self._since else "from its first turn"))
+        elif not self.catch_up:
+            existing = await self._take_in()
+            with self.journal.tx():
+                self.journal.record_seen(self.chat_id, existing)
+                self.journal.put(self.chat_id, ATTACHED_TURNS, sorted(self._known))
+                self.journal.put(self.chat_id, LAST_SEEN, self._since)
+                self.journal.put(self.chat_id, ATTACHED, True)
             logger.info(f"attached to chat {self.chat_id}: {len(existing)} earlier message(s) marked as seen")
+        self._attached = set(self.journal.get(self.chat_id, ATTACHED_TURNS, []))
         self.journal.put(self.chat_id, ATTACHED, True)
         if self._preflight is None and self.orchestrator.settings.chat.check_environment:  # builds the base in the background
             self._preflight = asyncio.create_task(asyncio.to_thread(self.orchestrator.preflight))
         await asyncio.to_thread(self.orchestrator.run_pending, self.chat_id)
+
+    async def _take_in(self) -> list[ChatMessage]:
+        """What the chat's end shows at the first attach, read until nothing new turns up (an error bubble met on the
+        way is recorded and read past); it leaves every turn taken in known and the reading position after them."""
+        existing: list[ChatMessage] = []
+        while True:
+            view = await self._view(None, tail=True)
+            if view is None:
+                continue
+            if not view.messages:
+                self._since = position(view, self._known, None)
+                return existing
+            existing += [self._own(m) for m in view.messages]
+            self._known |= {m.id for m in view.messages}
 
     async def _told_preflight(self) -> None:
         """Once the attach-time environment check is done, queue what it found (the journal is written from here only)."""
@@ -98,14 +133,11 @@ class Bridge:
             await asyncio.to_thread(self.orchestrator.tell_preflight, self.chat_id, found)
 
     def _adopt_chat_id(self) -> None:
-        """A new chat takes the id its UI gives it on the first send (`/` -> `/c/<id>`); the journal's place follows once."""
+        """A new chat takes the id its UI gives it on the first send (`/` -> `/c/<id>`); the journal follows once."""
         found = self.driver.chat_id
         if not self._provisional or not found:
             return
-        for key in (LAST_SEEN, ATTACHED):
-            value = self.journal.get(self.chat_id, key)
-            if value is not None:
-                self.journal.put(found, key, value)
+        self.journal.move_chat(self.chat_id, found)
         logger.info(f"the new chat {self.chat_id} is now chat {found}")
         self.chat_id, self._provisional = found, False
 
@@ -113,25 +145,63 @@ class Bridge:
         return msg.model_copy(update={"chat_id": self.chat_id})
 
     async def step(self) -> int:
-        """Read and run new messages; when there were none, post one pending reply."""
+        """Read, reconcile with the journal and run new messages; when there were none, post one pending reply."""
         if self.refresh_every is not None and time.monotonic() - self._refreshed >= self.refresh_every:
             await self.driver.refresh()
             self._refreshed = time.monotonic()
-        messages = await self.driver.read_new()
+        view = await self._view(self._since)
         self._adopt_chat_id()
-        for raw in messages:
+        if view is None:
+            return 1  # an error bubble was recorded: read on at once
+        found = reconcile(view, self.journal.recorded(self.chat_id, view.ids), self._attached, self._since)
+        self._announce(found)
+        for raw in found.run:
             msg = self._own(raw)
             if self.orchestrator.is_own_post(msg):
                 self.journal.mark_posted_seen(self.chat_id, post_ref(msg.text), msg.text, msg.id)
             elif self.on_message is not None:
                 self.on_message(msg)
             await asyncio.to_thread(self.orchestrator.handle, msg)
-            self.journal.put(self.chat_id, LAST_SEEN, msg.id)
+        self._known = self.journal.recorded(self.chat_id, view.ids)
+        if found.position != self._since:
+            self._since = found.position
+            self.journal.put(self.chat_id, LAST_SEEN, self._since)
         self.orchestrator.tick()
         await self._told_preflight()
-        if not messages:
+        if not found.run:
             await self.post_next()
-        return len(messages)
+        return len(found.run)
+
+    async def _view(self, since: str | None, *, tail: bool = False) -> ChatView | None:
+        """What the chat shows, reaching back to `since` (`ChatDriver.read`); a view that lost it is read again after
+        a reload (a page still loading is not a changed history). None when an error bubble was met (it is recorded
+        as seen)."""
+        try:
+            view = await self.driver.read(since, self._known, tail=tail)
+            if not view.anchored:
+                await self.driver.refresh()
+                view = await self.driver.read(since, self._known, tail=tail)
+        except ErrorBubble as bubble:
+            logger.warning(f"the chat UI shows an error: {bubble}")
+            self.journal.record_message(ChatMessage(id=bubble.message_id, role="assistant", text=bubble.text, chat_id=self.chat_id), [])
+            self._known.add(bubble.message_id)
+            return None
+        return view
+
+    def _announce(self, found: Reconciled) -> None:
+        """Log what came out of order, record what is from before the attach, and say once in the chat that the
+        history changed (in the same step that moves the reading position off the lost turn)."""
+        for late in found.late:
+            logger.warning(f"message {late.id} shows up out of order, above message {late.above} read before; running it now")
+        if found.record:
+            self.journal.record_seen(self.chat_id, [self._own(m) for m in found.record])
+            logger.info(f"{len(found.record)} message(s) from before the first attach showed up; marked as seen, not run")
+        if found.lost is not None:
+            logger.warning(f"message {found.lost}, the last one read, is no longer in chat {self.chat_id}; going on from what it shows")
+            with self.journal.tx():
+                self.orchestrator.poster.queue(self.chat_id, None, Reply(text=HISTORY_CHANGED.format(lost=found.lost), kind="error"))
+                self.journal.put(self.chat_id, LAST_SEEN, found.position)
+            self._since = found.position
 
     async def post_next(self) -> bool:
         """Post the oldest queued reply into an idle, up-to-date conversation; True if one was posted."""

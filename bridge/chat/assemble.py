@@ -27,6 +27,7 @@ class RawMessage(BaseModel):
     raw: str | None = Field(default=None, description="the raw markdown: from the Copy button (copy route) or the history API")
     copied: Literal["ok", "missing", "timeout"] | None = None
     final: bool = Field(default=False, description="the UI's own end-of-reply event was seen: complete without waiting")
+    known: bool = Field(default=False, description="a turn the caller knows: listed by id (and role) only, not described")
 
     def digest(self) -> str:
         return hashlib.sha1(f"{self.text}\0{self.raw}\0{self.error}".encode()).hexdigest()

@@ -1,12 +1,45 @@
-"""The port between the bridge and a chat UI: read identified messages, post text."""
+"""The port between the bridge and a chat UI: read what the chat shows as identified turns, post text."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+from bridge.chat.errors import ErrorBubble, LastSeenMissing
 from bridge.models import ChatMessage
+
+WINDOW = 40
+"""A read covers at least this many turns at the conversation's end, so a turn placed above turns already seen
+(a late delivery, a reply pushed before its question) is found; older places are not looked at again."""
+
+
+def window_start(ids: Sequence[str], since: str | None, *, tail: bool = False) -> tuple[int, bool]:
+    """Where a read's window starts among a conversation's turns (chat order), and whether it reaches `since`.
+
+    Back to `since` and at least the last WINDOW; with `since` None (nothing read yet), from the first turn, or with
+    `tail` only the last WINDOW; with a `since` not among the turns, the last WINDOW (not anchored).
+    """
+    end = max(0, len(ids) - WINDOW)
+    if since is None:
+        return (end if tail else 0), True
+    if since not in ids:
+        return end, False
+    return min(ids.index(since), end), True
+
+
+class ChatView(BaseModel):
+    """What the chat shows at its end, in chat order: the window a read covered, and the content of its turns the
+    caller did not know. Reconciled with a journal by id (`bridge.reconcile`), never by position."""
+
+    ids: list[str] = Field(description="every turn of the window, in chat order, complete or not")
+    messages: list[ChatMessage] = Field(
+        default_factory=list, description="the window's complete turns not in `known`, in chat order, up to the first incomplete one"
+    )
+    anchored: bool = Field(
+        default=True, description="the window reaches back to `since` (always without one); False: `since` is not in the conversation"
+    )
 
 
 class Attachment(BaseModel):
@@ -22,13 +55,11 @@ class Attachment(BaseModel):
 
 @runtime_checkable
 class ChatDriver(Protocol):
-    """A live conversation. Reading resumes after `last_seen_id`, which the runner may restore from its journal.
+    """A live conversation, read as windows of identified turns (`read`).
 
     Raises the typed states of `bridge.chat.errors` (LoggedOut, Challenge, RateLimited, ErrorBubble,
     UIDrift, PageStalled, BrowserGone, ...) instead of timing out.
     """
-
-    last_seen_id: str | None
 
     @property
     def chat_id(self) -> str:
@@ -49,10 +80,14 @@ class ChatDriver(Protocol):
     async def start(self) -> None:
         """Open (or attach to) the conversation and wait until it is usable."""
 
-    async def read_new(self) -> list[ChatMessage]:
-        """Complete messages after the last seen one, oldest first, each with its stable id; advances `last_seen_id`.
+    async def read(self, since: str | None, known: Collection[str], *, tail: bool = False) -> ChatView:
+        """The turns at the conversation's end in chat order (`window_start`): at least the last WINDOW, and back to
+        the reading position `since` when it is further up (a virtualized transcript is scrolled to it); with `since`
+        None, nothing was read yet, so back to the conversation's first turn, unless `tail` asks for the last WINDOW
+        only (what a first attach takes in). The content of those not in `known`.
 
-        User turns come back with role "developer" (the runner re-tags its own posts as "mcp").
+        User turns come back with role "developer" (the runner re-tags its own posts as "mcp"). A turn that ended
+        in the UI's error bubble raises ErrorBubble once the turns before it were returned.
         """
 
     async def wait_for_activity(self, timeout: float) -> bool:
@@ -69,3 +104,34 @@ class ChatDriver(Protocol):
 
     async def close(self) -> None:
         """Release the page and browser (never the person's own browser)."""
+
+
+class Cursor:
+    """`read_new` over `read` for a driver used without a journal (tests, benchmarks): the complete turns after
+    `last_seen_id` not returned before, oldest first (with none yet, what the chat's end shows, as a first attach
+    takes in); advances `last_seen_id`. The bridge itself reconciles each `read` with its journal instead
+    (`bridge.reconcile`), so a turn shown late is not lost."""
+
+    last_seen_id: str | None = None
+    _returned: frozenset[str] = frozenset()
+
+    async def read(self, since: str | None, known: Collection[str], *, tail: bool = False) -> ChatView:
+        raise NotImplementedError
+
+    async def read_new(self) -> list[ChatMessage]:
+        """Raises LastSeenMissing when `last_seen_id` is not in the conversation."""
+        try:
+            view = await self.read(self.last_seen_id, self._returned, tail=True)
+        except ErrorBubble as bubble:
+            self._returned |= {bubble.message_id}
+            self.last_seen_id = bubble.message_id
+            raise
+        if not view.anchored:
+            raise LastSeenMissing(f"message {self.last_seen_id} is not in this conversation")
+        start = view.ids.index(self.last_seen_id) + 1 if self.last_seen_id in view.ids else 0
+        later = set(view.ids[start:])
+        new = [m for m in view.messages if m.id in later]
+        self._returned = frozenset(view.ids[:start]) | (self._returned & later) | {m.id for m in new}
+        if new:
+            self.last_seen_id = new[-1].id
+        return new

@@ -55,13 +55,3 @@ def after(branch: list[HistoryItem], last_seen: str | None) -> list[HistoryItem]
     ids = [item.id for item in branch]
     return branch[ids.index(last_seen) + 1 :] if last_seen in ids else None
 
-
-def in_order(items: list[HistoryItem], ids: list[str]) -> list[HistoryItem]:
-    """The turns of `ids` in that order, up to the first one the answer lacks (not stored yet: read it later)."""
-    by_id = {item.id: item for item in items if item.id and not item.hidden}
-    out: list[HistoryItem] = []
-    for item_id in ids:
-        if item_id not in by_id:
-            break
-        out.append(by_id[item_id])
-    return out

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from bridge.chat import markdown
-from bridge.chat.base import Attachment
+from bridge.chat.base import Attachment, ChatView, Cursor, window_start
 from bridge.chat.errors import ChatError, PageStalled
 from bridge.models import ChatMessage, CodeBlock, Role
 
@@ -15,10 +16,11 @@ if TYPE_CHECKING:
     from bridge.config import Settings
 
 
-class InMemoryDriver:
+class InMemoryDriver(Cursor):
     """`push_message` plays the people in the chat; `posted` records what the bridge typed.
 
-    A post also appears as a user turn (role "developer"), as it would in a real chat UI.
+    A post also appears as a user turn (role "developer"), as it would in a real chat UI. `messages` is what the
+    chat shows, in order: a test may insert, remove or replace turns in it, as a server or an edit would.
     """
 
     poll_interval = 5.0
@@ -26,7 +28,6 @@ class InMemoryDriver:
 
     def __init__(self, chat_id: str = "memory") -> None:
         self.chat_id = chat_id
-        self.last_seen_id: str | None = None
         self.messages: list[ChatMessage] = []
         self.posted: list[str] = []
         self.idle = True
@@ -47,11 +48,13 @@ class InMemoryDriver:
         *,
         code_blocks: list[CodeBlock] | None = None,
         complete: bool = True,
+        at: int | None = None,
     ) -> ChatMessage:
-        """Add a turn; code blocks default to the text's fences, as the browser driver reads them."""
+        """Add a turn (at the end, or at index `at`); code blocks default to the text's fences, as the browser driver
+        reads them."""
         blocks = markdown.fences(text) if code_blocks is None else code_blocks
         message = ChatMessage(id=f"m{next(self._ids)}", role=role, text=text, code_blocks=blocks, complete=complete, chat_id=self.chat_id)
-        self.messages.append(message)
+        self.messages.insert(len(self.messages) if at is None else at, message)
         self._activity.set()
         return message
 
@@ -76,19 +79,19 @@ class InMemoryDriver:
         self._raise_pending()
         self.started = True
 
-    async def read_new(self) -> list[ChatMessage]:
+    async def read(self, since: str | None, known: Collection[str], *, tail: bool = False) -> ChatView:
         self._raise_pending()
         self._activity.clear()
         ids = [m.id for m in self.messages]
-        start = ids.index(self.last_seen_id) + 1 if self.last_seen_id in ids else 0
+        start, anchored = window_start(ids, since, tail=tail)
         out: list[ChatMessage] = []
         for message in self.messages[start:]:
+            if message.id in known:
+                continue
             if not message.complete:
                 break
             out.append(message)
-        if out:
-            self.last_seen_id = out[-1].id
-        return out
+        return ChatView(ids=ids[start:], messages=out, anchored=anchored)
 
     async def wait_for_activity(self, timeout: float) -> bool:
         try:

@@ -42,6 +42,11 @@ class DriverOptions(BaseModel):
     headless: bool = True
     artifacts_dir: Path = Field(default=Path("devspace-artifacts"), description="where UI drift leaves a screenshot and the HTML")
     second_session: bool = Field(default=False, description="a separate session: reload before posting to see others' turns")
+    recycle_reloads: int = Field(
+        default=200, ge=0,
+        description="every this many reloads the page and its browser context are replaced by new ones (the login carried "
+        "over), so what a long-lived page holds is let go; 0: never. A browser the bridge attached to is never recycled",
+    )
 
 
 class ChatPage:
@@ -63,6 +68,7 @@ class ChatPage:
         self._context: BrowserContext | None = None
         self._page: Page | None = None
         self._attached = False
+        self._reloads = 0
         self._gone: str | None = None
         self._binding = f"__devspaceActivity_{secrets.token_hex(4)}"
         self._js_profile = profile.model_dump(mode="json")
@@ -132,8 +138,8 @@ class ChatPage:
         self._page = page
         await page.expose_binding(self._binding, lambda source: self.activity.set())
         await page.add_init_script(f"({OBSERVER_JS})({json.dumps(self._binding)})")
-        page.on("close", lambda _: self._mark_gone("the chat page was closed"))
-        page.on("crash", lambda _: self._mark_gone("the chat page crashed"))
+        page.on("close", lambda _: self._mark_gone("the chat page was closed") if page is self._page else None)
+        page.on("crash", lambda _: self._mark_gone("the chat page crashed") if page is self._page else None)
         if self._on_page is not None:
             self._on_page(page)
 
@@ -155,8 +161,28 @@ class ChatPage:
         self._browser = None if self._owns_browser or self._attached else self._browser
 
     async def reload(self) -> None:
+        """Reload the page; every `recycle_reloads`-th time open the chat in a new context instead (`recycle`)."""
         async with self.guard("reload"):
-            await self.page.reload(wait_until="domcontentloaded")
+            self._reloads += 1
+            every = self.options.recycle_reloads
+            if every and self._reloads % every == 0 and self._context is not None and not self._attached:
+                await self.recycle()
+            else:
+                await self.page.reload(wait_until="domcontentloaded")
+
+    async def recycle(self) -> None:
+        """The chat opened at the page's address in a new browser context with the old one's cookies and storage,
+        then the old context closed: nothing the old page accumulated survives (its renderer goes with it)."""
+        old, url = self._context, self.page.url
+        assert old is not None and self._browser is not None
+        context = await self._browser.new_context(storage_state=await old.storage_state())
+        await self._grant_clipboard(context)
+        page = await context.new_page()
+        self._context = context
+        await self._watch(page)
+        await page.goto(url, wait_until="domcontentloaded")
+        await old.close()
+        logger.info(f"the chat page was renewed after {self._reloads} reloads (new browser context)")
 
     @contextlib.asynccontextmanager
     async def guard(self, what: str) -> AsyncIterator[None]:

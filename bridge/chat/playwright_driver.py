@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -21,9 +22,9 @@ from playwright.async_api import Browser, Page
 
 from bridge.chat import markdown
 from bridge.chat.assemble import ApiResult, RawMessage, ReadResult, Stability, is_complete, to_chat_message
-from bridge.chat.base import Attachment
+from bridge.chat.base import WINDOW, Attachment, ChatView, Cursor, window_start
 from bridge.chat.errors import Challenge, ErrorBubble, LastSeenMissing, LoggedOut, PageStalled, PostUnconfirmed, RateLimited
-from bridge.chat.history import HistoryItem, active_branch, after, in_order
+from bridge.chat.history import HistoryItem, active_branch, after
 from bridge.chat.page import ChatPage, DriverOptions
 from bridge.chat.profile import Profile, load_profile
 from bridge.chat.stream import ReplyStream
@@ -52,8 +53,8 @@ PASTE_JS = """(el, text) => {
 }"""
 
 
-class PlaywrightDriver:
-    """Reads a conversation as identified messages, in chat order, and posts into it.
+class PlaywrightDriver(Cursor):
+    """Reads a conversation as windows of identified turns, in chat order, and posts into it.
 
     Pass `browser` to open the page in a new context of an already launched browser (closed with the
     driver's context, the browser stays).
@@ -62,7 +63,6 @@ class PlaywrightDriver:
     def __init__(self, profile: Profile, options: DriverOptions, *, browser: Browser | None = None) -> None:
         self.profile = profile
         self.options = options
-        self.last_seen_id: str | None = None
         self._stream = ReplyStream(profile.api.stream, self._woken) if profile.api and profile.api.stream else None
         self._chat = ChatPage(profile, options, browser=browser, on_page=self._hook)
         self._stability = Stability(profile.timing.stability_ms)
@@ -70,6 +70,8 @@ class PlaywrightDriver:
         self._posted_since_reload = False
         self._conversation_url = options.url
         self._api_signature: str | None = None
+        self._api_view: ChatView | None = None  # what the last full read of the history API gave, while the page stays the same
+        self._api_whole = True  # the next API read fetches the whole history: a load may show turns placed above seen ones
         self._api_down: str | None = None
 
     def _hook(self, page: Page) -> None:
@@ -141,6 +143,8 @@ class PlaywrightDriver:
         self._tail = None
         self._posted_since_reload = False
         self._api_signature = None
+        self._api_view = None
+        self._api_whole = True
         await self._wait_ready()
 
     # --- page state ----------------------------------------------------------------------------
@@ -195,32 +199,33 @@ class PlaywrightDriver:
 
     # --- reading ---------------------------------------------------------------------------------
 
-    async def read_new(self) -> list[ChatMessage]:
+    async def read(self, since: str | None, known: Collection[str], *, tail: bool = False) -> ChatView:
         if self._posted_since_reload:
             # A second session's post lands on a page that may lack turns typed elsewhere meanwhile, which the
-            # server puts before it: only a reload shows the true order, so nothing is read past our post before.
+            # server puts before it: only a reload shows the true order.
             await self.refresh()
         self._chat.activity.clear()
         if self.read_route == "api":
-            found = await self._read_api()
+            found = await self._read_api(since, known, tail)
             if found is not None:
                 return found
-        return await self._read_dom()
+        return await self._read_dom(since, known, tail)
 
-    async def _read_api(self) -> list[ChatMessage] | None:
-        """Messages from the history API; None when it did not answer (the DOM is read instead)."""
+    async def _read_api(self, since: str | None, known: Collection[str], tail: bool) -> ChatView | None:
+        """The window from the history API; None when it did not answer (the DOM is read instead)."""
         api = self.profile.api
         assert api is not None
         chat = quote(self.chat_id, safe="")
-        url, load = api.history.format(chat_id=chat), api.load.format(chat_id=chat) if api.load else None
-        arg = {"url": url, "loadUrl": load, "lastSeenId": self.last_seen_id, "signature": self._api_signature}
+        url = api.history.format(chat_id=chat)
+        load = api.load.format(chat_id=chat) if api.load and not self._api_whole else None
+        arg = {"url": url, "loadUrl": load, "lastSeenId": since, "known": list(known), "signature": self._api_signature}
         result = ApiResult.model_validate(await self._call("api", **arg))
         if result.items is None and result.incremental is not None:
             logger.debug(f"{load} did not answer ({result.error or result.status}); fetching the whole history")
             result = ApiResult.model_validate(await self._call("api", **{**arg, "loadUrl": None}))
         self._raise_for_state(result.challenge, result.logged_out)
-        if result.unchanged:
-            return []
+        if result.unchanged and self._api_view is not None:
+            return self._api_view
         if result.items is None:
             why = result.error or f"HTTP {result.status}"
             if self._api_down != why:
@@ -230,22 +235,30 @@ class PlaywrightDriver:
         if self._api_down is not None:
             logger.info(f"the history API answers again ({url})")
         self._api_down = None
-        if result.incremental is not None:
-            new = in_order(result.items, result.incremental)
-            whole = len(new) == len(result.incremental)
+        self._api_whole = self._api_whole and result.incremental is not None
+        fetched = {item.id: item for item in result.items if item.id and not item.hidden}
+        if result.incremental is not None:  # the mounted turns, those not known fetched by id
+            window, anchored = result.mounted, True
         else:
-            found = after(active_branch(result.items, result.mounted), self.last_seen_id)
-            if found is None:
-                raise LastSeenMissing(f"message {self.last_seen_id} is not in this conversation's history")
-            new, whole = found, True
-        stranger = next((item for item in new if api.role_of(item.role) is None), None)
-        if stranger is not None:
-            raise await self._chat.drift("api.role", [api.user, api.assistant], f"turn {stranger.id} has the sender {stranger.role!r}")
-        raws = [self._from_history(item, result.errors.get(item.id or "")) for item in new]
-        out = await self._accept(raws, streaming=result.streaming is not None, quiet=result.quiet_ms / 1000)
+            branch = [item.id for item in active_branch(result.items, result.mounted) if item.id]
+            start, anchored = window_start(branch, since, tail=tail)
+            window = branch[start:]
+        raws: list[RawMessage] = []
+        for turn in window:
+            if turn in known:
+                raws.append(RawMessage(id=turn, role=None, text="", has_markdown=True, known=True))
+            elif turn in fetched:
+                item = fetched[turn]
+                if api.role_of(item.role) is None:
+                    raise await self._chat.drift("api.role", [api.user, api.assistant], f"turn {turn} has the sender {item.role!r}")
+                raws.append(self._from_history(item, result.errors.get(turn)))
+            else:
+                break  # not stored yet: read it later
+        view = await self._accept(raws, window, anchored, streaming=result.streaming is not None, quiet=result.quiet_ms / 1000)
         # fetch again on the next read unless everything the page showed was read
-        self._api_signature = result.signature if whole and len(out) == len(raws) else None
-        return out
+        whole = len(view.messages) == sum(1 for raw in raws if not raw.known) and len(raws) == len(window)
+        self._api_signature, self._api_view = (result.signature, view.model_copy(update={"messages": []})) if whole else (None, None)
+        return view
 
     def _from_history(self, item: HistoryItem, dom_error: str | None) -> RawMessage:
         assert self.profile.api is not None
@@ -262,8 +275,10 @@ class PlaywrightDriver:
             final=reply is not None and reply.status == "completed",
         )
 
-    async def _read(self, last_seen: str | None, copy: bool) -> ReadResult:
-        result = ReadResult.model_validate(await self._call("read", lastSeenId=last_seen, copy=copy))
+    async def _read(self, last_seen: str | None, known: Collection[str], copy: bool, window: int | None = WINDOW) -> ReadResult:
+        """The mounted turns back to `last_seen` and at least the last `window` (None: every mounted turn)."""
+        arg = {"lastSeenId": last_seen, "known": list(known), "window": window, "copy": copy}
+        result = ReadResult.model_validate(await self._call("read", **arg))
         self._raise_for_state(result.challenge, result.logged_out)
         if result.empty and result.composer is None:
             raise await self._chat.drift("composer", self.profile.composer.selectors, "no composer and no message on the page")
@@ -272,55 +287,66 @@ class PlaywrightDriver:
             deadline = time.monotonic() + self.profile.timing.ready_ms / 1000
             while result.empty and time.monotonic() < deadline:
                 await asyncio.sleep(STEP)
-                result = ReadResult.model_validate(await self._call("read", lastSeenId=last_seen, copy=copy))
+                result = ReadResult.model_validate(await self._call("read", **arg))
                 self._raise_for_state(result.challenge, result.logged_out)
             if result.empty:
                 raise await self._chat.drift("messages.container", self.profile.messages.container, "no message on the page")
         return result
 
-    async def _read_dom(self) -> list[ChatMessage]:
+    async def _read_dom(self, since: str | None, known: Collection[str], tail: bool) -> ChatView:
         copy = self.profile.code_route == "copy"
-        last = self.last_seen_id
-        result = await self._read(last, copy)
-        if not result.found and last is not None:
-            await self._scroll_to(last)
-            result = await self._read(last, copy)
+        whole = since is None and not tail  # nothing read yet: from the conversation's first turn
+        result = await self._read(since, known, copy, None if whole else WINDOW)
+        anchored = True
+        if whole and not result.at_start:  # a virtualized transcript mounts the rows near its end only
+            await self._scroll_to(None)
+            result = await self._read(None, known, copy, None)
+        if not result.found and since is not None:
+            with contextlib.suppress(LastSeenMissing):
+                await self._scroll_to(since)
+                result = await self._read(since, known, copy)
+            if not result.found:  # not in the conversation: the window at its end, for the caller to reconcile
+                anchored = False
+                await self._scroll("bottom", SETTLE)
+                result = await self._read(None, known, copy)
         raws = list(result.messages)
         while not result.at_end:  # a virtualized transcript: the turns below are not mounted yet
-            anchor = raws[-1].id if raws else last
+            anchor = raws[-1].id if raws else since
             if anchor is None or not (await self._scroll("down", SETTLE))["moved"]:
                 break
-            result = await self._read(anchor, copy)
+            result = await self._read(anchor, known, copy)
             if not result.found:
-                raise LastSeenMissing(f"message {anchor} vanished while the transcript was scrolled down")
-            raws += result.messages
-        return await self._accept(raws, streaming=result.streaming is not None, quiet=result.quiet_ms / 1000)
+                raise PageStalled(f"message {anchor} vanished while the transcript was scrolled down")
+            listed = {raw.id for raw in raws}
+            raws += [raw for raw in result.messages if raw.id not in listed]
+        window = [raw.id for raw in raws if raw.id is not None]
+        return await self._accept(raws, window, anchored, streaming=result.streaming is not None, quiet=result.quiet_ms / 1000)
 
-    async def _accept(self, raws: list[RawMessage], *, streaming: bool, quiet: float) -> list[ChatMessage]:
-        """The complete messages in order, up to the first that is not; advances `last_seen_id`."""
+    async def _accept(self, raws: list[RawMessage], window: list[str], anchored: bool, *, streaming: bool, quiet: float) -> ChatView:
+        """The view: the window's ids, and its complete turns not known, in order, up to the first that is not."""
         now = time.monotonic()
         chat_id = self.chat_id
         copy = self.profile.code_route == "copy"
-        self._stability.retain({raw.id for raw in raws if raw.id})
+        self._stability.retain({raw.id for raw in raws if raw.id and not raw.known})
         out: list[ChatMessage] = []
         for index, raw in enumerate(raws):
-            is_last = index == len(raws) - 1
+            if raw.known:
+                continue
+            is_last = index == len(window) - 1
             await self._check_shape(raw, is_last=is_last)
             if not is_complete(raw, is_last=is_last, streaming=streaming, stability=self._stability, now=now, quiet=quiet):
                 break
             if raw.error is not None:
                 if out:
                     break
-                self.last_seen_id = raw.id
                 raise ErrorBubble(raw.id or "", raw.error)
             if copy and raw.raw is None and raw.copied != "ok":
                 detail = "no Copy button on a complete turn" if raw.copied == "missing" else "the clipboard stayed unchanged"
                 raise await self._chat.drift("messages.copy_button", self.profile.messages.copy_button, detail)
             out.append(to_chat_message(raw, chat_id))
         if out:
-            self.last_seen_id = out[-1].id
-            logger.debug(f"read {len(out)} new message(s), last {self.last_seen_id}")
-        return out
+            logger.debug(f"read {len(out)} new message(s), last {out[-1].id}")
+        return ChatView(ids=window, messages=out, anchored=anchored)
 
     async def _check_shape(self, raw: RawMessage, *, is_last: bool) -> None:
         """Every turn needs an id and a role; a turn needs its markdown element, except the last assistant turn (its
@@ -347,19 +373,23 @@ class PlaywrightDriver:
                 return {**probe, "moved": moved["moved"], "changed": changed}
             await asyncio.sleep(STEP / 2)
 
-    async def _scroll_to(self, message_id: str) -> None:
-        """Scroll a virtualized or lazily loaded history up until the turn is mounted."""
-        logger.info(f"message {message_id} is not mounted in the page; scrolling up")
+    async def _scroll_to(self, message_id: str | None) -> None:
+        """Scroll a virtualized or lazily loaded history up until the turn is mounted (None: to the conversation's
+        first turn, straight to the top); LastSeenMissing when the top holds no such turn."""
+        logger.info(f"message {message_id} is not mounted in the page; scrolling up" if message_id else "scrolling to the first turn")
+        direction = "up" if message_id else "top"
         while True:
-            probe = await self._scroll("up", SETTLE, message_id)
+            probe = await self._scroll(direction, SETTLE, message_id)
             if probe["found"]:
                 return
             if not probe["moved"] and not probe["changed"]:
                 # at the top: a lazy history may still load older turns
-                probe = await self._scroll("up", self.profile.timing.scroll_ms / 1000, message_id)
+                probe = await self._scroll(direction, self.profile.timing.scroll_ms / 1000, message_id)
                 if probe["found"]:
                     return
                 if not probe["changed"]:
+                    if message_id is None:
+                        return
                     raise LastSeenMissing(f"message {message_id} is not in this conversation")
 
     async def wait_for_activity(self, timeout: float) -> bool:
@@ -501,18 +531,24 @@ class PlaywrightDriver:
             if result.items is not None:
                 new = after(active_branch(result.items, result.mounted), before) or []
                 return next((i.id for i in new if self.profile.api.role_of(i.role) == "user" and i.text == text), None)
-        result = ReadResult.model_validate(await self._call("read", lastSeenId=before, copy=False))
+        # the turns after `before` (all of them in a chat that had none)
+        arg = {"lastSeenId": before, "known": [before] if before else [], "window": 0 if before else None, "copy": False}
+        result = ReadResult.model_validate(await self._call("read", **arg))
         self._raise_for_state(result.challenge, result.logged_out)
         self._raise_for_limit(result.model_dump())
-        mine = [raw.id for raw in result.messages if raw.role == "user" and raw.id and markdown.same_post(text, raw.text)]
+        mine = [raw.id for raw in result.messages if self._shows_post(raw, text)]
         if not mine and self.profile.messages.virtualized and (not result.found or before is None):
             # a long reply pushed our turn (and the one before it) out of the mounted rows: bring them back
             with contextlib.suppress(LastSeenMissing):
                 await (self._scroll_to(before) if before is not None else self._scroll("top", SETTLE))
-                result = ReadResult.model_validate(await self._call("read", lastSeenId=before, copy=False))
-                mine = [raw.id for raw in result.messages if raw.role == "user" and raw.id and markdown.same_post(text, raw.text)]
+                result = ReadResult.model_validate(await self._call("read", **arg))
+                mine = [raw.id for raw in result.messages if self._shows_post(raw, text)]
                 await self._scroll("bottom", SETTLE)
         return mine[0] if mine else None
+
+    @staticmethod
+    def _shows_post(raw: RawMessage, text: str) -> bool:
+        return not raw.known and raw.role == "user" and raw.id is not None and markdown.same_post(text, raw.text)
 
 
 def options_for(settings: Settings, attachment: Attachment) -> DriverOptions:

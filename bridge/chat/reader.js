@@ -1,12 +1,15 @@
 // The in-page half of the driver: one call, one round trip. Argument: {op, profile, ...}; the answer is JSON text.
-//   read     mounted messages after `lastSeenId` (all when null) in chat order, the page's state flags,
-//            and whether the transcript shows its start and its end
+//   read     the mounted turns at the transcript's end in chat order: the last `window` (all when null), and back to
+//            `lastSeenId` when it is further up (`found`: whether it is mounted); turns in `known` by id
+//            and role only, the others described; the page's state flags, and whether the transcript
+//            shows its start and its end
 //   state    the page's state flags only (plus the last mounted message's id and text digest, and whether
 //            the transcript shows its end)
 //   scroll   scroll the transcript a page `up`/`down` or to the `top`/`bottom` (a virtualized or lazy
 //            history mounts other turns)
 //   probe    whether `lastSeenId` is mounted, the first message's id, and what is mounted
-//   api      the profile's history endpoint fetched with the page's session, and the ids mounted
+//   api      the profile's history endpoint fetched with the page's session, and the ids mounted; where
+//            `lastSeenId` is mounted at the transcript's end, only the mounted turns not in `known`
 //   composer which visible composer candidate matches, its kind and current text
 //   send     which visible, enabled send-button candidate matches
 //   count    how many elements each selector matches (-1: invalid selector) and how many are visible;
@@ -120,17 +123,6 @@ async (arg) => {
     if (!M.virtualized) return { at_start: true, at_end: true };
     const box = scrollerOf(sel);
     return { at_start: box.scrollTop <= 2, at_end: box.scrollHeight - box.scrollTop - box.clientHeight <= 4 };
-  };
-  // Every container after `node` in document order, without visiting what comes before it.
-  const following = (node, sel) => {
-    const out = [];
-    for (let cur = node; cur && cur !== document.documentElement; cur = cur.parentElement) {
-      for (let sib = cur.nextElementSibling; sib; sib = sib.nextElementSibling) {
-        if (sib.matches(sel)) out.push(sib);
-        else out.push(...sib.querySelectorAll(sel));
-      }
-    }
-    return out;
   };
   const lastContainer = (sel) => {
     const all = document.querySelectorAll(sel);
@@ -389,8 +381,9 @@ async (arg) => {
         let url = arg.url;
         let init = { credentials: 'include', headers: { accept: 'application/json' } };
         const at = arg.loadUrl && arg.lastSeenId ? result.mounted.indexOf(arg.lastSeenId) : -1;
-        if (at >= 0 && edges(sel).at_end) {  // only the turns mounted after the last seen one, by id
-          result.incremental = result.mounted.slice(at + 1);
+        if (at >= 0 && edges(sel).at_end) {  // only the mounted turns not known yet, by id, wherever they show
+          const known = new Set(arg.known || []);
+          result.incremental = result.mounted.filter((id) => !known.has(id));
           if (!result.incremental.length) return { ...result, status: 200, items: [] };
           url = arg.loadUrl;
           init = { ...init, method: 'POST', headers: { ...init.headers, 'content-type': 'application/json' }, body: JSON.stringify({ [A.load_ids]: result.incremental }) };
@@ -418,24 +411,24 @@ async (arg) => {
         const sel = containerSel();
         if (!sel) return { ...result, empty: true, found: !arg.lastSeenId, composer: composerIndex() };
         Object.assign(result, edges(sel));
-        const ordered = inOrder(sel);
-        let list;
-        if (ordered) {
-          const at = arg.lastSeenId ? ordered.findIndex((el) => idOf(el) === arg.lastSeenId) : -1;
-          if (arg.lastSeenId && at < 0) return { ...result, found: false, first_id: ordered.length ? idOf(ordered[0]) : null };
-          list = ordered.slice(at + 1);
-        } else if (arg.lastSeenId) {
-          const seen = byId(arg.lastSeenId, sel);
-          if (!seen) {
-            const first = document.querySelector(sel);
+        // every container in chat order (visibility is checked on the window only: the work is the window's)
+        const all = inOrder(sel) || [...document.querySelectorAll(sel)];
+        let at = -1;
+        if (arg.lastSeenId) {
+          const seen = M.order === 'visual' ? all.find((el) => idOf(el) === arg.lastSeenId) : byId(arg.lastSeenId, sel);
+          at = seen ? all.indexOf(seen) : -1;
+          if (at < 0) {
+            const first = all.find(visible);
             return { ...result, found: false, first_id: first ? idOf(first) : null };
           }
-          list = following(seen, sel).filter(visible);
-        } else {
-          list = [...document.querySelectorAll(sel)].filter(visible);
         }
+        const from = arg.window == null ? 0 : Math.max(0, Math.min(at < 0 ? all.length : at, all.length - arg.window));
+        const list = all.slice(from).filter(visible);
+        const known = new Set(arg.known || []);
         for (let i = 0; i < list.length; i++) {
-          result.messages.push(await describe(list[i], i === list.length - 1, !!flags.streaming));
+          const id = idOf(list[i]);
+          if (id !== null && known.has(id)) result.messages.push({ id, role: roleOf(list[i]), text: '', has_markdown: true, known: true });
+          else result.messages.push(await describe(list[i], i === list.length - 1, !!flags.streaming));
         }
         return result;
       }

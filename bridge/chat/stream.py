@@ -33,6 +33,10 @@ def dig(frame: Any, path: str) -> Any:
     return frame
 
 
+KEPT = 64
+"""Replies whose state is remembered, the most recently started ones."""
+
+
 class ReplyStream:
     """Reads the frames a page receives on its matching sockets; `on_change` runs when a reply starts or ends."""
 
@@ -70,6 +74,8 @@ class ReplyStream:
                 self.replies[reply] = ReplyState(status="failed", error=str(error) if error else f"the reply ended as {status!r}")
         else:
             return
+        while len(self.replies) > KEPT:  # hours attached: only the latest replies are ever asked about
+            del self.replies[next(iter(self.replies))]
         if self.on_change is not None:
             self.on_change()
 

@@ -49,6 +49,12 @@ class InjectBody(BaseModel):
     role: Literal["user", "assistant"] = "user"
     reply: bool = True
     thinking: str = Field(default="", description="an assistant turn's thinking section")
+    held: bool = Field(default=False, description="a user turn pages do not show until it is released (its reply they do)")
+    before: str | None = Field(default=None, description="placed before this turn, seen by pages at their next load (no reply)")
+
+
+class EditBody(BaseModel):
+    text: str
 
 
 class ChatSwitches(BaseModel):
@@ -217,16 +223,60 @@ def _control_routes(app: FastAPI, room: ChatRoom) -> None:
         room.reset()
         return {"ok": True}
 
+    def turn(chat_id: str, message_id: str) -> Message:
+        found = existing(chat_id).find(message_id)
+        if found is None:
+            raise HTTPException(status_code=404, detail="no such turn")
+        return found
+
     @app.get("/control/chats/{chat_id}/messages")
-    async def messages(chat_id: str) -> list[Message]:
-        return list(existing(chat_id).messages)
+    async def messages(chat_id: str, tail: int | None = None) -> list[Message]:
+        """The current branch, held turns included (flagged); `tail`: only the last N."""
+        branch = existing(chat_id).branch()
+        return branch[-tail:] if tail else branch
 
     @app.post("/control/chats/{chat_id}/messages")
     async def inject(chat_id: str, body: InjectBody) -> dict[str, str | None]:
+        conv = room.conversation(chat_id)
+        if body.before is not None:
+            if body.reply and body.role == "user":
+                raise HTTPException(status_code=400, detail="a turn placed before another gets no reply (send reply=false)")
+            return {"id": conv.insert_before(turn(chat_id, body.before), body.role, body.text).id, "reply_id": None}
         if body.role == "assistant" or not body.reply:
-            return {"id": room.conversation(chat_id).add(body.role, body.text, thinking=body.thinking).id, "reply_id": None}
-        user, answer = room.post(chat_id, body.text)
+            return {"id": conv.add(body.role, body.text, thinking=body.thinking, held=body.held).id, "reply_id": None}
+        user, answer = room.post(chat_id, body.text, held=body.held)
         return {"id": user.id, "reply_id": answer.id}
+
+    @app.post("/control/chats/{chat_id}/messages/{message_id}/release")
+    async def release(chat_id: str, message_id: str) -> dict[str, bool]:
+        existing(chat_id).release(turn(chat_id, message_id))
+        return {"ok": True}
+
+    @app.post("/control/chats/{chat_id}/messages/{message_id}/edit")
+    async def edit(chat_id: str, message_id: str, body: EditBody) -> dict[str, str | None]:
+        old = turn(chat_id, message_id)
+        if old.role != "user":
+            raise HTTPException(status_code=400, detail="only a user turn can be edited")
+        user, answer = room.edit(chat_id, old, body.text)
+        return {"id": user.id, "reply_id": answer.id}
+
+    @app.post("/control/chats/{chat_id}/messages/{message_id}/regenerate")
+    async def regenerate(chat_id: str, message_id: str) -> dict[str, str | None]:
+        old = turn(chat_id, message_id)
+        if old.role != "assistant":
+            raise HTTPException(status_code=400, detail="only an answer can be regenerated")
+        return {"id": room.regenerate(chat_id, old).id, "reply_id": None}
+
+    @app.delete("/control/chats/{chat_id}/messages/{message_id}")
+    async def delete(chat_id: str, message_id: str) -> dict[str, bool]:
+        existing(chat_id).delete(turn(chat_id, message_id))
+        return {"ok": True}
+
+    @app.post("/control/chats/{chat_id}/recreate")
+    async def recreate(chat_id: str) -> dict[str, bool]:
+        existing(chat_id)
+        room.recreate(chat_id)
+        return {"ok": True}
 
     @app.post("/control/chats/{chat_id}/state")
     async def chat_state(chat_id: str, body: ChatSwitches) -> dict[str, bool]:

@@ -38,9 +38,10 @@ class MockChatClient:
         response.raise_for_status()
         return response.json()
 
-    def messages(self, chat_id: str) -> list[Message]:
-        """The chat's turns as the server keeps them (none for a chat nobody wrote in)."""
-        response = self._http.get(f"/control/chats/{chat_id}/messages")
+    def messages(self, chat_id: str, tail: int | None = None) -> list[Message]:
+        """The chat's current branch as the server keeps it, held turns included (none for a chat nobody wrote in);
+        `tail`: only the last N turns."""
+        response = self._http.get(f"/control/chats/{chat_id}/messages", params={"tail": tail} if tail else None)
         if response.status_code == 404:
             return []
         response.raise_for_status()
@@ -57,10 +58,35 @@ class MockChatClient:
                 raise TimeoutError(f"chat {chat_id} did not settle at {count} turns: {[t.status for t in turns]}")
             time.sleep(0.05)
 
-    def inject(self, chat_id: str, text: str, *, role: str = "user", reply: bool = True, thinking: str = "") -> str:
-        """A turn added server-side (as if typed in another session); its id. `thinking`: an assistant turn's thinking section."""
-        body = {"text": text, "role": role, "reply": reply, "thinking": thinking}
+    def inject(
+        self, chat_id: str, text: str, *, role: str = "user", reply: bool = True, thinking: str = "",
+        held: bool = False, before: str | None = None,
+    ) -> str:
+        """A turn added server-side (as if typed in another session); its id. `thinking`: an assistant turn's thinking
+        section; `held`: pages show its reply but not the turn until `release`; `before`: the server orders it before
+        that turn (pages see it at their next load; no reply)."""
+        body = {"text": text, "role": role, "reply": reply, "thinking": thinking, "held": held, "before": before}
         return str(self._post(f"/control/chats/{chat_id}/messages", body)["id"])
+
+    def release(self, chat_id: str, message_id: str) -> None:
+        """A held turn: pages show it from their next load on (it is never pushed)."""
+        self._post(f"/control/chats/{chat_id}/messages/{message_id}/release")
+
+    def edit(self, chat_id: str, message_id: str, text: str) -> str:
+        """An earlier user turn edited: a new turn (its id) replaces it and what followed, and is answered."""
+        return str(self._post(f"/control/chats/{chat_id}/messages/{message_id}/edit", {"text": text})["id"])
+
+    def regenerate(self, chat_id: str, answer_id: str) -> str:
+        """A new answer (its id) replaces `answer_id` and what followed it."""
+        return str(self._post(f"/control/chats/{chat_id}/messages/{answer_id}/regenerate")["id"])
+
+    def delete(self, chat_id: str, message_id: str) -> None:
+        response = self._http.delete(f"/control/chats/{chat_id}/messages/{message_id}")
+        response.raise_for_status()
+
+    def recreate(self, chat_id: str) -> None:
+        """The chat recreated under the same id: every turn gone."""
+        self._post(f"/control/chats/{chat_id}/recreate")
 
     def set_chat(self, chat_id: str, **switches: Any) -> None:
         """Per-chat switches: `error_next="text"`, `stall=True`, `rate_limit=True` (grok-2026 pages)."""

@@ -108,18 +108,18 @@ def grok_routes(room: ChatRoom, live: bool, *, home: bool) -> APIRouter:
 
     @router.get("/rest/app-chat/conversations/{chat_id}/responses")
     async def responses(chat_id: str, request: Request) -> JSONResponse:
-        return JSONResponse({"responses": [response_item(m) for m in conversation(request, chat_id).messages]})
+        return JSONResponse({"responses": [response_item(m) for m in conversation(request, chat_id).history()]})
 
     @router.get("/rest/app-chat/conversations/{chat_id}/response-node")
     async def response_nodes(chat_id: str, request: Request) -> JSONResponse:
         nodes = [{"responseId": m.id, "sender": response_item(m)["sender"], "parentResponseId": m.parent}
-                 for m in conversation(request, chat_id).messages]
+                 for m in conversation(request, chat_id).history()]
         return JSONResponse({"responseNodes": nodes})
 
     @router.post("/rest/app-chat/conversations/{chat_id}/load-responses")
     async def load_responses(chat_id: str, body: LoadBody, request: Request) -> JSONResponse:
         wanted = set(body.responseIds)
-        return JSONResponse({"responses": [response_item(m) for m in conversation(request, chat_id).messages if m.id in wanted]})
+        return JSONResponse({"responses": [response_item(m) for m in conversation(request, chat_id).history() if m.id in wanted]})
 
     @router.get("/sign-in", response_class=HTMLResponse)
     async def sign_in_form(redirect: str = "/") -> HTMLResponse:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from bridge.chat.history import HistoryItem, active_branch, after, in_order
+from bridge.chat.history import HistoryItem, active_branch, after
 from bridge.chat.profile import StreamEvents, load_profile
-from bridge.chat.stream import ReplyStream
+from bridge.chat.stream import KEPT, ReplyStream
 
 
 def item(item_id: str, parent: str | None, created: str, role: str = "human", **extra: object) -> HistoryItem:
@@ -57,12 +57,6 @@ def test_turns_after_the_last_seen_one():
     assert after(branch, "a3") is None, "a turn of another branch is not on this one"
 
 
-def test_turns_fetched_by_id_follow_the_pages_order_up_to_the_first_missing():
-    assert ids(in_order(TREE, ["q2", "a2"])) == ["q2", "a2"]
-    assert ids(in_order(list(reversed(TREE)), ["q2e", "a3"])) == ["q2e", "a3"]
-    assert ids(in_order(TREE, ["q2", "not-stored-yet", "a2"])) == ["q2"]
-
-
 def frame(kind: str, reply: str | None, status: str | None = None, error: str | None = None) -> str:
     response: dict[str, object] = {"status": status}
     if reply is not None:
@@ -87,3 +81,14 @@ def test_the_stream_tells_a_replys_start_end_and_failure():
     stream.feed(json.dumps({"event": {"type": "conversation.history.item", "item": {"id": "old"}}}))
     assert (stream.state("r1").status, stream.state("r2").status, stream.state("r2").error) == ("completed", "failed", "Something went wrong")
     assert stream.state("old") is None and len(woken) == 3
+
+
+def test_the_stream_remembers_only_the_latest_replies():
+    spec = load_profile("grok").api.stream
+    assert isinstance(spec, StreamEvents)
+    stream = ReplyStream(spec)
+    for n in range(KEPT * 3):  # hours attached: a reply every few seconds
+        stream.feed(frame("response.created", f"r{n}", "in_progress"))
+        stream.feed(frame("response.done", f"r{n}", "completed"))
+    assert len(stream.replies) == KEPT
+    assert stream.state(f"r{KEPT * 3 - 1}").status == "completed" and stream.state("r0") is None

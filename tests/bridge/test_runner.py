@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import git
 import pytest
 
-from bridge.chat.errors import BrowserGone, LoggedOut, RateLimited, UIDrift
+from bridge.chat.base import WINDOW
+from bridge.chat.errors import BrowserGone, ErrorBubble, LoggedOut, RateLimited, UIDrift
 from bridge.chat.memory import InMemoryDriver
 from bridge.config import Settings, load_settings
 from bridge.journal import Journal
@@ -201,3 +203,60 @@ def test_attach_checks_the_environment_and_tells_the_developer_once(settings: Se
     again.messages = list(driver.messages)
     asyncio.run(attach_and_wait(bridge(settings, again)))
     assert again.posted == []  # said once per base commit
+
+
+def recorded_verbs(b: Bridge) -> dict[str, str]:
+    """The journal's commands by the message they came from: what ran (or was refused), not only what was seen."""
+    rows = b.journal._all("SELECT msg_id, verb FROM commands WHERE chat_id = ? ORDER BY id", b.chat_id)
+    return {r["msg_id"]: r["verb"] for r in rows}
+
+
+def test_a_restart_reads_every_turn_typed_since_an_empty_attach_however_many(settings: Settings) -> None:
+    """Attached to an empty chat, the bridge has read nothing yet: its reading position is the chat's start, and a
+    restart reads back to it, not only the last WINDOW turns (the chaos run lost the commands above them)."""
+    settings.rules.flood_per_minute = 1000
+    driver = InMemoryDriver()
+    asyncio.run(bridge(settings, driver).attach())
+    typed = [driver.push_message("@agent help").id for _ in range(WINDOW + 5)]  # while the bridge is down
+    again = bridge(settings, driver)  # the restarted process, on the same chat
+    asyncio.run(again.attach())
+    asyncio.run(settle(again, steps=2))
+    assert sorted(recorded_verbs(again)) == sorted(typed)
+
+
+def test_a_turn_from_after_the_attach_runs_even_when_the_clock_does_not_tell_it_apart(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the first attach found is from before the bridge came by its ids, not by a clock: with the wall clock
+    standing still (or set back after the attach), a turn shown late above a later command still runs."""
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.0)
+    driver = InMemoryDriver()
+    b = bridge(settings, driver)
+    asyncio.run(b.attach())
+    later = driver.push_message("@agent help")
+    asyncio.run(settle(b, steps=2))
+    late = driver.push_message("@agent status", at=0)  # the server places it above the command already read
+    asyncio.run(settle(b, steps=2))
+    assert recorded_verbs(b) == {later.id: "help", late.id: "status"}
+
+
+def test_nothing_the_first_attach_finds_runs_even_past_an_error_bubble(settings: Settings) -> None:
+    """An error bubble met while the first attach takes the chat in is recorded and read past: the turns around it
+    are from before the bridge came too (an attach that stopped at the bubble would read them later as new)."""
+    driver = InMemoryDriver()
+    driver.push_message("@agent status")
+    failed = driver.push_message("Something went wrong.", role="assistant")
+    driver.push_message("@agent help")
+
+    async def start() -> None:  # the page comes up; its first read meets the bubble
+        driver.started = True
+        driver.fail_next(ErrorBubble(failed.id, "Something went wrong."))
+
+    driver.start = start  # type: ignore[method-assign]
+    b = bridge(settings, driver)
+    asyncio.run(b.attach())
+    asyncio.run(settle(b))
+    assert driver.posted == [] and recorded_verbs(b) == {}
+    later = driver.push_message("@agent help")
+    asyncio.run(settle(b))
+    assert recorded_verbs(b) == {later.id: "help"} and len(driver.posted) == 1

@@ -70,3 +70,22 @@ def test_the_cookies_of_the_login_a_driver_loads_are_masked_at_every_launch(mock
     aio.run(driver.close())
     open_driver(mock.chat_url(chat_id))
     assert redact(f"printed {renewed}") == "printed [redacted]"
+
+
+def test_every_nth_reload_renews_the_page_in_a_new_context_and_reading_goes_on(mock, chat_id, open_driver, read_until, aio):
+    url = mock.chat_url(chat_id)
+    mock.inject(chat_id, "before", reply=False)
+    driver = open_driver(url, second_session=True, recycle_reloads=3)
+    assert [m.text for m in read_until(driver, 1)] == ["before"]
+    first_page = driver.page
+    aio.run(driver.refresh())
+    aio.run(driver.refresh())
+    assert driver.page is first_page, "an ordinary reload keeps the page"
+    mock.inject(chat_id, "while renewing", reply=False)
+    aio.run(driver.refresh())  # the third: a new context
+    assert driver.page is not first_page and first_page.is_closed()
+    assert driver.page.context is not first_page.context
+    assert [m.text for m in read_until(driver, 1)] == ["while renewing"], "nothing lost, nothing read twice"
+    posted = aio.run(driver.post("after renewing"))  # still logged in, still watched
+    assert [t.id for t in mock.wait_settled(chat_id, 4)][2] == posted
+    assert [m.text for m in read_until(driver, 2)] == ["after renewing", "Noted."]

@@ -193,3 +193,42 @@ def test_the_standalone_command_serves_the_mock(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_history_changes_fork_the_branch_pages_show_and_the_history_api_keeps_every_turn(session, server):
+    control = MockChatClient(server.url)
+    first = control.inject("h1", "echo one")
+    second = control.inject("h1", "echo two")
+    turns = control.wait_settled("h1", 4)
+    edited = control.edit("h1", second, "echo three")
+    assert [t.markdown for t in control.wait_settled("h1", 4)] == ["echo one", "You said one.", "echo three", "You said three."]
+    assert edited == control.messages("h1")[2].id and control.messages("h1")[2].parent == turns[1].id
+    again = control.regenerate("h1", control.messages("h1")[3].id)
+    assert [t.id for t in control.wait_settled("h1", 4)][3] == again
+    api = session.get("/rest/app-chat/conversations/h1/responses").json()["responses"]
+    assert {r["responseId"] for r in api} >= {t.id for t in turns}, "the history API keeps the old branches"
+    control.delete("h1", first)
+    assert [t.markdown for t in control.messages("h1")] == ["You said one.", "echo three", "You said three."]
+    assert first not in {r["responseId"] for r in session.get("/rest/app-chat/conversations/h1/responses").json()["responses"]}
+    control.recreate("h1")
+    assert control.messages("h1") == [] and "contenteditable" in session.get("/chat/h1").text
+
+
+def test_a_held_turn_shows_its_reply_first_and_itself_only_after_release_at_the_next_load(session, server):
+    control = MockChatClient(server.url)
+    control.inject("h2", "echo before", reply=False)
+    with session.stream("GET", "/api/chat/h2/events") as events:
+        lines = events.iter_lines()
+        assert next(lines) == ": connected"
+        held = control.inject("h2", "echo held", held=True)
+        pushed = json.loads(next(line for line in lines if line.startswith("data: "))[6:])
+    assert pushed["id"] != held, "the reply is pushed, the turn it answers is not"
+    turns = control.wait_settled("h2", 3)
+    assert [t.held for t in turns] == [False, True, False] and turns[2].markdown == "You said held."
+    page = session.get("/chat/h2").text
+    assert f"response-{held}" not in page and f"response-{turns[2].id}" in page
+    control.release("h2", held)
+    page = session.get("/chat/h2").text
+    assert page.index(f"response-{held}") < page.index(f"response-{turns[2].id}")
+    early = control.inject("h2", "typed in another tab", reply=False, before=turns[2].id)
+    assert [t.id for t in control.messages("h2")] == [turns[0].id, held, early, turns[2].id]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from bridge.example import copy_example
-from bridge.mockchat.app import create_app
+from bridge.mockchat.app import MockOptions, create_app
 from bridge.mockchat.assistant import Rule, Script, ScriptedAssistant
 from bridge.mockchat.client import MockChatClient
 from bridge.mockchat.store import Message
@@ -50,13 +50,13 @@ def assistant_script(slow_patch_marker: int = 900) -> Script:
 class ChatServer:
     """The mock chat on a loopback port; it remembers when each conversation page was (re)loaded."""
 
-    def __init__(self, script: Script | None = None) -> None:
-        app = create_app(ScriptedAssistant(script or assistant_script()))
+    def __init__(self, script: Script | None = None, options: MockOptions | None = None) -> None:
+        app = create_app(ScriptedAssistant(script or assistant_script()), options)
         self.page_loads: list[tuple[float, str]] = []
 
         @app.middleware("http")
         async def record(request: Any, call_next: Any) -> Any:
-            if request.method == "GET" and request.url.path.startswith("/chat/"):
+            if request.method == "GET" and request.url.path.startswith(("/chat/", "/c/")):
                 self.page_loads.append((time.monotonic(), request.url.path.rsplit("/", 1)[-1]))
             return await call_next(request)
 
