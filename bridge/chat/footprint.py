@@ -36,7 +36,8 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-def _argv(pid: int) -> list[str]:
+def argv(pid: int) -> list[str]:
+    """A process's command line; [] for a process gone."""
     with contextlib.suppress(OSError):
         return [a.decode(errors="replace") for a in (PROC / str(pid) / "cmdline").read_bytes().split(b"\0") if a]
     return []
@@ -65,4 +66,4 @@ def browser_mib(root: int | None = None) -> float | None:
     if not (PROC / "self" / "smaps_rollup").exists():
         return None
     below = descendants(os.getpid() if root is None else root)
-    return sum(pss_bytes(pid) for pid in below if is_browser_side(_argv(pid))) / MIB
+    return sum(pss_bytes(pid) for pid in below if is_browser_side(argv(pid))) / MIB

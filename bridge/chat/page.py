@@ -45,7 +45,7 @@ class DriverOptions(BaseModel):
     artifacts_dir: Path = Field(default=Path("devspace-artifacts"), description="where UI drift leaves a screenshot and the HTML")
     second_session: bool = Field(default=False, description="a separate session: reload before posting to see others' turns")
     recycle_reloads: int = Field(
-        default=200, ge=0,
+        default=100, ge=0,
         description="every this many reloads the page and its browser context are replaced by new ones (the login carried "
         "over), so what a long-lived page holds is let go; 0: never. A browser the bridge attached to is never recycled",
     )

@@ -8,14 +8,14 @@ import os
 import pytest
 
 from bridge.chat import page as chat_page
-from bridge.chat.footprint import _argv, browser_mib, descendants, is_browser_side
+from bridge.chat.footprint import argv, browser_mib, descendants, is_browser_side
 
 pytestmark = pytest.mark.browser
 
 
 def _playwright_drivers() -> set[int]:
     """The Playwright driver processes (`node … run-driver`) below this test process."""
-    return {pid for pid in descendants(os.getpid()) if "run-driver" in _argv(pid)}
+    return {pid for pid in descendants(os.getpid()) if "run-driver" in argv(pid)}
 
 
 def test_every_nth_renewal_relaunches_the_browser_it_launched_on_a_new_connection(mock, chat_id, open_driver, read_until, aio):
