@@ -96,12 +96,14 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=3.0, help="seconds between two commands")
     parser.add_argument("--sample", type=float, default=30.0, help="seconds between two samples")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--window", type=int, default=None,
+                        help="classic page: hold only the last N turns, older ones loaded on scrolling up (as long chats do)")
     args = parser.parse_args()
     setup_logging("ERROR")
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
     root = WORLDS / f"soak-{uuid.uuid4().hex[:12]}"
     root.mkdir(parents=True)
-    options = MockOptions(ui="grok-2026") if args.ui == "grok-2026" else None
+    options = MockOptions(ui="grok-2026") if args.ui == "grok-2026" else MockOptions(window=args.window)
     try:
         with ChatServer(options=options) as chat:
             rig = Rig(root, chat)
@@ -171,7 +173,8 @@ def report(
     warm = [s for s in samples if s.at >= samples[-1].at / 4]
     turns = len(rig.messages())
     answered = len(sent) - result.lost
-    print(f"soak on the {args.ui} mock chat: {len(sent)} commands, one every {args.interval:g} s for {typing / 60:.1f} min, "
+    page = f"{args.ui} mock chat" + (f" holding the last {args.window} turns" if args.window and args.ui == "classic" else "")
+    print(f"soak on the {page}: {len(sent)} commands, one every {args.interval:g} s for {typing / 60:.1f} min, "
           f"seed {seed}; {turns} turns in the chat at the end, {samples[-1].page_loads} page loads")
     print(f"  sent {len(sent)}, answered {answered}, lost {result.lost}, duplicated {result.duplicated}")
     for problem in result.problems[:10]:
