@@ -81,8 +81,8 @@ class ChatPage:
         self._page: Page | None = None
         self._attached = False
         self._reloads = 0
-        self.renewals = 0
-        self.relaunches = 0
+        self._renewals = 0
+        self._relaunches = 0
         self._relaunched_at = 0
         self._ceiling_off = False
         self._gone: str | None = None
@@ -184,7 +184,7 @@ class ChatPage:
             every = self.options.recycle_reloads
             renew = bool(every) and self._reloads % every == 0 and self._context is not None and not self._attached
             if renew:
-                self.renewals += 1
+                self._renewals += 1
             if self._may_relaunch() and ((renew and self._relaunch_due()) or self._over_ceiling()):
                 await self.relaunch()
             elif renew:
@@ -197,7 +197,7 @@ class ChatPage:
 
     def _relaunch_due(self) -> bool:
         every = self.options.relaunch_renewals
-        return bool(every) and self.renewals % every == 0
+        return bool(every) and self._renewals % every == 0
 
     def _over_ceiling(self) -> bool:
         ceiling = self.options.browser_ceiling_mib
@@ -206,7 +206,7 @@ class ChatPage:
         used = browser_mib()
         if used is None or used <= ceiling:
             return False
-        if self.relaunches and self._reloads - self._relaunched_at <= CEILING_EVERY:
+        if self._relaunches and self._reloads - self._relaunched_at <= CEILING_EVERY:
             self._ceiling_off = True  # else a relaunch at every check
             logger.warning(f"a freshly launched browser takes {used:.0f} MiB, over its ceiling of {ceiling:.0f} MiB; "
                            "the ceiling is lifted for this session (raise browser_ceiling_mib)")
@@ -245,7 +245,7 @@ class ChatPage:
             with contextlib.suppress(PlaywrightError):
                 await old_browser.close()
             await old_pw.stop()
-        self.relaunches += 1
+        self._relaunches += 1
         self._relaunched_at = self._reloads
         logger.info(f"the chat page was reopened in a new browser after {self._reloads} reloads")
 
