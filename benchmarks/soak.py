@@ -40,7 +40,7 @@ from tests.reliability.audit import Sent, audit, settle  # noqa: E402
 from tests.reliability.chaos import session_plan  # noqa: E402
 from tests.reliability.conftest import WORLDS  # noqa: E402
 from tests.reliability.harness import ChatServer, Rig  # noqa: E402
-from bridge.chat.footprint import argv, descendants, pss_bytes  # noqa: E402
+from bridge.chat.footprint import anonymous_bytes, argv, descendants, pss_bytes  # noqa: E402
 
 MIB = 1024 * 1024
 
@@ -52,6 +52,9 @@ class Sample(BaseModel):
     python_mib: float
     driver_mib: float = Field(description="Playwright's driver process (node), which holds the protocol objects' other side")
     chromium_mib: float
+    python_anon_mib: float = Field(description="the bridge's anonymous memory (its heap), unaffected by other programs")
+    driver_anon_mib: float
+    chromium_anon_mib: float
     python_files: int
     chromium_files: int
     children: int
@@ -74,6 +77,9 @@ def sample(pid: int, began: float, chat: ChatServer) -> Sample:
         python_mib=pss_bytes(pid) / MIB,
         driver_mib=sum(pss_bytes(p) for p in driver) / MIB,
         chromium_mib=sum(pss_bytes(p) for p in chromium) / MIB,
+        python_anon_mib=anonymous_bytes(pid) / MIB,
+        driver_anon_mib=sum(anonymous_bytes(p) for p in driver) / MIB,
+        chromium_anon_mib=sum(anonymous_bytes(p) for p in chromium) / MIB,
         python_files=_files(pid),
         chromium_files=sum(_files(p) for p in chromium),
         children=len(below),
@@ -183,6 +189,11 @@ def report(
           f"python {slope_per_hour([(s.at, s.python_mib) for s in warm]):+.1f} MiB/h, "
           f"playwright driver {slope_per_hour([(s.at, s.driver_mib) for s in warm]):+.1f} MiB/h, "
           f"chromium {slope_per_hour([(s.at, s.chromium_mib) for s in warm]):+.1f} MiB/h")
+    print(f"  anonymous memory (heaps; PSS also moves with other programs sharing the binaries) slope after warm-up: "
+          f"python {slope_per_hour([(s.at, s.python_anon_mib) for s in warm]):+.1f} MiB/h, "
+          f"playwright driver {slope_per_hour([(s.at, s.driver_anon_mib) for s in warm]):+.1f} MiB/h, "
+          f"chromium {slope_per_hour([(s.at, s.chromium_anon_mib) for s in warm]):+.1f} MiB/h; python "
+          f"{samples[0].python_anon_mib:.0f} -> {samples[-1].python_anon_mib:.0f} MiB (max {max(s.python_anon_mib for s in samples):.0f})")
     print(f"  memory first -> last sample: python {samples[0].python_mib:.0f} -> {samples[-1].python_mib:.0f} MiB "
           f"(max {max(s.python_mib for s in samples):.0f}), playwright driver {samples[0].driver_mib:.0f} -> {samples[-1].driver_mib:.0f} MiB "
           f"(max {max(s.driver_mib for s in samples):.0f}), chromium {samples[0].chromium_mib:.0f} -> {samples[-1].chromium_mib:.0f} MiB "
@@ -191,9 +202,11 @@ def report(
           f"chromium {samples[0].chromium_files} -> {samples[-1].chromium_files}; child processes "
           f"{samples[0].children} -> {samples[-1].children} (max {max(s.children for s in samples)})")
     print(f"  reply latency p50: first tenth {first:.2f} s, last tenth {last:.2f} s, ratio {last / first:.2f}")
-    print("  samples (min: python MiB, driver MiB, chromium MiB, python files, chromium files, children, page loads):")
+    print("  samples (min: PSS python, driver, chromium MiB; anonymous python, driver, chromium MiB; python files, chromium files, "
+          "children, page loads):")
     for s in samples:
-        print(f"    {s.at / 60:5.1f}: {s.python_mib:6.1f} {s.driver_mib:6.1f} {s.chromium_mib:7.1f} {s.python_files:4d} {s.chromium_files:5d} "
+        print(f"    {s.at / 60:5.1f}: {s.python_mib:6.1f} {s.driver_mib:6.1f} {s.chromium_mib:7.1f}  {s.python_anon_mib:6.1f} "
+              f"{s.driver_anon_mib:6.1f} {s.chromium_anon_mib:7.1f} {s.python_files:4d} {s.chromium_files:5d} "
               f"{s.children:3d} {s.page_loads:5d}")
 
 

@@ -51,13 +51,23 @@ def is_browser_side(argv: list[str]) -> bool:
     return any(mark in name for mark in BROWSER_NAMES) or (name.startswith("node") and "run-driver" in argv)
 
 
-def pss_bytes(pid: int) -> int:
-    """Proportional set size (shared pages split between their users); 0 for a process gone."""
+def rollup_bytes(pid: int, field: str) -> int:
+    """One field of the process's /proc smaps_rollup in bytes; 0 for a process gone."""
     with contextlib.suppress(OSError, ValueError):
         for line in (PROC / str(pid) / "smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def pss_bytes(pid: int) -> int:
+    """Proportional set size: shared pages split between their users (also other programs mapping the same files)."""
+    return rollup_bytes(pid, "Pss")
+
+
+def anonymous_bytes(pid: int) -> int:
+    """Anonymous memory: the heaps and stacks the process itself grows, whoever else runs the same binaries."""
+    return rollup_bytes(pid, "Anonymous")
 
 
 def browser_mib(root: int | None = None) -> float | None:
