@@ -6,8 +6,8 @@ The bridge runs in its own OS process exactly as `devspace run` does (tests/reli
 second session of the chat (it reloads the page on the profile's `refresh_ms`). The developer's commands
 (tests/reliability/chaos.py's mix: reads, checks, tests, marker patches, commits) are typed server-side, one
 every `--interval` seconds. Every `--sample` seconds: the resident memory (PSS, MiB) of the bridge's Python
-process and of its Chromium processes, their open files, the bridge's child processes, and the replies
-posted since. At the end, once every reply is in:
+process, of Playwright's driver process (node) and of its Chromium processes, their open files, the bridge's
+child processes, and the replies posted since. At the end, once every reply is in:
 
 - sent / answered / lost / duplicated, per command typed (the reliability suite's exactly-once audit);
 - the memory slope of each process group after warm-up (the first quarter of the run), MiB per hour, by
@@ -30,7 +30,7 @@ import time
 import uuid
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -40,7 +40,7 @@ from tests.reliability.audit import Sent, audit, settle  # noqa: E402
 from tests.reliability.chaos import session_plan  # noqa: E402
 from tests.reliability.conftest import WORLDS  # noqa: E402
 from tests.reliability.harness import ChatServer, Rig  # noqa: E402
-from tests.reliability.process import _cmdline, descendants  # noqa: E402
+from bridge.chat.footprint import anonymous_bytes, argv, descendants, pss_bytes  # noqa: E402
 
 MIB = 1024 * 1024
 
@@ -50,21 +50,16 @@ class Sample(BaseModel):
 
     at: float
     python_mib: float
+    driver_mib: float = Field(description="Playwright's driver process (node), which holds the protocol objects' other side")
     chromium_mib: float
+    python_anon_mib: float = Field(description="the bridge's anonymous memory (its heap), unaffected by other programs")
+    driver_anon_mib: float
+    chromium_anon_mib: float
     python_files: int
     chromium_files: int
     children: int
     chromium_processes: int
     page_loads: int
-
-
-def _pss(pid: int) -> int:
-    """Proportional set size in bytes (shared pages split between their users), 0 for a process gone."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def _files(pid: int) -> int:
@@ -75,11 +70,16 @@ def _files(pid: int) -> int:
 
 def sample(pid: int, began: float, chat: ChatServer) -> Sample:
     below = descendants(pid)
-    chromium = [p for p in below if _cmdline(p) and "chrom" in Path(_cmdline(p)[0]).name]
+    chromium = [p for p in below if argv(p) and "chrom" in Path(argv(p)[0]).name]
+    driver = [p for p in below if "run-driver" in argv(p)]
     return Sample(
         at=time.monotonic() - began,
-        python_mib=_pss(pid) / MIB,
-        chromium_mib=sum(_pss(p) for p in chromium) / MIB,
+        python_mib=pss_bytes(pid) / MIB,
+        driver_mib=sum(pss_bytes(p) for p in driver) / MIB,
+        chromium_mib=sum(pss_bytes(p) for p in chromium) / MIB,
+        python_anon_mib=anonymous_bytes(pid) / MIB,
+        driver_anon_mib=sum(anonymous_bytes(p) for p in driver) / MIB,
+        chromium_anon_mib=sum(anonymous_bytes(p) for p in chromium) / MIB,
         python_files=_files(pid),
         chromium_files=sum(_files(p) for p in chromium),
         children=len(below),
@@ -102,12 +102,14 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=3.0, help="seconds between two commands")
     parser.add_argument("--sample", type=float, default=30.0, help="seconds between two samples")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--window", type=int, default=None,
+                        help="classic page: hold only the last N turns, older ones loaded on scrolling up (as long chats do)")
     args = parser.parse_args()
     setup_logging("ERROR")
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**6)
     root = WORLDS / f"soak-{uuid.uuid4().hex[:12]}"
     root.mkdir(parents=True)
-    options = MockOptions(ui="grok-2026") if args.ui == "grok-2026" else None
+    options = MockOptions(ui="grok-2026") if args.ui == "grok-2026" else MockOptions(window=args.window)
     try:
         with ChatServer(options=options) as chat:
             rig = Rig(root, chat)
@@ -177,24 +179,34 @@ def report(
     warm = [s for s in samples if s.at >= samples[-1].at / 4]
     turns = len(rig.messages())
     answered = len(sent) - result.lost
-    print(f"soak on the {args.ui} mock chat: {len(sent)} commands, one every {args.interval:g} s for {typing / 60:.1f} min, "
+    page = f"{args.ui} mock chat" + (f" holding the last {args.window} turns" if args.window and args.ui == "classic" else "")
+    print(f"soak on the {page}: {len(sent)} commands, one every {args.interval:g} s for {typing / 60:.1f} min, "
           f"seed {seed}; {turns} turns in the chat at the end, {samples[-1].page_loads} page loads")
     print(f"  sent {len(sent)}, answered {answered}, lost {result.lost}, duplicated {result.duplicated}")
     for problem in result.problems[:10]:
         print(f"  problem: {problem}")
     print(f"  memory slope after warm-up (PSS, {len(warm)} samples from {warm[0].at / 60:.1f} min): "
           f"python {slope_per_hour([(s.at, s.python_mib) for s in warm]):+.1f} MiB/h, "
+          f"playwright driver {slope_per_hour([(s.at, s.driver_mib) for s in warm]):+.1f} MiB/h, "
           f"chromium {slope_per_hour([(s.at, s.chromium_mib) for s in warm]):+.1f} MiB/h")
+    print(f"  anonymous memory (heaps; PSS also moves with other programs sharing the binaries) slope after warm-up: "
+          f"python {slope_per_hour([(s.at, s.python_anon_mib) for s in warm]):+.1f} MiB/h, "
+          f"playwright driver {slope_per_hour([(s.at, s.driver_anon_mib) for s in warm]):+.1f} MiB/h, "
+          f"chromium {slope_per_hour([(s.at, s.chromium_anon_mib) for s in warm]):+.1f} MiB/h; python "
+          f"{samples[0].python_anon_mib:.0f} -> {samples[-1].python_anon_mib:.0f} MiB (max {max(s.python_anon_mib for s in samples):.0f})")
     print(f"  memory first -> last sample: python {samples[0].python_mib:.0f} -> {samples[-1].python_mib:.0f} MiB "
-          f"(max {max(s.python_mib for s in samples):.0f}), chromium {samples[0].chromium_mib:.0f} -> {samples[-1].chromium_mib:.0f} MiB "
+          f"(max {max(s.python_mib for s in samples):.0f}), playwright driver {samples[0].driver_mib:.0f} -> {samples[-1].driver_mib:.0f} MiB "
+          f"(max {max(s.driver_mib for s in samples):.0f}), chromium {samples[0].chromium_mib:.0f} -> {samples[-1].chromium_mib:.0f} MiB "
           f"(max {max(s.chromium_mib for s in samples):.0f})")
     print(f"  open files first -> last: python {samples[0].python_files} -> {samples[-1].python_files}, "
           f"chromium {samples[0].chromium_files} -> {samples[-1].chromium_files}; child processes "
           f"{samples[0].children} -> {samples[-1].children} (max {max(s.children for s in samples)})")
     print(f"  reply latency p50: first tenth {first:.2f} s, last tenth {last:.2f} s, ratio {last / first:.2f}")
-    print("  samples (min: python MiB, chromium MiB, python files, chromium files, children, page loads):")
+    print("  samples (min: PSS python, driver, chromium MiB; anonymous python, driver, chromium MiB; python files, chromium files, "
+          "children, page loads):")
     for s in samples:
-        print(f"    {s.at / 60:5.1f}: {s.python_mib:6.1f} {s.chromium_mib:7.1f} {s.python_files:4d} {s.chromium_files:5d} "
+        print(f"    {s.at / 60:5.1f}: {s.python_mib:6.1f} {s.driver_mib:6.1f} {s.chromium_mib:7.1f}  {s.python_anon_mib:6.1f} "
+              f"{s.driver_anon_mib:6.1f} {s.chromium_anon_mib:7.1f} {s.python_files:4d} {s.chromium_files:5d} "
               f"{s.children:3d} {s.page_loads:5d}")
 
 

@@ -59,6 +59,13 @@ CREATE TABLE IF NOT EXISTS outbox (
     posted_at REAL, posted_id TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (chat_id, status, id);
+CREATE INDEX IF NOT EXISTS outbox_ref ON outbox (chat_id, ref);
+CREATE INDEX IF NOT EXISTS outbox_hash ON outbox (chat_id, hash);
+CREATE INDEX IF NOT EXISTS outbox_reply ON outbox (chat_id, in_reply_to);
+CREATE INDEX IF NOT EXISTS commands_status ON commands (chat_id, status, id);
+CREATE INDEX IF NOT EXISTS commands_started ON commands (chat_id, started);
+CREATE INDEX IF NOT EXISTS tasks_status ON tasks (chat_id, status, id);
+CREATE INDEX IF NOT EXISTS tasks_waiting ON tasks (status, waiting_since);
 CREATE TABLE IF NOT EXISTS chat_state (
     chat_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (chat_id, key)
 );

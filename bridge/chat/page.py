@@ -15,12 +15,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from loguru import logger
-from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, Playwright, StorageState, async_playwright
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 from pydantic import BaseModel, Field
 
 from bridge.chat.errors import BrowserGone, PageStalled, UIDrift
+from bridge.chat.footprint import browser_mib
 from bridge.chat.launch import launch
 from bridge.chat.login_secrets import register_login_secrets
 from bridge.chat.profile import Profile
@@ -31,6 +32,7 @@ OBSERVER_JS = (HERE / "observer.js").read_text(encoding="utf-8")
 CALL_TIMEOUT = 60.0
 NAVIGATIONS = 5
 CLIPBOARD = ["clipboard-read", "clipboard-write"]
+CEILING_EVERY = 10
 CLOSED = ("has been closed", "Target closed", "Browser closed", "browser has disconnected", "Page crashed")
 
 
@@ -43,9 +45,19 @@ class DriverOptions(BaseModel):
     artifacts_dir: Path = Field(default=Path("devspace-artifacts"), description="where UI drift leaves a screenshot and the HTML")
     second_session: bool = Field(default=False, description="a separate session: reload before posting to see others' turns")
     recycle_reloads: int = Field(
-        default=200, ge=0,
+        default=100, ge=0,
         description="every this many reloads the page and its browser context are replaced by new ones (the login carried "
         "over), so what a long-lived page holds is let go; 0: never. A browser the bridge attached to is never recycled",
+    )
+    relaunch_renewals: int = Field(
+        default=5, ge=0,
+        description="every this many renewals, the browser the bridge launched is launched anew on a new Playwright "
+        "connection instead (what the connection, its driver and the browser's own processes keep goes with them); 0: never",
+    )
+    browser_ceiling_mib: float | None = Field(
+        default=1024, gt=0,
+        description="when the launched browser's processes and Playwright's driver take more memory than this (PSS, MiB; "
+        "checked every CEILING_EVERY reloads), the reload relaunches them; None: no ceiling",
     )
 
 
@@ -69,6 +81,10 @@ class ChatPage:
         self._page: Page | None = None
         self._attached = False
         self._reloads = 0
+        self._renewals = 0
+        self._relaunches = 0
+        self._relaunched_at = 0
+        self._ceiling_off = False
         self._gone: str | None = None
         self._binding = f"__devspaceActivity_{secrets.token_hex(4)}"
         self._js_profile = profile.model_dump(mode="json")
@@ -161,28 +177,87 @@ class ChatPage:
         self._browser = None if self._owns_browser or self._attached else self._browser
 
     async def reload(self) -> None:
-        """Reload the page; every `recycle_reloads`-th time open the chat in a new context instead (`recycle`)."""
+        """Reload the page. Every `recycle_reloads`-th time open the chat in a new context instead (`recycle`), every
+        `relaunch_renewals`-th of those, or once the browser passed its memory ceiling, in a new browser (`relaunch`)."""
         async with self.guard("reload"):
             self._reloads += 1
             every = self.options.recycle_reloads
-            if every and self._reloads % every == 0 and self._context is not None and not self._attached:
+            renew = bool(every) and self._reloads % every == 0 and self._context is not None and not self._attached
+            if renew:
+                self._renewals += 1
+            if self._may_relaunch() and ((renew and self._relaunch_due()) or self._over_ceiling()):
+                await self.relaunch()
+            elif renew:
                 await self.recycle()
             else:
                 await self.page.reload(wait_until="domcontentloaded")
 
+    def _may_relaunch(self) -> bool:
+        return self._owns_browser and not self._attached and self._context is not None
+
+    def _relaunch_due(self) -> bool:
+        every = self.options.relaunch_renewals
+        return bool(every) and self._renewals % every == 0
+
+    def _over_ceiling(self) -> bool:
+        ceiling = self.options.browser_ceiling_mib
+        if ceiling is None or self._ceiling_off or self._reloads % CEILING_EVERY:
+            return False
+        used = browser_mib()
+        if used is None or used <= ceiling:
+            return False
+        if self._relaunches and self._reloads - self._relaunched_at <= CEILING_EVERY:
+            self._ceiling_off = True  # else a relaunch at every check
+            logger.warning(f"a freshly launched browser takes {used:.0f} MiB, over its ceiling of {ceiling:.0f} MiB; "
+                           "the ceiling is lifted for this session (raise browser_ceiling_mib)")
+            return False
+        logger.info(f"the browser takes {used:.0f} MiB, over its ceiling of {ceiling:.0f} MiB")
+        return True
+
     async def recycle(self) -> None:
         """The chat opened at the page's address in a new browser context with the old one's cookies and storage,
         then the old context closed: nothing the old page accumulated survives (its renderer goes with it)."""
-        old, url = self._context, self.page.url
+        old = self._context
         assert old is not None and self._browser is not None
-        context = await self._browser.new_context(storage_state=await old.storage_state())
+        try:
+            await self._reopen(self._browser, await old.storage_state())
+        finally:
+            await old.close()
+        logger.info(f"the chat page was renewed after {self._reloads} reloads (new browser context)")
+
+    async def relaunch(self) -> None:
+        """The chat opened in a newly launched browser on a new Playwright connection, with the old context's cookies
+        and storage, then the old browser closed and its connection stopped: what Playwright's client keeps per
+        connection, its driver process and the browser's own processes go with them. Only a browser this page launched."""
+        old_context, old_browser, old_pw = self._context, self._browser, self._pw
+        assert old_context is not None and old_browser is not None and old_pw is not None and self._owns_browser
+        state = await old_context.storage_state()
+        pw = await async_playwright().start()
+        try:
+            browser = await launch(pw, self.options.headless, self.options.chromium)
+        except BaseException:
+            await pw.stop()
+            raise
+        self._pw, self._browser = pw, browser
+        try:
+            await self._reopen(browser, state)
+        finally:  # the old browser goes either way: a failed reopen leaves the new one to `close`
+            with contextlib.suppress(PlaywrightError):
+                await old_browser.close()
+            await old_pw.stop()
+        self._relaunches += 1
+        self._relaunched_at = self._reloads
+        logger.info(f"the chat page was reopened in a new browser after {self._reloads} reloads")
+
+    async def _reopen(self, browser: Browser, state: StorageState) -> None:
+        """The chat at the page's address in a new context of `browser` with the given storage state; it becomes this page's."""
+        url = self.page.url
+        context = await browser.new_context(storage_state=state)
         await self._grant_clipboard(context)
         page = await context.new_page()
         self._context = context
         await self._watch(page)
         await page.goto(url, wait_until="domcontentloaded")
-        await old.close()
-        logger.info(f"the chat page was renewed after {self._reloads} reloads (new browser context)")
 
     @contextlib.asynccontextmanager
     async def guard(self, what: str) -> AsyncIterator[None]:

@@ -145,12 +145,14 @@ DriverFactory = Callable[..., PlaywrightDriver]
 
 @pytest.fixture
 def open_driver(aio: LoopThread, bridge_browser: Browser, mock_profile: Profile, state_file: Path, tmp_path: Path) -> Iterator[DriverFactory]:
-    """Start a driver on a URL (logged in unless `storage_state=None`); all are closed after the test."""
+    """Start a driver on a URL (logged in unless `storage_state=None`), in the session's browser or (`own_browser`)
+    one it launches as the bridge does; all are closed after the test."""
     started: list[PlaywrightDriver] = []
 
-    def factory(url: str, profile: Profile | None = None, start: bool = True, **options: Any) -> PlaywrightDriver:
+    def factory(url: str, profile: Profile | None = None, start: bool = True, own_browser: bool = False, **options: Any) -> PlaywrightDriver:
         settings = {"storage_state": state_file, "artifacts_dir": tmp_path / "artifacts", **options}
-        driver = PlaywrightDriver(profile or mock_profile, DriverOptions(url=url, **settings), browser=bridge_browser)
+        browser = None if own_browser else bridge_browser
+        driver = PlaywrightDriver(profile or mock_profile, DriverOptions(url=url, **settings), browser=browser)
         started.append(driver)
         if start:
             aio.run(driver.start())
