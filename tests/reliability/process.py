@@ -11,38 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+from bridge.chat.footprint import argv as cmdline, descendants
+
 ROOT = Path(__file__).resolve().parents[2]
 ENTRY = Path(__file__).with_name("bridge_entry.py")
-
-
-def _ppids() -> dict[int, int]:
-    out: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                out[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-    return out
-
-
-def descendants(pid: int) -> list[int]:
-    """Every live process below `pid`."""
-    children: dict[int, list[int]] = {}
-    for child, parent in _ppids().items():
-        children.setdefault(parent, []).append(child)
-    out: list[int] = []
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
-
-
-def _cmdline(pid: int) -> list[str]:
-    try:
-        return [a.decode(errors="replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
-    except OSError:
-        return []
 
 
 Proc = tuple[int, str]
@@ -145,7 +117,7 @@ class BridgeProcess:
     def browser_pid(self) -> int | None:
         """The browser's main process (Chromium without a `--type=` switch) below the bridge."""
         for pid, _ in self._tree:
-            args = _cmdline(pid)
+            args = cmdline(pid)
             if args and "chrom" in Path(args[0]).name and not any(a.startswith("--type=") for a in args):
                 return pid
         return None
