@@ -1,11 +1,13 @@
-"""Fixtures shared by every test package: a throwaway git copy of the example crate."""
+"""Fixtures shared by every test package: a throwaway git copy of the example crate, the log lines a test emits."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import git
 import pytest
+from loguru import logger
 
 from bridge.example import copy_example
 
@@ -16,6 +18,15 @@ TEST_IDENTITY = git.Actor("DevSpace Tests", "tests@devspace.local")
 def crate_copy(tmp_path: Path) -> Path:
     """A copy of examples/trade_report in its own git repository with one commit (never build the original)."""
     return copy_example(tmp_path / "trade_report", TEST_IDENTITY)
+
+
+@pytest.fixture
+def logs() -> Iterator[list[str]]:
+    """Every log line loguru emits in this process during the test, as `LEVEL: message`."""
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(str(m)), level="DEBUG", format="{level}: {message}")
+    yield lines
+    logger.remove(sink)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

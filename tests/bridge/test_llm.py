@@ -8,7 +8,6 @@ from email.utils import formatdate
 
 import openai
 import pytest
-from loguru import logger
 
 from bridge.config import LLMSettings
 from bridge.llm import LLMClient, LLMError, parse_retry_after
@@ -26,15 +25,6 @@ MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content
 def fake() -> Iterator[FakeLLM]:
     with FakeLLM(api_key=KEY) as llm:
         yield llm
-
-
-@pytest.fixture
-def logs() -> Iterator[list[str]]:
-    """Every log line loguru emits during the test, with its level."""
-    lines: list[str] = []
-    sink = logger.add(lambda m: lines.append(str(m)), level="DEBUG", format="{level}: {message}")
-    yield lines
-    logger.remove(sink)
 
 
 def client(fake: FakeLLM, **overrides: object) -> LLMClient:

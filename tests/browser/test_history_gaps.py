@@ -10,10 +10,9 @@ runs once, wherever it appears; a lost place is said once in the chat, and readi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-from loguru import logger
 
 from bridge.chat.base import WINDOW
 from bridge.chat.profile import Profile
@@ -35,14 +34,6 @@ def fixture(request: pytest.FixtureRequest, pages: dict[str, Profile | None]) ->
 @pytest.fixture
 def pages(grok_profile: Profile, grok_dom_profile: Profile) -> dict[str, Profile | None]:
     return {"classic": None, "grok-api": grok_profile, "grok-dom": grok_dom_profile}
-
-
-@pytest.fixture
-def warnings() -> Iterator[list[str]]:
-    lines: list[str] = []
-    sink = logger.add(lambda m: lines.append(str(m)), level="WARNING", format="{message}")
-    yield lines
-    logger.remove(sink)
 
 
 def attach(mock: MockChatClient, chat_id: str, fixture: tuple[str, Profile | None], start: Callable[..., Running]) -> Running:
@@ -69,7 +60,7 @@ def answered(mock: MockChatClient, chat_id: str, run: Running, count: int) -> li
 
 
 @pytest.mark.parametrize("kind", ["classic", "grok-dom"])  # the history API has the turn: its gap is the page's
-def test_a_turn_that_reaches_the_page_only_after_its_answer_is_run_once(mock, chat_id, kind, pages, start_bridge, warnings):
+def test_a_turn_that_reaches_the_page_only_after_its_answer_is_run_once(mock, chat_id, kind, pages, start_bridge, logs):
     run = attach(mock, chat_id, (kind, pages[kind]), start_bridge)
     held = mock.inject(chat_id, "@agent status", held=True)  # written; the page gets its answer, not the turn
     answer = mock.wait_settled(chat_id, 2)[1]
@@ -79,13 +70,13 @@ def test_a_turn_that_reaches_the_page_only_after_its_answer_is_run_once(mock, ch
     posts = answered(mock, chat_id, run, 1)
     assert len(posts) == 1 and STATUS in posts[0]
     assert verbs(run) == ["status"]
-    assert any("out of order" in line and held in line for line in warnings), warnings
+    assert any(line.startswith("WARNING:") and "out of order" in line and held in line for line in logs), logs
 
 
 # grok-2026 read from its page is left out: its virtualized transcript mounts only the rows near the end, and a read
 # does not scroll up to look for turns placed above seen ones (the history API route does see them)
 @pytest.mark.parametrize("kind", ["classic", "grok-api"])
-def test_a_turn_the_server_orders_above_turns_already_seen_is_run_once(mock, chat_id, kind, pages, start_bridge, warnings):
+def test_a_turn_the_server_orders_above_turns_already_seen_is_run_once(mock, chat_id, kind, pages, start_bridge, logs):
     run = attach(mock, chat_id, (kind, pages[kind]), start_bridge)
     mock.inject(chat_id, "@agent help")
     answered(mock, chat_id, run, 1)
@@ -94,7 +85,7 @@ def test_a_turn_the_server_orders_above_turns_already_seen_is_run_once(mock, cha
     posts = answered(mock, chat_id, run, 2)
     assert len(posts) == 2 and STATUS in posts[1]
     assert verbs(run) == ["help", "status"]
-    assert any("out of order" in line and early in line for line in warnings), warnings
+    assert any(line.startswith("WARNING:") and "out of order" in line and early in line for line in logs), logs
 
 
 def test_a_restart_after_an_empty_attach_reads_back_to_the_chats_first_turn(mock, chat_id, fixture, start_bridge):
