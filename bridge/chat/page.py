@@ -252,6 +252,7 @@ class ChatPage:
     async def _reopen(self, browser: Browser, state: StorageState) -> None:
         """The chat at the page's address in a new context of `browser` with the given storage state; it becomes this page's."""
         url = self.page.url
+        register_login_secrets(state)  # cookies the site set or rotated since the launch are masked too
         context = await browser.new_context(storage_state=state)
         await self._grant_clipboard(context)
         page = await context.new_page()

@@ -9,6 +9,7 @@ import pytest
 
 from bridge.chat import page as chat_page
 from bridge.chat.footprint import argv, browser_mib, descendants, is_browser_side
+from sandbox.redact import redact
 
 pytestmark = pytest.mark.browser
 
@@ -92,3 +93,16 @@ def test_the_footprint_counts_the_browser_and_playwrights_driver_only(open_drive
     open_driver(mock.chat_url(chat_id), own_browser=True)
     after = browser_mib()
     assert after is not None and after > before, "a launched browser and its driver show in the footprint"
+
+
+def test_a_cookie_the_site_set_after_the_launch_is_masked_once_a_renewal_carries_it_over(mock, chat_id, open_driver, read_until, aio):
+    """The login a renewal carries over is the context's now, not the saved file: a rotated session cookie is a secret too."""
+    url = mock.chat_url(chat_id)
+    mock.inject(chat_id, "before", reply=False)
+    driver = open_driver(url, second_session=True, recycle_reloads=1)
+    assert [m.text for m in read_until(driver, 1)] == ["before"]
+    rotated = "rotated-session-" + os.urandom(12).hex()
+    aio.run(driver.page.context.add_cookies([{"name": "sso-rotated", "value": rotated, "url": url}]))
+    assert rotated in redact(f"token {rotated}"), "not a known secret before the renewal"
+    aio.run(driver.refresh())  # a renewal: the new context gets the old one's storage state
+    assert rotated not in redact(f"token {rotated}")
