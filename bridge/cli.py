@@ -288,6 +288,7 @@ def run(
 
     from bridge.chat.drivers import DriverError
     from bridge.chat.errors import ChatError
+    from bridge.heap import freeze_startup
     from bridge.session import Attachment, make_bridge, run_until_stopped
     from bridge.wiring import make_orchestrator
     from sandbox.errors import SandboxError
@@ -309,6 +310,7 @@ def run(
     except DriverError as exc:
         raise fail(str(exc), 2) from None
     err.print(f"attached to {target} as profile {chat_profile.name} ({'dry run' if orchestrator.dry_run else 'live'}); Ctrl-C to stop")
+    freeze_startup()
 
     async def main_loop() -> None:
         stop = asyncio.Event()

@@ -21,6 +21,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bridge.config import load_settings
+from bridge.heap import freeze_startup
 from bridge.session import Attachment, make_bridge, run_until_stopped
 from bridge.wiring import make_orchestrator
 from sandbox.logs import setup_logging
@@ -120,6 +121,7 @@ def main() -> None:
         bridge.human_wait = args.human_wait
     if args.crash_at is not None:
         install_crash(args.crash_at, bridge)
+    freeze_startup()  # as `devspace run` does
 
     async def run() -> None:
         stop = asyncio.Event()
