@@ -11,7 +11,7 @@ child processes, and the replies posted since. At the end, once every reply is i
 
 - sent / answered / lost / duplicated, per command typed (the reliability suite's exactly-once audit);
 - the memory slope of each process group after warm-up (the first quarter of the run), MiB per hour, by
-  least squares over the samples;
+  least squares over the samples, and the Python process's over the second half (whether it levelled off);
 - reply latency (typed -> MCP's reply posted) p50 of the first and the last tenth of the commands.
 
 An accelerated run (`--interval 1` for about 35 minutes) types 2,000 commands: a working day of a person's pace.
@@ -194,6 +194,10 @@ def report(
           f"playwright driver {slope_per_hour([(s.at, s.driver_anon_mib) for s in warm]):+.1f} MiB/h, "
           f"chromium {slope_per_hour([(s.at, s.chromium_anon_mib) for s in warm]):+.1f} MiB/h; python "
           f"{samples[0].python_anon_mib:.0f} -> {samples[-1].python_anon_mib:.0f} MiB (max {max(s.python_anon_mib for s in samples):.0f})")
+    late = [s for s in samples if s.at >= samples[-1].at / 2]
+    print(f"  python over the second half (a plateau once warm: {len(late)} samples from {late[0].at / 60:.1f} min): "
+          f"PSS {slope_per_hour([(s.at, s.python_mib) for s in late]):+.1f} MiB/h, "
+          f"anonymous {slope_per_hour([(s.at, s.python_anon_mib) for s in late]):+.1f} MiB/h")
     print(f"  memory first -> last sample: python {samples[0].python_mib:.0f} -> {samples[-1].python_mib:.0f} MiB "
           f"(max {max(s.python_mib for s in samples):.0f}), playwright driver {samples[0].driver_mib:.0f} -> {samples[-1].driver_mib:.0f} MiB "
           f"(max {max(s.driver_mib for s in samples):.0f}), chromium {samples[0].chromium_mib:.0f} -> {samples[-1].chromium_mib:.0f} MiB "
