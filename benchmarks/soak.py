@@ -70,8 +70,9 @@ def _files(pid: int) -> int:
 
 def sample(pid: int, began: float, chat: ChatServer) -> Sample:
     below = descendants(pid)
-    chromium = [p for p in below if argv(p) and "chrom" in Path(argv(p)[0]).name]
-    driver = [p for p in below if "run-driver" in argv(p)]
+    commands = {p: argv(p) for p in below}  # read once: a process may end between two reads
+    chromium = [p for p in below if commands[p] and "chrom" in Path(commands[p][0]).name]
+    driver = [p for p in below if "run-driver" in commands[p]]
     return Sample(
         at=time.monotonic() - began,
         python_mib=pss_bytes(pid) / MIB,
