@@ -54,3 +54,19 @@ def test_sqlite_memory_stops_at_the_page_cache_bound_while_the_journal_grows(tmp
     # the cache's pages plus what a connection holds beside them (schema, prepared statements): well under the 2,000
     # KiB of SQLite's default cache, which this journal file outgrew three times over
     assert max(grown) < CACHE_KIB * KIB + 512 * KIB, f"SQLite held up to {max(grown) // KIB} KiB"
+
+
+def test_looking_up_any_number_of_ids_compiles_one_statement(tmp_path: Path) -> None:
+    """A read's window has a different number of turns from one read to the next; a statement per number, each kept
+    compiled in the connection's statement cache, held up to 1.5 MiB for 120 numbers."""
+    journal = Journal(tmp_path / "journal.db")
+    try:
+        journal.record_message(ChatMessage(id="msg-3", role="developer", text="@agent status", chat_id="c"), [])
+        journal.recorded("c", ["msg-0"])
+        before = sqlite_memory()
+        for count in range(1, 121):
+            assert journal.recorded("c", [f"msg-{k}" for k in range(count)]) == ({"msg-3"} if count > 3 else set())
+        grown = sqlite_memory() - before
+    finally:
+        journal.close()
+    assert grown < 64 * KIB, f"SQLite grew by {grown // KIB} KiB"
