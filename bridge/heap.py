@@ -5,9 +5,9 @@ from __future__ import annotations
 import gc
 
 
-def freeze_startup() -> int:
+def freeze_startup() -> None:
     """Collect, then take every object alive after start-up (modules, classes, settings, the orchestrator; about
-    130,000 objects) out of the cyclic garbage collector's counts and scans (`gc.freeze`); returns how many.
+    130,000 objects) out of the cyclic garbage collector's counts and scans (`gc.freeze`).
 
     CPython runs a full collection only once the objects that survived two younger collections reach a quarter of
     those that survived the last full one. With the start-up objects counted that is some 30,000 objects, and the
@@ -19,4 +19,3 @@ def freeze_startup() -> int:
     gc.collect()
     gc.freeze()
     gc.collect()  # the collector's count of long-lived objects is reset to those not frozen (none yet)
-    return gc.get_freeze_count()
