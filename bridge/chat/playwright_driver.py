@@ -1,5 +1,10 @@
 """The ChatDriver over a real browser page (async Playwright): launched headless, or attached over CDP.
 
+A second session (a browser of its own, logged in as the person) sees turns typed elsewhere only after a
+reload; the driver alone decides when to reload (`_reload_if_due`): once the page is `refresh_ms` old, after
+a post from it, before a post from a page older than `fresh_ms`, and once more when a read lost its
+reading position on a page not just loaded. Never twice back to back: a load resets the cadence.
+
 Two read routes. Where the profile declares the web app's history API (`api`), messages come from
 there, fetched by the page with the user's session: exact ids and raw markdown, complete even when
 the DOM is virtualized or renders code lossily; a reply is complete when the page's WebSocket says
@@ -68,6 +73,7 @@ class PlaywrightDriver(Cursor):
         self._stability = Stability(profile.timing.stability_ms)
         self._tail: tuple[tuple[str | None, str | None], float] | None = None
         self._posted_since_reload = False
+        self._loaded_at = 0.0  # when the page's last load was asked for (monotonic): it shows the chat as of then
         self._conversation_url = options.url
         self._api_signature: str | None = None
         self._api_view: ChatView | None = None  # what the last full read of the history API gave, while the page stays the same
@@ -104,6 +110,8 @@ class PlaywrightDriver(Cursor):
 
     @property
     def refresh_interval(self) -> float | None:
+        """Seconds after its load at which a second session's page is reloaded to show turns typed elsewhere;
+        None for a live page (a tab attached over CDP), which is never reloaded on a cadence."""
         return self.profile.timing.refresh_ms / 1000 if self.options.second_session else None
 
     @property
@@ -123,6 +131,7 @@ class PlaywrightDriver(Cursor):
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._loaded_at = time.monotonic()
         await self._chat.open()
         await self._check_syntax()
         await self._wait_ready()
@@ -139,6 +148,7 @@ class PlaywrightDriver(Cursor):
         await self.close()
 
     async def refresh(self) -> None:
+        self._loaded_at = time.monotonic()
         await self._chat.reload()
         self._tail = None
         self._posted_since_reload = False
@@ -199,11 +209,27 @@ class PlaywrightDriver(Cursor):
 
     # --- reading ---------------------------------------------------------------------------------
 
+    async def _reload_if_due(self, age: float | None) -> bool:
+        """Reload a second session's page when it is `age` seconds old or was posted from since its load (the post
+        lands on a page that may lack turns typed elsewhere meanwhile, which the server puts before it: only a
+        reload shows the true order). True if it reloaded."""
+        if age is None or not (self._posted_since_reload or time.monotonic() - self._loaded_at >= age):
+            return False
+        await self.refresh()
+        return True
+
     async def read(self, since: str | None, known: Collection[str], *, tail: bool = False) -> ChatView:
-        if self._posted_since_reload:
-            # A second session's post lands on a page that may lack turns typed elsewhere meanwhile, which the
-            # server puts before it: only a reload shows the true order.
+        """See `ChatDriver.read`. A second session reloads first when due (`refresh_interval`, or a post since its load); a
+        window that lost `since` is read again on a freshly loaded page (a page still loading is not a changed
+        history), unless the page was loaded for this read."""
+        reloaded = await self._reload_if_due(self.refresh_interval)
+        view = await self._read_window(since, known, tail)
+        if not view.anchored and not reloaded:
             await self.refresh()
+            view = await self._read_window(since, known, tail)
+        return view
+
+    async def _read_window(self, since: str | None, known: Collection[str], tail: bool) -> ChatView:
         self._chat.activity.clear()
         if self.read_route == "api":
             found = await self._read_api(since, known, tail)
@@ -393,8 +419,11 @@ class PlaywrightDriver(Cursor):
                     raise LastSeenMissing(f"message {message_id} is not in this conversation")
 
     async def wait_for_activity(self, timeout: float) -> bool:
+        """See `ChatDriver.wait_for_activity`; a second session's wait also ends when its page is due for a reload."""
         now = time.monotonic()
         limit = min(timeout, self.profile.timing.poll_ms / 1000)
+        if self.refresh_interval is not None:
+            limit = min(limit, self._loaded_at + self.refresh_interval - now)
         pending = self._stability.remaining(now)
         tail = self._tail[1] + self.profile.timing.stability_ms / 1000 - now if self._tail is not None else 0.0
         if tail > 0:  # is_idle is waiting for the last turn to stand still
@@ -448,8 +477,10 @@ class PlaywrightDriver(Cursor):
             await asyncio.sleep(STEP if wait is None else min(wait, STEP))
 
     async def post(self, text: str) -> str:
-        if self.options.second_session:
-            await self.refresh()
+        """See `ChatDriver.post`. A second session posts from a page loaded at most `fresh_ms` ago (and not posted from
+        since), else it reloads first: a page that missed newer turns could fork the conversation."""
+        if self.refresh_interval is not None:
+            await self._reload_if_due(min(self.refresh_interval, self.profile.timing.fresh_ms / 1000))
         await self._wait_idle()
         state = await self._state()
         self._raise_for_limit(state)

@@ -107,6 +107,9 @@ class Timing(Strict):
     stability_ms: int = Field(default=800, ge=0, description="an assistant text must stay unchanged this long")
     poll_ms: int = Field(default=1000, gt=0, description="fallback poll when no DOM change is reported")
     refresh_ms: int = Field(default=15000, gt=0, description="reload interval when attached as a second session")
+    fresh_ms: int = Field(
+        default=3000, gt=0, description="a second session posts from a page loaded at most this long ago, else it reloads first"
+    )
     confirm_ms: int = Field(default=10000, gt=0, description="how long a post may take to show as a turn")
     idle_ms: int = Field(default=180000, gt=0, description="how long to wait for the assistant to finish before posting")
     copy_ms: int = Field(default=2000, gt=0, description="how long a Copy button may take to fill the clipboard")
