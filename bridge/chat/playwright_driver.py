@@ -32,6 +32,7 @@ from bridge.chat.errors import Challenge, ErrorBubble, LastSeenMissing, LoggedOu
 from bridge.chat.history import HistoryItem, active_branch, after
 from bridge.chat.page import ChatPage, DriverOptions
 from bridge.chat.profile import Profile, load_profile
+from bridge.chat.recycling import Recycling
 from bridge.chat.stream import ReplyStream
 from bridge.models import ChatMessage
 
@@ -583,7 +584,8 @@ class PlaywrightDriver(Cursor):
 
 
 def options_for(settings: Settings, attachment: Attachment) -> DriverOptions:
-    """How to open the chat from the settings: the saved login, the browser, where drift artifacts go."""
+    """How to open the chat from the settings: the saved login, the browser, where drift artifacts go, how often it
+    is renewed."""
     state = settings.chat.storage_state
     second = attachment.second_session if attachment.second_session is not None else attachment.cdp_url is None
     return DriverOptions(
@@ -594,6 +596,7 @@ def options_for(settings: Settings, attachment: Attachment) -> DriverOptions:
         headless=not attachment.headed,
         artifacts_dir=settings.home / "artifacts",
         second_session=second,
+        **settings.chat.model_dump(include=set(Recycling.model_fields)),
     )
 
 
