@@ -204,8 +204,7 @@ class PlaywrightDriver(Cursor):
         """How many turns the history API lists for the page's conversation; None without an API or an answer."""
         if self.profile.api is None or not self.chat_id:
             return None
-        url = self.profile.api.history.format(chat_id=quote(self.chat_id, safe=""))
-        result = ApiResult.model_validate(await self._call("api", url=url, signature=None))
+        result = ApiResult.model_validate(await self._call("api", **self._api_urls()[2], signature=None))
         return None if result.items is None else len(result.items)
 
     # --- reading ---------------------------------------------------------------------------------
@@ -242,18 +241,30 @@ class PlaywrightDriver(Cursor):
         """The window from the history API; None when it did not answer (the DOM is read instead)."""
         api = self.profile.api
         assert api is not None
-        chat = quote(self.chat_id, safe="")
-        url = api.history.format(chat_id=chat)
-        load = api.load.format(chat_id=chat) if api.load and not self._api_whole else None
-        arg = {"url": url, "loadUrl": load, "lastSeenId": since, "known": list(known), "signature": self._api_signature}
+        url, load, shape = self._api_urls()
+        arg = {**shape, "loadUrl": None if self._api_whole else load, "lastSeenId": since, "known": list(known), "signature": self._api_signature}
+        whole = {**arg, "url": url, "items": None, "loadUrl": None}
         result = ApiResult.model_validate(await self._call("api", **arg))
-        if result.items is None and result.incremental is not None:
-            logger.debug(f"{load} did not answer ({result.error or result.status}); fetching the whole history")
-            result = ApiResult.model_validate(await self._call("api", **{**arg, "loadUrl": None}))
+        graph = result.incremental is None and shape["url"] != url  # the conversation's shape only, no text
+        if result.items is None and (result.incremental is not None or graph):
+            logger.debug(f"{load if result.incremental is not None else shape['url']} did not answer ({result.error or result.status}); "
+                         "fetching the whole history")
+            result, graph = ApiResult.model_validate(await self._call("api", **whole)), False
         self._raise_for_state(result.challenge, result.logged_out)
         if result.unchanged and self._api_view is not None:
             return self._api_view
-        if result.items is None:
+        texts = result.items
+        if graph and result.items is not None and not result.unchanged:  # the text of the window's new turns only, by id
+            branch = [item.id for item in active_branch(result.items, result.mounted) if item.id]
+            start, _ = window_start(branch, since, tail=tail)
+            texts = await self._api_items(load, [turn for turn in branch[start:] if turn not in known])
+            if texts is None:
+                result = ApiResult.model_validate(await self._call("api", **whole))
+                texts = result.items
+            else:
+                loaded = {item.id: item for item in texts}
+                result = result.model_copy(update={"items": [loaded.get(item.id, item) for item in result.items]})
+        if result.items is None or texts is None:
             why = result.error or f"HTTP {result.status}"
             if self._api_down != why:
                 logger.warning(f"the history API did not answer ({url}: {why}); reading the page instead")
@@ -263,7 +274,7 @@ class PlaywrightDriver(Cursor):
             logger.info(f"the history API answers again ({url})")
         self._api_down = None
         self._api_whole = self._api_whole and result.incremental is not None
-        fetched = {item.id: item for item in result.items if item.id and not item.hidden}
+        fetched = {item.id: item for item in texts if item.id and not item.hidden}
         if result.incremental is not None:  # the mounted turns, those not known fetched by id
             window, anchored = result.mounted, True
         else:
@@ -286,6 +297,27 @@ class PlaywrightDriver(Cursor):
         whole = len(view.messages) == sum(1 for raw in raws if not raw.known) and len(raws) == len(window)
         self._api_signature, self._api_view = (result.signature, view.model_copy(update={"messages": []})) if whole else (None, None)
         return view
+
+    def _api_urls(self) -> tuple[str, str | None, dict[str, str]]:
+        """The history's address, the batch load's (if any), and where a read takes the conversation's shape from:
+        the graph where the profile has one with a batch load, else the history itself."""
+        api = self.profile.api
+        assert api is not None
+        chat = quote(self.chat_id, safe="")
+        url = api.history.format(chat_id=chat)
+        load = api.load.format(chat_id=chat) if api.load else None
+        shape = {"url": api.graph.format(chat_id=chat), "items": api.graph_items} if api.graph and load else {"url": url}
+        return url, load, shape
+
+    async def _api_items(self, load: str | None, ids: list[str]) -> list[HistoryItem] | None:
+        """The turns of these ids from the batch load; None (logged) when it did not answer."""
+        if not ids:
+            return []
+        result = ApiResult.model_validate(await self._call("api", url=load, loadUrl=load, ids=ids, signature=None))
+        self._raise_for_state(result.challenge, result.logged_out)
+        if result.items is None:
+            logger.warning(f"{load} did not answer ({result.error or f'HTTP {result.status}'}); reading the page instead")
+        return result.items
 
     def _from_history(self, item: HistoryItem, dom_error: str | None) -> RawMessage:
         assert self.profile.api is not None
@@ -555,14 +587,17 @@ class PlaywrightDriver(Cursor):
 
     async def _find_post(self, before: str | None, text: str) -> str | None:
         if self.read_route == "api":
-            assert self.profile.api is not None
-            url = self.profile.api.history.format(chat_id=quote(self.chat_id, safe=""))
-            result = ApiResult.model_validate(await self._call("api", url=url, signature=None))
+            api = self.profile.api
+            assert api is not None
+            url, load, shape = self._api_urls()
+            result = ApiResult.model_validate(await self._call("api", **shape, signature=None))
             self._raise_for_state(result.challenge, result.logged_out)
             self._raise_for_limit(result.model_dump())
             if result.items is not None:
-                new = after(active_branch(result.items, result.mounted), before) or []
-                return next((i.id for i in new if self.profile.api.role_of(i.role) == "user" and i.text == text), None)
+                new = [i for i in after(active_branch(result.items, result.mounted), before) or [] if api.role_of(i.role) == "user"]
+                if shape["url"] != url:  # the graph has no text: the new user turns' by id
+                    new = await self._api_items(load, [i.id for i in new if i.id]) or []
+                return next((i.id for i in new if i.text == text), None)
         # the turns after `before` (all of them in a chat that had none)
         arg = {"lastSeenId": before, "known": [before] if before else [], "window": 0 if before else None, "copy": False}
         result = ReadResult.model_validate(await self._call("read", **arg))

@@ -140,7 +140,8 @@ class HistoryApi(Strict):
     `history` is a path with `{chat_id}`; the answer holds a list (at `items`) of turns whose fields are
     named below (dotted paths). Turns form a tree by `parent`; the branch the page shows is the one read.
     With `load`, turns that arrive after the last seen one while the page shows it are fetched alone, by
-    the ids the page mounts after it (a long conversation is not fetched whole for each new turn).
+    the ids the page mounts after it (a long conversation is not fetched whole for each new turn); with `graph`
+    too, no read fetches the whole history: the shape comes from the graph, the text of new turns by id.
     """
 
     history: str = Field(description="e.g. /rest/app-chat/conversations/{chat_id}/responses")
@@ -148,6 +149,12 @@ class HistoryApi(Strict):
         default=None, description="a POST path that returns the turns of given ids (body `{load_ids: [...]}`), for the new turns only"
     )
     load_ids: str = "responseIds"
+    graph: str | None = Field(
+        default=None,
+        description="a GET path listing every turn's id, parent and sender without its text; with `load`, a read after a page "
+        "load takes the conversation's shape from it and fetches the text of the window's new turns only",
+    )
+    graph_items: str = "responseNodes"
     items: str = "responses"
     id: str = "responseId"
     parent: str = "parentResponseId"
