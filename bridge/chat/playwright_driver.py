@@ -183,22 +183,31 @@ class PlaywrightDriver(Cursor):
         """Until a composer shows and, on a conversation's page, its history is rendered: a single-page app renders
         the history after the composer. Where the history API answers, the page is waited for while the API lists
         turns it does not mount yet; else until the page mounts a turn or stood still for the stability window.
-        The logged-out gate or a challenge raise at once."""
+        The logged-out gate or a challenge raise at once; a page about to count as ready is first asked whether its
+        session is logged in (the profile's `session`), so a sign-in redirect that lands late is no ready page."""
         deadline = time.monotonic() + self.profile.timing.ready_ms / 1000
         listed: int | None = None
         while True:
             state = await self._call("state")
             self._raise_for_state(state["challenge"], state["logged_out"])
             if state["composer"] is not None:
-                if state["turns"] or not self.profile.chat_id(self.page.url) or time.monotonic() > deadline:
-                    return
-                if listed is None:
+                ready = bool(state["turns"]) or not self.profile.chat_id(self.page.url) or time.monotonic() > deadline
+                if not ready and listed is None:
                     listed = await self._history_size()
-                if listed == 0 or (listed is None and state["quiet_ms"] >= self.profile.timing.stability_ms):
+                if ready or listed == 0 or (listed is None and state["quiet_ms"] >= self.profile.timing.stability_ms):
+                    status = await self.session_status()
+                    if status in (401, 403):
+                        self._raise_for_state(None, f"its session check {self.profile.session} answered {status}")
                     return
             elif time.monotonic() > deadline:
                 raise await self._chat.drift("composer", self.profile.composer.selectors, "the page never showed a composer")
             await asyncio.sleep(STEP / 2)
+
+    async def session_status(self) -> int | None:
+        """The HTTP status of the profile's session check asked from the page (0: no answer); None without one."""
+        if self.profile.session is None:
+            return None
+        return int((await self._call("session"))["status"])
 
     async def _history_size(self) -> int | None:
         """How many turns the history API lists for the page's conversation; None without an API or an answer."""

@@ -165,7 +165,6 @@ class HistoryApi(Strict):
     hidden: str | None = Field(default="isControl", description="truthy: not a turn of the conversation")
     user: Regex = r"^(human|user)$"
     assistant: Regex = r"^(assistant|model)$"
-    session: str | None = Field(default=None, description="a path that answers 200 while logged in (checked by doctor)")
     stream: StreamEvents | None = None
 
     @field_validator("history", "load")
@@ -196,6 +195,11 @@ class Profile(Strict):
     streaming: list[Marker] = Field(default_factory=list)
     logged_out: list[Marker] = Field(default_factory=list)
     logged_out_urls: list[Regex] = Field(default_factory=list, description="page URLs that mean logged out (a sign-in page elsewhere)")
+    session: str | None = Field(
+        default=None,
+        description="a path on the chat's origin that answers 200 while logged in, 401 or 403 when not (the page's own "
+        "session check): a page is never taken as ready on a session it says is logged out, however late its redirect",
+    )
     challenge: list[Marker] = Field(default_factory=list)
     rate_limited: list[Marker] = Field(default_factory=list, description="the UI refuses more messages for now")
     error: list[Marker] = Field(default_factory=list, description="inside a message: the turn failed")

@@ -11,6 +11,7 @@
 //   api      the profile's history endpoint (`url`, its list at `items`) fetched with the page's session, and the
 //            ids mounted; the turns of `ids` from `loadUrl`; or, where `lastSeenId` is mounted at the
 //            transcript's end, only the mounted turns not in `known`
+//   session  the HTTP status of the profile's session check (0: no answer)
 //   composer which visible composer candidate matches, its kind and current text
 //   send     which visible, enabled send-button candidate matches
 //   count    how many elements each selector matches (-1: invalid selector) and how many are visible;
@@ -412,6 +413,8 @@ async (arg) => {
         }
         return result;
       }
+      case 'session':
+        return { status: await fetch(P.session, { credentials: 'include' }).then((r) => r.status, () => 0) };
       case 'read': {
         const flags = markers();
         const result = { ...flags, empty: false, composer: null, found: true, first_id: null, at_start: true, at_end: true, messages: [] };

@@ -265,6 +265,18 @@ def test_the_sign_in_redirect_is_logged_out(mock, chat_id, open_driver, aio, rou
     assert driver.page.url.startswith("http://accounts.localhost:")
 
 
+def test_a_logged_out_page_is_never_ready_however_late_its_redirect(mock, chat_id, open_driver, aio, route):
+    """The logged-out shell (composer included) shows while the redirect to the sign-in page has not landed: the
+    session check says logged out, whatever the timing (here the redirect would come after the test)."""
+    mock.inject(chat_id, "Hello there.", reply=False)
+    with pytest.raises(LoggedOut, match="session check /rest/user-settings answered 401"):
+        open_driver(mock.grok_url(chat_id, redirect_ms=600_000), profile=route, storage_state=None)
+    driver = open_driver(mock.grok_url(chat_id, redirect_ms=600_000), profile=route)
+    mock.set_room(logout_all=True)
+    with pytest.raises(LoggedOut, match="session check"):
+        aio.run(driver.refresh())
+
+
 async def sign_in_on_accounts(page: Page) -> None:
     await page.wait_for_url("**/sign-in?**")
     await page.fill('input[name="email"]', "dev@example.com")
