@@ -7,6 +7,7 @@ cadence is set out of reach (`refresh_ms`) or to every read, so the counts depen
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def test_a_second_session_reloads_on_its_cadence_after_a_post_and_before_a_post_
     chat_server: ChatServer, aio: LoopThread, tmp_path: Path
 ) -> None:
     client = chat_server.client
-    chat_id = "reloads-driver"
+    chat_id = f"reloads-driver-{uuid.uuid4().hex[:8]}"
     client.inject(chat_id, "hello")
     client.wait_settled(chat_id, 2)
     loads = Loads(chat_server, chat_id)
@@ -110,7 +111,7 @@ def test_the_bridge_reloads_once_per_command_on_a_fresh_page(chat_server: ChatSe
     """A live page (turns pushed) as a second session with the cadence out of reach: the only reload a command needs
     is the one after MCP's post (the runner no longer keeps a timer of its own, the post no reload of its own)."""
     client = chat_server.client
-    chat_id = "reloads-bridge"
+    chat_id = f"reloads-bridge-{uuid.uuid4().hex[:8]}"
     client.inject(chat_id, "The session starts.")
     client.wait_settled(chat_id, 2)
     loads = Loads(chat_server, chat_id)
