@@ -12,10 +12,11 @@ from sandbox.redact import redact
 pytestmark = pytest.mark.browser
 
 
-def test_a_second_session_reads_turns_typed_elsewhere_after_refresh(mock, chat_id, open_driver, read_until, aio):
+def test_a_second_session_reads_turns_typed_elsewhere_after_refresh(mock, chat_id, open_driver, read_until, aio, mock_profile):
     url = mock.chat_url(chat_id)
     first = open_driver(url)
-    second = open_driver(url, second_session=True)
+    no_cadence = mock_profile.model_copy(update={"timing": mock_profile.timing.model_copy(update={"refresh_ms": 600_000})})
+    second = open_driver(url, profile=no_cadence, second_session=True)  # reloads only when told to or after a post
 
     aio.run(first.post("typed in the first session"))
     mock.wait_settled(chat_id, 2)
