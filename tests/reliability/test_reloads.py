@@ -6,7 +6,6 @@ cadence is set out of reach (`refresh_ms`) or to every read, so the counts depen
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,14 +16,8 @@ from playwright.async_api import async_playwright
 from bridge.chat.launch import launch
 from bridge.chat.playwright_driver import DriverOptions, PlaywrightDriver
 from bridge.chat.profile import Profile, load_profile
-from bridge.config import load_settings
-from bridge.example import copy_example
-from bridge.runner import Bridge
-from bridge.session import chat_id_of
-from bridge.wiring import make_orchestrator
-from tests.browser.conftest import LoopThread, mcp_posts
+from tests.browser.conftest import LoopThread
 from tests.reliability.harness import ChatServer
-from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.reliability, pytest.mark.browser]
 
@@ -105,48 +98,3 @@ def test_a_second_session_reloads_on_its_cadence_after_a_post_and_before_a_post_
         ("every read: read twice", 3), ("every read: posted", 4), ("every read: read twice after the post", 6),
         ("every read: read a lost position", 7),
     ]
-
-
-def test_the_bridge_reloads_once_per_command_on_a_fresh_page(chat_server: ChatServer, aio: LoopThread, tmp_path: Path) -> None:
-    """A live page (turns pushed) as a second session with the cadence out of reach: the only reload a command needs
-    is the one after MCP's post (the runner no longer keeps a timer of its own, the post no reload of its own)."""
-    client = chat_server.client
-    chat_id = f"reloads-bridge-{uuid.uuid4().hex[:8]}"
-    client.inject(chat_id, "The session starts.")
-    client.wait_settled(chat_id, 2)
-    loads = Loads(chat_server, chat_id)
-    settings = load_settings(home=tmp_path / "home", project=copy_example(tmp_path / "crate"), llm={"api_key": None},
-                             chat={"check_environment": False})
-    state = client.write_storage_state(tmp_path / "state.json")
-    options = DriverOptions(url=client.chat_url(chat_id, live=1), storage_state=state, second_session=True, artifacts_dir=tmp_path)
-    driver = PlaywrightDriver(mock_profile(NEVER, NEVER), options)
-    bridge = Bridge(driver, make_orchestrator(settings), chat_id_of(driver), idle_wait=0.5)
-    stop = aio.run(_event())
-    running = aio.run(_spawn(bridge, stop))
-    try:
-        wait_for(lambda: bridge.journal.get(bridge.chat_id, "attached", False), timeout=60, what="the first attach")
-        per_command: list[int] = []
-        for n in range(3):
-            before = loads()
-            client.inject(chat_id, f"@agent status #{n}")
-            wait_for(lambda n=n: len(mcp_posts(client, chat_id)) > n, timeout=60, what=f"the answer to command {n}")
-            wait_for(lambda before=before: loads() > before, timeout=30, what="the reload after the post")
-            client.wait_settled(chat_id, 2 + 4 * (n + 1))
-            per_command.append(loads() - before)
-        assert per_command == [1, 1, 1]
-    finally:
-        aio.loop.call_soon_threadsafe(stop.set)
-        aio.run(_finish(running, driver), 30)
-
-
-async def _event() -> asyncio.Event:
-    return asyncio.Event()
-
-
-async def _spawn(bridge: Bridge, stop: asyncio.Event) -> asyncio.Task[None]:
-    return asyncio.get_running_loop().create_task(bridge.run(stop))
-
-
-async def _finish(task: asyncio.Task[None], driver: PlaywrightDriver) -> None:
-    await task
-    await driver.close()
