@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/soak.py [--ui classic|grok-2026] [--minutes 15] [--interval 3] [--sample 30]
 
 The bridge runs in its own OS process exactly as `devspace run` does (tests/reliability/bridge_entry.py), as a
-second session of the chat (it reloads the page on the profile's `refresh_ms`). The developer's commands
+second session of the chat (its driver reloads the page on the profile's `refresh_ms`, after each post, and
+before a post from a page older than `fresh_ms`). The developer's commands
 (tests/reliability/chaos.py's mix: reads, checks, tests, marker patches, commits) are typed server-side, one
 every `--interval` seconds. Every `--sample` seconds: the resident memory (PSS, MiB) of the bridge's Python
 process, of Playwright's driver process (node) and of its Chromium processes, their open files, the bridge's
@@ -12,7 +13,9 @@ child processes, and the replies posted since. At the end, once every reply is i
 - sent / answered / lost / duplicated, per command typed (the reliability suite's exactly-once audit);
 - the memory slope of each process group after warm-up (the first quarter of the run), MiB per hour, by
   least squares over the samples, and the Python process's over the second half (whether it levelled off);
-- reply latency (typed -> MCP's reply posted) p50 of the first and the last tenth of the commands.
+- reply latency (typed -> MCP's reply posted) p50 of the first and the last tenth of the commands, and the page
+  loads per command (a second session's reloads are what grows with the chat on a page that renders every turn:
+  `--window N` makes the classic page hold the last N turns, as long chats in real UIs do).
 
 An accelerated run (`--interval 1` for about 35 minutes) types 2,000 commands: a working day of a person's pace.
 """
@@ -206,7 +209,8 @@ def report(
     print(f"  open files first -> last: python {samples[0].python_files} -> {samples[-1].python_files}, "
           f"chromium {samples[0].chromium_files} -> {samples[-1].chromium_files}; child processes "
           f"{samples[0].children} -> {samples[-1].children} (max {max(s.children for s in samples)})")
-    print(f"  reply latency p50: first tenth {first:.2f} s, last tenth {last:.2f} s, ratio {last / first:.2f}")
+    print(f"  reply latency p50: first tenth {first:.2f} s, last tenth {last:.2f} s, ratio {last / first:.2f}; "
+          f"{samples[-1].page_loads / len(sent):.1f} page loads per command")
     print("  samples (min: PSS python, driver, chromium MiB; anonymous python, driver, chromium MiB; python files, chromium files, "
           "children, page loads):")
     for s in samples:

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from bridge.chat.recycling import Recycling
 from bridge.protocol.verbs import Verb, canonical, default_permissions, suggest
 from bridge.roles.config import RoleSettings, with_builtin
 from sandbox.models import Identity
@@ -47,8 +48,8 @@ class LLMSettings(Section):
         return self
 
 
-class ChatSettings(Section):
-    """Which chat UI to attach to and how."""
+class ChatSettings(Section, Recycling):
+    """Which chat UI to attach to and how; how often a launched browser is renewed (`Recycling`)."""
 
     driver: str = Field(default="playwright", min_length=1, description="the chat driver: playwright, memory, or a module path")
     profile: str = Field(default="grok", min_length=1, description="a profile of the selectors file")

@@ -17,7 +17,6 @@ deleted, the chat recreated), the bridge says so once in the chat and goes on fr
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 
 from loguru import logger
@@ -55,7 +54,6 @@ class Bridge:
         dry_run: bool = False,
         catch_up: bool = False,
         idle_wait: float = 5.0,
-        refresh_every: float | None = None,
         reconnect: Callable[[], Awaitable[ChatDriver]] | None = None,
         human_wait: float = HUMAN_WAIT,
         rate_limit_wait: float = RATE_LIMIT_WAIT,
@@ -69,13 +67,11 @@ class Bridge:
         self.dry_run = dry_run
         self.catch_up = catch_up
         self.idle_wait = idle_wait
-        self.refresh_every = refresh_every
         self.reconnect = reconnect
         self.human_wait = human_wait
         self.rate_limit_wait = rate_limit_wait
         self.on_message = on_message
         self.on_post = on_post
-        self._refreshed = time.monotonic()
         self._provisional = not driver.chat_id  # a new chat: its id comes with the first send
         self._since: str | None = None  # the reading position: a read reaches back to it (None: the chat's start)
         self._attached: set[str] = set()  # the turns the first attach recorded: what came before the bridge
@@ -146,9 +142,6 @@ class Bridge:
 
     async def step(self) -> int:
         """Read, reconcile with the journal and run new messages; when there were none, post one pending reply."""
-        if self.refresh_every is not None and time.monotonic() - self._refreshed >= self.refresh_every:
-            await self.driver.refresh()
-            self._refreshed = time.monotonic()
         view = await self._view(self._since)
         self._adopt_chat_id()
         if view is None:
@@ -173,20 +166,15 @@ class Bridge:
         return len(found.run)
 
     async def _view(self, since: str | None, *, tail: bool = False) -> ChatView | None:
-        """What the chat shows, reaching back to `since` (`ChatDriver.read`); a view that lost it is read again after
-        a reload (a page still loading is not a changed history). None when an error bubble was met (it is recorded
-        as seen)."""
+        """What the chat shows, reaching back to `since` (`ChatDriver.read`: a view that lost it was looked at again
+        on a freshly loaded page). None when an error bubble was met (it is recorded as seen)."""
         try:
-            view = await self.driver.read(since, self._known, tail=tail)
-            if not view.anchored:
-                await self.driver.refresh()
-                view = await self.driver.read(since, self._known, tail=tail)
+            return await self.driver.read(since, self._known, tail=tail)
         except ErrorBubble as bubble:
             logger.warning(f"the chat UI shows an error: {bubble}")
             self.journal.record_message(ChatMessage(id=bubble.message_id, role="assistant", text=bubble.text, chat_id=self.chat_id), [])
             self._known.add(bubble.message_id)
             return None
-        return view
 
     def _announce(self, found: Reconciled) -> None:
         """Log what came out of order, record what is from before the attach, and say once in the chat that the

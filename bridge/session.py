@@ -44,7 +44,6 @@ def make_bridge(
         dry_run=orchestrator.dry_run,
         catch_up=settings.chat.catch_up,
         idle_wait=driver.poll_interval,
-        refresh_every=driver.refresh_interval,
         on_message=on_message,
         on_post=on_post,
     )

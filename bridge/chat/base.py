@@ -57,6 +57,9 @@ class Attachment(BaseModel):
 class ChatDriver(Protocol):
     """A live conversation, read as windows of identified turns (`read`).
 
+    A driver that shows turns typed elsewhere only after a reload (a second session of the chat) reloads on its own
+    as reads and posts need it; the caller never schedules reloads.
+
     Raises the typed states of `bridge.chat.errors` (LoggedOut, Challenge, RateLimited, ErrorBubble,
     UIDrift, PageStalled, BrowserGone, ...) instead of timing out.
     """
@@ -73,10 +76,6 @@ class ChatDriver(Protocol):
     def poll_interval(self) -> float:
         """Seconds between reads when the UI reports no change."""
 
-    @property
-    def refresh_interval(self) -> float | None:
-        """Seconds between refreshes that show turns typed elsewhere; None when they arrive live."""
-
     async def start(self) -> None:
         """Open (or attach to) the conversation and wait until it is usable."""
 
@@ -87,7 +86,8 @@ class ChatDriver(Protocol):
         only (what a first attach takes in). The content of those not in `known`.
 
         User turns come back with role "developer" (the runner re-tags its own posts as "mcp"). A turn that ended
-        in the UI's error bubble raises ErrorBubble once the turns before it were returned.
+        in the UI's error bubble raises ErrorBubble once the turns before it were returned. A view that lost `since`
+        (not anchored) is one the driver already looked at again on a freshly loaded page where it has one.
         """
 
     async def wait_for_activity(self, timeout: float) -> bool:
@@ -100,7 +100,7 @@ class ChatDriver(Protocol):
         """No assistant turn is being written."""
 
     async def refresh(self) -> None:
-        """Reload the conversation; a second session calls it every `refresh_interval` to see turns typed elsewhere."""
+        """Reload the conversation now (a stalled page); reads and posts reload on their own when they need to."""
 
     async def close(self) -> None:
         """Release the page and browser (never the person's own browser)."""

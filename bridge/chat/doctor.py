@@ -225,11 +225,8 @@ async def _read_route(driver: PlaywrightDriver) -> RouteCheck:
 
 
 async def _session(driver: PlaywrightDriver) -> str | None:
-    api = driver.profile.api
-    if api is None or api.session is None:
-        return None
-    status = await driver.page.evaluate("(url) => fetch(url, { credentials: 'include' }).then((r) => r.status, () => 0)", api.session)
-    return f"session check `GET {api.session}` → {status}"
+    status = await driver.session_status()
+    return None if status is None else f"session check `GET {driver.profile.session}` → {status}"
 
 
 def _versions(driver: PlaywrightDriver) -> str:

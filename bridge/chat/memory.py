@@ -24,7 +24,6 @@ class InMemoryDriver(Cursor):
     """
 
     poll_interval = 5.0
-    refresh_interval: float | None = None
 
     def __init__(self, chat_id: str = "memory") -> None:
         self.chat_id = chat_id

@@ -25,6 +25,7 @@ from bridge.chat.footprint import browser_mib
 from bridge.chat.launch import launch
 from bridge.chat.login_secrets import register_login_secrets
 from bridge.chat.profile import Profile
+from bridge.chat.recycling import CEILING_EVERY, Recycling
 
 HERE = Path(__file__).parent
 READER_JS = (HERE / "reader.js").read_text(encoding="utf-8")
@@ -32,11 +33,10 @@ OBSERVER_JS = (HERE / "observer.js").read_text(encoding="utf-8")
 CALL_TIMEOUT = 60.0
 NAVIGATIONS = 5
 CLIPBOARD = ["clipboard-read", "clipboard-write"]
-CEILING_EVERY = 10
 CLOSED = ("has been closed", "Target closed", "Browser closed", "browser has disconnected", "Page crashed")
 
 
-class DriverOptions(BaseModel):
+class DriverOptions(Recycling):
     url: str = Field(description="the conversation's URL (also how the tab is found over CDP)")
     storage_state: Path | None = Field(default=None, description="the saved login (see `devspace login`)")
     cdp_url: str | None = Field(default=None, description="attach to the person's running browser instead of launching one")
@@ -44,21 +44,6 @@ class DriverOptions(BaseModel):
     headless: bool = True
     artifacts_dir: Path = Field(default=Path("devspace-artifacts"), description="where UI drift leaves a screenshot and the HTML")
     second_session: bool = Field(default=False, description="a separate session: reload before posting to see others' turns")
-    recycle_reloads: int = Field(
-        default=100, ge=0,
-        description="every this many reloads the page and its browser context are replaced by new ones (the login carried "
-        "over), so what a long-lived page holds is let go; 0: never. A browser the bridge attached to is never recycled",
-    )
-    relaunch_renewals: int = Field(
-        default=5, ge=0,
-        description="every this many renewals, the browser the bridge launched is launched anew on a new Playwright "
-        "connection instead (what the connection, its driver and the browser's own processes keep goes with them); 0: never",
-    )
-    browser_ceiling_mib: float | None = Field(
-        default=1024, gt=0,
-        description="when the launched browser's processes and Playwright's driver take more memory than this (PSS, MiB; "
-        "checked every CEILING_EVERY reloads), the reload relaunches them; None: no ceiling",
-    )
 
 
 class ChatPage:

@@ -1,5 +1,10 @@
 """The ChatDriver over a real browser page (async Playwright): launched headless, or attached over CDP.
 
+A second session (a browser of its own, logged in as the person) sees turns typed elsewhere only after a
+reload; the driver alone decides when to reload (`_reload_if_due`): once the page is `refresh_ms` old, after
+a post from it, before a post from a page older than `fresh_ms`, and once more when a read lost its
+reading position on a page not just loaded. Never twice back to back: a load resets the cadence.
+
 Two read routes. Where the profile declares the web app's history API (`api`), messages come from
 there, fetched by the page with the user's session: exact ids and raw markdown, complete even when
 the DOM is virtualized or renders code lossily; a reply is complete when the page's WebSocket says
@@ -27,6 +32,7 @@ from bridge.chat.errors import Challenge, ErrorBubble, LastSeenMissing, LoggedOu
 from bridge.chat.history import HistoryItem, active_branch, after
 from bridge.chat.page import ChatPage, DriverOptions
 from bridge.chat.profile import Profile, load_profile
+from bridge.chat.recycling import Recycling
 from bridge.chat.stream import ReplyStream
 from bridge.models import ChatMessage
 
@@ -68,6 +74,7 @@ class PlaywrightDriver(Cursor):
         self._stability = Stability(profile.timing.stability_ms)
         self._tail: tuple[tuple[str | None, str | None], float] | None = None
         self._posted_since_reload = False
+        self._loaded_at = 0.0  # when the page's last load was asked for (monotonic): it shows the chat as of then
         self._conversation_url = options.url
         self._api_signature: str | None = None
         self._api_view: ChatView | None = None  # what the last full read of the history API gave, while the page stays the same
@@ -104,6 +111,8 @@ class PlaywrightDriver(Cursor):
 
     @property
     def refresh_interval(self) -> float | None:
+        """Seconds after its load at which a second session's page is reloaded to show turns typed elsewhere;
+        None for a live page (a tab attached over CDP), which is never reloaded on a cadence."""
         return self.profile.timing.refresh_ms / 1000 if self.options.second_session else None
 
     @property
@@ -123,6 +132,7 @@ class PlaywrightDriver(Cursor):
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._loaded_at = time.monotonic()
         await self._chat.open()
         await self._check_syntax()
         await self._wait_ready()
@@ -139,6 +149,7 @@ class PlaywrightDriver(Cursor):
         await self.close()
 
     async def refresh(self) -> None:
+        self._loaded_at = time.monotonic()
         await self._chat.reload()
         self._tail = None
         self._posted_since_reload = False
@@ -172,38 +183,62 @@ class PlaywrightDriver(Cursor):
         """Until a composer shows and, on a conversation's page, its history is rendered: a single-page app renders
         the history after the composer. Where the history API answers, the page is waited for while the API lists
         turns it does not mount yet; else until the page mounts a turn or stood still for the stability window.
-        The logged-out gate or a challenge raise at once."""
+        The logged-out gate or a challenge raise at once; a page about to count as ready is first asked whether its
+        session is logged in (the profile's `session`), so a sign-in redirect that lands late is no ready page."""
         deadline = time.monotonic() + self.profile.timing.ready_ms / 1000
         listed: int | None = None
         while True:
             state = await self._call("state")
             self._raise_for_state(state["challenge"], state["logged_out"])
             if state["composer"] is not None:
-                if state["turns"] or not self.profile.chat_id(self.page.url) or time.monotonic() > deadline:
-                    return
-                if listed is None:
+                ready = bool(state["turns"]) or not self.profile.chat_id(self.page.url) or time.monotonic() > deadline
+                if not ready and listed is None:
                     listed = await self._history_size()
-                if listed == 0 or (listed is None and state["quiet_ms"] >= self.profile.timing.stability_ms):
+                if ready or listed == 0 or (listed is None and state["quiet_ms"] >= self.profile.timing.stability_ms):
+                    status = await self.session_status()
+                    if status in (401, 403):
+                        self._raise_for_state(None, f"its session check {self.profile.session} answered {status}")
                     return
             elif time.monotonic() > deadline:
                 raise await self._chat.drift("composer", self.profile.composer.selectors, "the page never showed a composer")
             await asyncio.sleep(STEP / 2)
 
+    async def session_status(self) -> int | None:
+        """The HTTP status of the profile's session check asked from the page (0: no answer); None without one."""
+        if self.profile.session is None:
+            return None
+        return int((await self._call("session"))["status"])
+
     async def _history_size(self) -> int | None:
         """How many turns the history API lists for the page's conversation; None without an API or an answer."""
         if self.profile.api is None or not self.chat_id:
             return None
-        url = self.profile.api.history.format(chat_id=quote(self.chat_id, safe=""))
-        result = ApiResult.model_validate(await self._call("api", url=url, signature=None))
+        result = ApiResult.model_validate(await self._call("api", **self._api_urls()[2], signature=None))
         return None if result.items is None else len(result.items)
 
     # --- reading ---------------------------------------------------------------------------------
 
+    async def _reload_if_due(self, age: float | None) -> bool:
+        """Reload a second session's page when it is `age` seconds old or was posted from since its load (the post
+        lands on a page that may lack turns typed elsewhere meanwhile, which the server puts before it: only a
+        reload shows the true order). True if it reloaded."""
+        if age is None or not (self._posted_since_reload or time.monotonic() - self._loaded_at >= age):
+            return False
+        await self.refresh()
+        return True
+
     async def read(self, since: str | None, known: Collection[str], *, tail: bool = False) -> ChatView:
-        if self._posted_since_reload:
-            # A second session's post lands on a page that may lack turns typed elsewhere meanwhile, which the
-            # server puts before it: only a reload shows the true order.
+        """See `ChatDriver.read`. A second session reloads first when due (`refresh_interval`, or a post since its load); a
+        window that lost `since` is read again on a freshly loaded page (a page still loading is not a changed
+        history), unless the page was loaded for this read."""
+        reloaded = await self._reload_if_due(self.refresh_interval)
+        view = await self._read_window(since, known, tail)
+        if not view.anchored and not reloaded:
             await self.refresh()
+            view = await self._read_window(since, known, tail)
+        return view
+
+    async def _read_window(self, since: str | None, known: Collection[str], tail: bool) -> ChatView:
         self._chat.activity.clear()
         if self.read_route == "api":
             found = await self._read_api(since, known, tail)
@@ -215,18 +250,30 @@ class PlaywrightDriver(Cursor):
         """The window from the history API; None when it did not answer (the DOM is read instead)."""
         api = self.profile.api
         assert api is not None
-        chat = quote(self.chat_id, safe="")
-        url = api.history.format(chat_id=chat)
-        load = api.load.format(chat_id=chat) if api.load and not self._api_whole else None
-        arg = {"url": url, "loadUrl": load, "lastSeenId": since, "known": list(known), "signature": self._api_signature}
+        url, load, shape = self._api_urls()
+        arg = {**shape, "loadUrl": None if self._api_whole else load, "lastSeenId": since, "known": list(known), "signature": self._api_signature}
+        whole = {**arg, "url": url, "items": None, "loadUrl": None}
         result = ApiResult.model_validate(await self._call("api", **arg))
-        if result.items is None and result.incremental is not None:
-            logger.debug(f"{load} did not answer ({result.error or result.status}); fetching the whole history")
-            result = ApiResult.model_validate(await self._call("api", **{**arg, "loadUrl": None}))
+        graph = result.incremental is None and shape["url"] != url  # the conversation's shape only, no text
+        if result.items is None and (result.incremental is not None or graph):
+            logger.debug(f"{load if result.incremental is not None else shape['url']} did not answer ({result.error or result.status}); "
+                         "fetching the whole history")
+            result, graph = ApiResult.model_validate(await self._call("api", **whole)), False
         self._raise_for_state(result.challenge, result.logged_out)
         if result.unchanged and self._api_view is not None:
             return self._api_view
-        if result.items is None:
+        texts = result.items
+        if graph and result.items is not None and not result.unchanged:  # the text of the window's new turns only, by id
+            branch = [item.id for item in active_branch(result.items, result.mounted) if item.id]
+            start, _ = window_start(branch, since, tail=tail)
+            texts = await self._api_items(load, [turn for turn in branch[start:] if turn not in known])
+            if texts is None:
+                result = ApiResult.model_validate(await self._call("api", **whole))
+                texts = result.items
+            else:
+                loaded = {item.id: item for item in texts}
+                result = result.model_copy(update={"items": [loaded.get(item.id, item) for item in result.items]})
+        if result.items is None or texts is None:
             why = result.error or f"HTTP {result.status}"
             if self._api_down != why:
                 logger.warning(f"the history API did not answer ({url}: {why}); reading the page instead")
@@ -236,7 +283,7 @@ class PlaywrightDriver(Cursor):
             logger.info(f"the history API answers again ({url})")
         self._api_down = None
         self._api_whole = self._api_whole and result.incremental is not None
-        fetched = {item.id: item for item in result.items if item.id and not item.hidden}
+        fetched = {item.id: item for item in texts if item.id and not item.hidden}
         if result.incremental is not None:  # the mounted turns, those not known fetched by id
             window, anchored = result.mounted, True
         else:
@@ -259,6 +306,27 @@ class PlaywrightDriver(Cursor):
         whole = len(view.messages) == sum(1 for raw in raws if not raw.known) and len(raws) == len(window)
         self._api_signature, self._api_view = (result.signature, view.model_copy(update={"messages": []})) if whole else (None, None)
         return view
+
+    def _api_urls(self) -> tuple[str, str | None, dict[str, str]]:
+        """The history's address, the batch load's (if any), and where a read takes the conversation's shape from:
+        the graph where the profile has one with a batch load, else the history itself."""
+        api = self.profile.api
+        assert api is not None
+        chat = quote(self.chat_id, safe="")
+        url = api.history.format(chat_id=chat)
+        load = api.load.format(chat_id=chat) if api.load else None
+        shape = {"url": api.graph.format(chat_id=chat), "items": api.graph_items} if api.graph and load else {"url": url}
+        return url, load, shape
+
+    async def _api_items(self, load: str | None, ids: list[str]) -> list[HistoryItem] | None:
+        """The turns of these ids from the batch load; None (logged) when it did not answer."""
+        if not ids:
+            return []
+        result = ApiResult.model_validate(await self._call("api", url=load, loadUrl=load, ids=ids, signature=None))
+        self._raise_for_state(result.challenge, result.logged_out)
+        if result.items is None:
+            logger.warning(f"{load} did not answer ({result.error or f'HTTP {result.status}'}); reading the page instead")
+        return result.items
 
     def _from_history(self, item: HistoryItem, dom_error: str | None) -> RawMessage:
         assert self.profile.api is not None
@@ -393,8 +461,11 @@ class PlaywrightDriver(Cursor):
                     raise LastSeenMissing(f"message {message_id} is not in this conversation")
 
     async def wait_for_activity(self, timeout: float) -> bool:
+        """See `ChatDriver.wait_for_activity`; a second session's wait also ends when its page is due for a reload."""
         now = time.monotonic()
         limit = min(timeout, self.profile.timing.poll_ms / 1000)
+        if self.refresh_interval is not None:
+            limit = min(limit, self._loaded_at + self.refresh_interval - now)
         pending = self._stability.remaining(now)
         tail = self._tail[1] + self.profile.timing.stability_ms / 1000 - now if self._tail is not None else 0.0
         if tail > 0:  # is_idle is waiting for the last turn to stand still
@@ -448,8 +519,10 @@ class PlaywrightDriver(Cursor):
             await asyncio.sleep(STEP if wait is None else min(wait, STEP))
 
     async def post(self, text: str) -> str:
-        if self.options.second_session:
-            await self.refresh()
+        """See `ChatDriver.post`. A second session posts from a page loaded at most `fresh_ms` ago (and not posted from
+        since), else it reloads first: a page that missed newer turns could fork the conversation."""
+        if self.refresh_interval is not None:
+            await self._reload_if_due(min(self.refresh_interval, self.profile.timing.fresh_ms / 1000))
         await self._wait_idle()
         state = await self._state()
         self._raise_for_limit(state)
@@ -523,14 +596,17 @@ class PlaywrightDriver(Cursor):
 
     async def _find_post(self, before: str | None, text: str) -> str | None:
         if self.read_route == "api":
-            assert self.profile.api is not None
-            url = self.profile.api.history.format(chat_id=quote(self.chat_id, safe=""))
-            result = ApiResult.model_validate(await self._call("api", url=url, signature=None))
+            api = self.profile.api
+            assert api is not None
+            url, load, shape = self._api_urls()
+            result = ApiResult.model_validate(await self._call("api", **shape, signature=None))
             self._raise_for_state(result.challenge, result.logged_out)
             self._raise_for_limit(result.model_dump())
             if result.items is not None:
-                new = after(active_branch(result.items, result.mounted), before) or []
-                return next((i.id for i in new if self.profile.api.role_of(i.role) == "user" and i.text == text), None)
+                new = [i for i in after(active_branch(result.items, result.mounted), before) or [] if api.role_of(i.role) == "user"]
+                if shape["url"] != url:  # the graph has no text: the new user turns' by id
+                    new = await self._api_items(load, [i.id for i in new if i.id]) or []
+                return next((i.id for i in new if i.text == text), None)
         # the turns after `before` (all of them in a chat that had none)
         arg = {"lastSeenId": before, "known": [before] if before else [], "window": 0 if before else None, "copy": False}
         result = ReadResult.model_validate(await self._call("read", **arg))
@@ -552,7 +628,8 @@ class PlaywrightDriver(Cursor):
 
 
 def options_for(settings: Settings, attachment: Attachment) -> DriverOptions:
-    """How to open the chat from the settings: the saved login, the browser, where drift artifacts go."""
+    """How to open the chat from the settings: the saved login, the browser, where drift artifacts go, how often it
+    is renewed."""
     state = settings.chat.storage_state
     second = attachment.second_session if attachment.second_session is not None else attachment.cdp_url is None
     return DriverOptions(
@@ -563,6 +640,7 @@ def options_for(settings: Settings, attachment: Attachment) -> DriverOptions:
         headless=not attachment.headed,
         artifacts_dir=settings.home / "artifacts",
         second_session=second,
+        **settings.chat.model_dump(include=set(Recycling.model_fields)),
     )
 
 

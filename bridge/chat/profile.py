@@ -107,6 +107,9 @@ class Timing(Strict):
     stability_ms: int = Field(default=800, ge=0, description="an assistant text must stay unchanged this long")
     poll_ms: int = Field(default=1000, gt=0, description="fallback poll when no DOM change is reported")
     refresh_ms: int = Field(default=15000, gt=0, description="reload interval when attached as a second session")
+    fresh_ms: int = Field(
+        default=3000, gt=0, description="a second session posts from a page loaded at most this long ago, else it reloads first"
+    )
     confirm_ms: int = Field(default=10000, gt=0, description="how long a post may take to show as a turn")
     idle_ms: int = Field(default=180000, gt=0, description="how long to wait for the assistant to finish before posting")
     copy_ms: int = Field(default=2000, gt=0, description="how long a Copy button may take to fill the clipboard")
@@ -137,7 +140,8 @@ class HistoryApi(Strict):
     `history` is a path with `{chat_id}`; the answer holds a list (at `items`) of turns whose fields are
     named below (dotted paths). Turns form a tree by `parent`; the branch the page shows is the one read.
     With `load`, turns that arrive after the last seen one while the page shows it are fetched alone, by
-    the ids the page mounts after it (a long conversation is not fetched whole for each new turn).
+    the ids the page mounts after it (a long conversation is not fetched whole for each new turn); with `graph`
+    too, no read fetches the whole history: the shape comes from the graph, the text of new turns by id.
     """
 
     history: str = Field(description="e.g. /rest/app-chat/conversations/{chat_id}/responses")
@@ -145,6 +149,12 @@ class HistoryApi(Strict):
         default=None, description="a POST path that returns the turns of given ids (body `{load_ids: [...]}`), for the new turns only"
     )
     load_ids: str = "responseIds"
+    graph: str | None = Field(
+        default=None,
+        description="a GET path listing every turn's id, parent and sender without its text; with `load`, a read after a page "
+        "load takes the conversation's shape from it and fetches the text of the window's new turns only",
+    )
+    graph_items: str = "responseNodes"
     items: str = "responses"
     id: str = "responseId"
     parent: str = "parentResponseId"
@@ -155,7 +165,6 @@ class HistoryApi(Strict):
     hidden: str | None = Field(default="isControl", description="truthy: not a turn of the conversation")
     user: Regex = r"^(human|user)$"
     assistant: Regex = r"^(assistant|model)$"
-    session: str | None = Field(default=None, description="a path that answers 200 while logged in (checked by doctor)")
     stream: StreamEvents | None = None
 
     @field_validator("history", "load")
@@ -186,6 +195,11 @@ class Profile(Strict):
     streaming: list[Marker] = Field(default_factory=list)
     logged_out: list[Marker] = Field(default_factory=list)
     logged_out_urls: list[Regex] = Field(default_factory=list, description="page URLs that mean logged out (a sign-in page elsewhere)")
+    session: str | None = Field(
+        default=None,
+        description="a path on the chat's origin that answers 200 while logged in, 401 or 403 when not (the page's own "
+        "session check): a page is never taken as ready on a session it says is logged out, however late its redirect",
+    )
     challenge: list[Marker] = Field(default_factory=list)
     rate_limited: list[Marker] = Field(default_factory=list, description="the UI refuses more messages for now")
     error: list[Marker] = Field(default_factory=list, description="inside a message: the turn failed")

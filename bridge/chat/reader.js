@@ -8,8 +8,10 @@
 //   scroll   scroll the transcript a page `up`/`down` or to the `top`/`bottom` (a virtualized or lazy
 //            history mounts other turns)
 //   probe    whether `lastSeenId` is mounted, the first message's id, and what is mounted
-//   api      the profile's history endpoint fetched with the page's session, and the ids mounted; where
-//            `lastSeenId` is mounted at the transcript's end, only the mounted turns not in `known`
+//   api      the profile's history endpoint (`url`, its list at `items`) fetched with the page's session, and the
+//            ids mounted; the turns of `ids` from `loadUrl`; or, where `lastSeenId` is mounted at the
+//            transcript's end, only the mounted turns not in `known`
+//   session  the HTTP status of the profile's session check (0: no answer)
 //   composer which visible composer candidate matches, its kind and current text
 //   send     which visible, enabled send-button candidate matches
 //   count    how many elements each selector matches (-1: invalid selector) and how many are visible;
@@ -380,20 +382,27 @@ async (arg) => {
         }
         let url = arg.url;
         let init = { credentials: 'include', headers: { accept: 'application/json' } };
+        const load = (ids) => {
+          url = arg.loadUrl;
+          init = { ...init, method: 'POST', headers: { ...init.headers, 'content-type': 'application/json' }, body: JSON.stringify({ [A.load_ids]: ids }) };
+        };
         const at = arg.loadUrl && arg.lastSeenId ? result.mounted.indexOf(arg.lastSeenId) : -1;
-        if (at >= 0 && edges(sel).at_end) {  // only the mounted turns not known yet, by id, wherever they show
+        if (arg.loadUrl && arg.ids) {  // the turns of these ids
+          if (!arg.ids.length) return { ...result, status: 200, items: [] };
+          load(arg.ids);
+        } else if (at >= 0 && edges(sel).at_end) {  // only the mounted turns not known yet, by id, wherever they show
           const known = new Set(arg.known || []);
           result.incremental = result.mounted.filter((id) => !known.has(id));
           if (!result.incremental.length) return { ...result, status: 200, items: [] };
-          url = arg.loadUrl;
-          init = { ...init, method: 'POST', headers: { ...init.headers, 'content-type': 'application/json' }, body: JSON.stringify({ [A.load_ids]: result.incremental }) };
+          load(result.incremental);
         }
         try {
           const response = await fetch(url, init);
           result.status = response.status;
           if (!response.ok) return result;
-          const items = pick(await response.json(), A.items);
-          if (!Array.isArray(items)) return { ...result, error: `the answer has no list at '${A.items}'` };
+          const at = (url === arg.url && arg.items) || A.items;  // `items` names the list of `url`'s answer only
+          const items = pick(await response.json(), at);
+          if (!Array.isArray(items)) return { ...result, error: `the answer has no list at '${at}'` };
           result.items = items.map((x) => ({
             id: str(pick(x, A.id)), parent: str(pick(x, A.parent)), role: str(pick(x, A.role)) || '',
             text: str(pick(x, A.text)) || '', created: str(pick(x, A.created)) || '',
@@ -404,6 +413,8 @@ async (arg) => {
         }
         return result;
       }
+      case 'session':
+        return { status: await fetch(P.session, { credentials: 'include' }).then((r) => r.status, () => 0) };
       case 'read': {
         const flags = markers();
         const result = { ...flags, empty: false, composer: null, found: true, first_id: null, at_start: true, at_end: true, messages: [] };

@@ -3,7 +3,8 @@
 Shapes follow what public exporters and clients report of grok.com (2026-07 to 2026-10):
 
 - pages: `/c/<id>` (`?rid=<responseId>` after a send), `/project/<id>?chat=<id>`, a new chat at `/`;
-  a logged-out page goes to `accounts.<host>/sign-in` (here `accounts.localhost`, another origin);
+  a logged-out page goes to `accounts.<host>/sign-in` (here `accounts.localhost`, another origin), with
+  `?redirect_ms=N` only that late, its shell and composer shown meanwhile;
 - `GET /rest/user-settings` (200 logged in, 401 not);
 - `GET /rest/app-chat/conversations/<id>/responses?includeThreads=false` -> `{"responses": [...]}` with
   `responseId`, `sender` (human | assistant), `parentResponseId`, `message` (raw markdown),
@@ -76,6 +77,7 @@ def grok_routes(room: ChatRoom, live: bool, *, home: bool) -> APIRouter:
             "projectId": project_id,
             "live": query["live"] == "1" if "live" in query else live,
             "accountsHost": ACCOUNTS_HOST,
+            "redirectMs": int(query["redirect_ms"]) if query.get("redirect_ms", "").isdigit() else 0,
         }
         return HTMLResponse(grok_render.app_page(settings))
 

@@ -11,6 +11,9 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
+from bridge.chat.base import Attachment
+from bridge.chat.playwright_driver import options_for
+from bridge.chat.recycling import Recycling
 from bridge.config import ConfigError, Settings, load_settings
 from bridge.protocol.verbs import default_permissions
 from sandbox.redact import MASK, redact
@@ -134,6 +137,15 @@ def test_nested_env_values(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     assert s.log_level == "WARNING"
     assert s.sandbox_config().limits.timeout == 12.5
     assert s.sandbox_config().home == tmp_path / "state"
+
+
+def test_the_browser_renewal_settings_reach_the_driver(clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (clean_env / "devspace.yaml").write_text("chat:\n  relaunch_renewals: 0\n  browser_ceiling_mib: null\n")
+    monkeypatch.setenv("DEVSPACE_CHAT__RECYCLE_RELOADS", "7")
+    options = options_for(load_settings(), Attachment(url="http://127.0.0.1:9/chat/1"))
+    assert (options.recycle_reloads, options.relaunch_renewals, options.browser_ceiling_mib) == (7, 0, None)
+    with pytest.raises(ConfigError, match="chat.browser_ceiling_mib"):
+        load_settings(chat={"browser_ceiling_mib": 0})
 
 
 def test_bad_value_is_one_clear_error_naming_the_field(clean_env: Path) -> None:
@@ -278,5 +290,6 @@ def test_example_config_loads_and_documents_the_defaults() -> None:
     assert example.sandbox.limits == defaults.sandbox.limits
     assert example.home == defaults.home
     assert example.chat.answer_timeout == defaults.chat.answer_timeout
+    assert example.chat.model_dump(include=set(Recycling.model_fields)) == defaults.chat.model_dump(include=set(Recycling.model_fields))
     assert example.mcp_server == defaults.mcp_server
     assert example.log_level == defaults.log_level

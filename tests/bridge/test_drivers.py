@@ -30,7 +30,7 @@ def test_the_settings_name_the_driver_and_the_bridge_never_sees_which(settings: 
     bridge = make_bridge(settings, make_orchestrator(settings), Attachment(url="memory:team-chat"))
     driver = bridge.driver
     assert isinstance(driver, InMemoryDriver) and isinstance(driver, ChatDriver)
-    assert (bridge.chat_id, bridge.idle_wait, bridge.refresh_every) == ("team-chat", driver.poll_interval, None)
+    assert (bridge.chat_id, bridge.idle_wait) == ("team-chat", driver.poll_interval)
 
     asyncio.run(bridge.attach())
     driver.push_message("@agent help")

@@ -239,10 +239,7 @@ def start_bridge(aio: LoopThread, open_driver: DriverFactory, settings: Settings
         executor = LocalExecutor(settings.project, settings.sandbox_config())  # type: ignore[arg-type]
         orchestrator = Orchestrator(executor, Journal(settings.home / "journal.db"), settings, dry_run=dry_run)
         driver = open_driver(url, profile=profile, start=False, second_session=second_session)
-        bridge = Bridge(
-            driver, orchestrator, chat_id_of(driver), dry_run=dry_run,
-            idle_wait=0.5, refresh_every=driver.profile.timing.refresh_ms / 1000 if second_session else None,
-        )
+        bridge = Bridge(driver, orchestrator, chat_id_of(driver), dry_run=dry_run, idle_wait=0.5)
         run = Running(aio, bridge)
         running.append(run)
         return run

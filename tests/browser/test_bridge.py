@@ -62,8 +62,7 @@ def test_own_posts_are_not_run_and_reloads_repeat_nothing(
         await reload()
 
     driver.refresh = counted  # type: ignore[method-assign]
-    run.bridge.refresh_every = 0.3  # the bridge's own loop reloads the page, as in second-session mode
-    wait_for(lambda: len(reloads) >= 3, what="three reloads")
+    wait_for(lambda: len(reloads) >= 3, what="three reloads")  # the second session's own cadence (the mock's refresh_ms)
     mock.wait_settled(chat_id, 4)
     time.sleep(2.0)
     assert len(mcp_posts(mock, chat_id)) == 1

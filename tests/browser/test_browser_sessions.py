@@ -12,10 +12,11 @@ from sandbox.redact import redact
 pytestmark = pytest.mark.browser
 
 
-def test_a_second_session_reads_turns_typed_elsewhere_after_refresh(mock, chat_id, open_driver, read_until, aio):
+def test_a_second_session_reads_turns_typed_elsewhere_after_refresh(mock, chat_id, open_driver, read_until, aio, mock_profile):
     url = mock.chat_url(chat_id)
     first = open_driver(url)
-    second = open_driver(url, second_session=True)
+    no_cadence = mock_profile.model_copy(update={"timing": mock_profile.timing.model_copy(update={"refresh_ms": 600_000})})
+    second = open_driver(url, profile=no_cadence, second_session=True)  # reloads only when told to or after a post
 
     aio.run(first.post("typed in the first session"))
     mock.wait_settled(chat_id, 2)
@@ -72,10 +73,11 @@ def test_the_cookies_of_the_login_a_driver_loads_are_masked_at_every_launch(mock
     assert redact(f"printed {renewed}") == "printed [redacted]"
 
 
-def test_every_nth_reload_renews_the_page_in_a_new_context_and_reading_goes_on(mock, chat_id, open_driver, read_until, aio):
+def test_every_nth_reload_renews_the_page_in_a_new_context_and_reading_goes_on(mock, chat_id, open_driver, read_until, aio, mock_profile):
     url = mock.chat_url(chat_id)
     mock.inject(chat_id, "before", reply=False)
-    driver = open_driver(url, second_session=True, recycle_reloads=3)
+    no_cadence = mock_profile.model_copy(update={"timing": mock_profile.timing.model_copy(update={"refresh_ms": 600_000})})
+    driver = open_driver(url, profile=no_cadence, second_session=True, recycle_reloads=3)  # the reloads counted are the test's
     assert [m.text for m in read_until(driver, 1)] == ["before"]
     first_page = driver.page
     aio.run(driver.refresh())

@@ -9,9 +9,11 @@ rate-limit toast. Both read routes: the history API (`api`) and the page alone (
 from __future__ import annotations
 
 import time
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
-from playwright.async_api import Page
+from playwright.async_api import Page, Request
 
 from bridge.chat.errors import ErrorBubble, LoggedOut, RateLimited, UIDrift
 from bridge.chat.login import login
@@ -178,6 +180,31 @@ def test_new_turns_come_by_id_and_the_whole_history_stands_in_when_that_fails(mo
         assert [m.id for m in read_until(driver, 2)] == typed and driver.read_route == "api"
 
 
+def test_a_read_after_a_page_load_fetches_the_text_of_the_new_turns_only(mock, chat_id, open_driver, aio, grok_profile):
+    """The conversation's shape from the graph (ids only), the text of the turns not known by id: a long chat is never
+    fetched whole, not even right after a reload."""
+    earlier = fill(mock, chat_id, 0, 60)
+    driver = open_driver(mock.grok_url(chat_id), profile=grok_profile)
+    typed = [mock.inject(chat_id, f"typed elsewhere {n}", reply=False) for n in range(2)]
+    fetched: list[tuple[str, str, Any]] = []
+
+    async def reload_and_read() -> list[str]:
+        await driver.refresh()
+
+        def seen(request: Request) -> None:
+            if "/rest/app-chat/" in request.url:
+                fetched.append((request.method, urlsplit(request.url).path.rsplit("/", 1)[-1], request.post_data_json))
+
+        driver.page.on("request", seen)
+        view = await driver.read(earlier[-1], earlier, tail=True)
+        return [m.id for m in view.messages]
+
+    assert aio.run(reload_and_read()) == typed
+    assert ("GET", "responses", None) not in fetched, "the whole history was fetched"
+    assert ("GET", "response-node", None) in fetched
+    assert [ids for method, _, body in fetched if method == "POST" for ids in body["responseIds"]] == typed
+
+
 def test_a_reply_is_complete_at_its_end_event_without_the_dom_wait(mock, chat_id, open_driver, read_until, aio, grok_profile):
     patient = grok_profile.model_copy(update={"timing": grok_profile.timing.model_copy(update={"stability_ms": 120_000})})
     driver = open_driver(mock.grok_url(chat_id), profile=patient)
@@ -236,6 +263,18 @@ def test_the_sign_in_redirect_is_logged_out(mock, chat_id, open_driver, aio, rou
     with pytest.raises(LoggedOut):
         aio.run(driver.refresh())
     assert driver.page.url.startswith("http://accounts.localhost:")
+
+
+def test_a_logged_out_page_is_never_ready_however_late_its_redirect(mock, chat_id, open_driver, aio, route):
+    """The logged-out shell (composer included) shows while the redirect to the sign-in page has not landed: the
+    session check says logged out, whatever the timing (here the redirect would come after the test)."""
+    mock.inject(chat_id, "Hello there.", reply=False)
+    with pytest.raises(LoggedOut, match="session check /rest/user-settings answered 401"):
+        open_driver(mock.grok_url(chat_id, redirect_ms=600_000), profile=route, storage_state=None)
+    driver = open_driver(mock.grok_url(chat_id, redirect_ms=600_000), profile=route)
+    mock.set_room(logout_all=True)
+    with pytest.raises(LoggedOut, match="session check"):
+        aio.run(driver.refresh())
 
 
 async def sign_in_on_accounts(page: Page) -> None:

@@ -1,6 +1,7 @@
 // The grok-2026 fixture page: a single-page app shaped like grok.com in autumn 2026.
 //
-// - a session check (GET /rest/user-settings); logged out -> accounts.<host>/sign-in on another origin;
+// - a session check (GET /rest/user-settings); logged out -> accounts.<host>/sign-in on another origin
+//   (`redirectMs` later: the shell, composer included, shows meanwhile);
 // - the composer hydrates after load: a tiptap/ProseMirror editor (paragraphs) beside an empty hidden
 //   textarea; Enter sends, Shift+Enter breaks the line; the send button exists only while there is
 //   text (a voice button otherwise, a stop button while a reply streams); the model picker sits in
@@ -395,8 +396,9 @@
   fetch('/rest/user-settings', { credentials: 'include' }).then((response) => {
     if (response.status === 401) {
       const back = encodeURIComponent(location.href);
-      location.replace(`${location.protocol}//${data.accountsHost}:${location.port}/sign-in?redirect=${back}`);
-      return;
+      const away = () => location.replace(`${location.protocol}//${data.accountsHost}:${location.port}/sign-in?redirect=${back}`);
+      if (!data.redirectMs) return away();
+      setTimeout(away, data.redirectMs);  // a late redirect: the logged-out shell shows meanwhile
     }
     setTimeout(hydrate, HYDRATE_MS);
     setTimeout(connect, CONNECT_MS);
