@@ -74,7 +74,8 @@ class PlaywrightDriver(Cursor):
         self._stability = Stability(profile.timing.stability_ms)
         self._tail: tuple[tuple[str | None, str | None], float] | None = None
         self._posted_since_reload = False
-        self._loaded_at = 0.0  # when the page's last load was asked for (monotonic): it shows the chat as of then
+        self._loaded_at = 0.0  # when the page's last load ended (monotonic): the cadence counts from there, so a load slower
+        # than `refresh_ms` (a huge chat) is not followed by another at once
         self._conversation_url = options.url
         self._api_signature: str | None = None
         self._api_view: ChatView | None = None  # what the last full read of the history API gave, while the page stays the same
@@ -132,10 +133,12 @@ class PlaywrightDriver(Cursor):
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._loaded_at = time.monotonic()
-        await self._chat.open()
-        await self._check_syntax()
-        await self._wait_ready()
+        try:
+            await self._chat.open()
+            await self._check_syntax()
+            await self._wait_ready()
+        finally:
+            self._loaded_at = time.monotonic()
         logger.info(f"chat page ready: {self.options.url} (profile {self.profile.name})")
 
     async def close(self) -> None:
@@ -149,14 +152,16 @@ class PlaywrightDriver(Cursor):
         await self.close()
 
     async def refresh(self) -> None:
-        self._loaded_at = time.monotonic()
-        await self._chat.reload()
-        self._tail = None
-        self._posted_since_reload = False
-        self._api_signature = None
-        self._api_view = None
-        self._api_whole = True
-        await self._wait_ready()
+        try:
+            await self._chat.reload()
+            self._tail = None
+            self._posted_since_reload = False
+            self._api_signature = None
+            self._api_view = None
+            self._api_whole = True
+            await self._wait_ready()
+        finally:
+            self._loaded_at = time.monotonic()
 
     # --- page state ----------------------------------------------------------------------------
 

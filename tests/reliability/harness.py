@@ -4,6 +4,8 @@ and read-only views of what the bridge keeps. Shared by the tests here and by `b
 
 from __future__ import annotations
 
+import asyncio
+
 import contextlib
 import json
 import os
@@ -53,11 +55,13 @@ class ChatServer:
     def __init__(self, script: Script | None = None, options: MockOptions | None = None) -> None:
         app = create_app(ScriptedAssistant(script or assistant_script()), options)
         self.page_loads: list[tuple[float, str]] = []
+        self.load_delay = 0.0  # seconds each conversation page is held back: a page as slow to load as a huge chat's
 
         @app.middleware("http")
         async def record(request: Any, call_next: Any) -> Any:
             if request.method == "GET" and request.url.path.startswith(("/chat/", "/c/")):
                 self.page_loads.append((time.monotonic(), request.url.path.rsplit("/", 1)[-1]))
+                await asyncio.sleep(self.load_delay)
             return await call_next(request)
 
         self._server = BackgroundServer(app, timeout_graceful_shutdown=1)

@@ -1,11 +1,12 @@
 """When a second session reloads the chat page: the driver alone decides, never twice back to back.
 
 Page loads are counted by the mock chat's server (real Chromium, the real driver and bridge). The profile's
-cadence is set out of reach (`refresh_ms`) or to every read, so the counts depend on no timing.
+cadence is set out of reach (`refresh_ms`) or to every read (past a short pause), so the counts depend on no timing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,8 @@ from tests.reliability.harness import ChatServer
 pytestmark = [pytest.mark.reliability, pytest.mark.browser]
 
 NEVER = 600_000  # ms: a cadence no test reaches
-ALWAYS = 1  # ms: every read or post finds the page older than this
+ALWAYS = 1  # ms: every read or post finds the page older than this, after a PAUSE
+PAUSE = 0.01  # s between two steps: a lower bound on a page's age (the cadence counts from a load's end), not a timing
 
 
 @pytest.fixture
@@ -69,14 +71,18 @@ def test_a_second_session_reloads_on_its_cadence_after_a_post_and_before_a_post_
                 before = loads()
                 await driver.start()
                 try:
-                    await driver.read_new()
-                    await driver.read_new()
+                    for _ in range(2):
+                        await asyncio.sleep(PAUSE)
+                        await driver.read_new()
                     counts.append((f"{label}: read twice", loads() - before))
+                    await asyncio.sleep(PAUSE)
                     await driver.post(f"MCP's reply from a {label}")
                     counts.append((f"{label}: posted", loads() - before))
-                    await driver.read_new()
-                    await driver.read_new()
+                    for _ in range(2):
+                        await asyncio.sleep(PAUSE)
+                        await driver.read_new()
                     counts.append((f"{label}: read twice after the post", loads() - before))
+                    await asyncio.sleep(PAUSE)
                     lost = await driver.read("no-such-turn", [], tail=True)
                     assert not lost.anchored
                     counts.append((f"{label}: read a lost position", loads() - before))
@@ -98,3 +104,34 @@ def test_a_second_session_reloads_on_its_cadence_after_a_post_and_before_a_post_
         ("every read: read twice", 3), ("every read: posted", 4), ("every read: read twice after the post", 6),
         ("every read: read a lost position", 7),
     ]
+
+
+def test_a_page_slower_to_load_than_the_cadence_is_not_reloaded_at_once(chat_server: ChatServer, aio: LoopThread, tmp_path: Path) -> None:
+    """The cadence counts from the end of a load: a huge chat whose page takes longer than `refresh_ms` to load is
+    read between loads (counted from their start, every read reloaded and the bridge never caught up)."""
+    client = chat_server.client
+    chat_id = f"reloads-slow-{uuid.uuid4().hex[:8]}"
+    client.inject(chat_id, "hello")
+    client.wait_settled(chat_id, 2)
+    loads = Loads(chat_server, chat_id)
+    state = client.write_storage_state(tmp_path / "state.json")
+
+    async def scenario() -> int:
+        pw = await async_playwright().start()
+        browser = await launch(pw)
+        options = DriverOptions(url=client.chat_url(chat_id), storage_state=state, second_session=True, artifacts_dir=tmp_path)
+        driver = PlaywrightDriver(mock_profile(2_000, NEVER), options, browser=browser)
+        before = loads()
+        chat_server.load_delay = 3.0  # longer than the cadence
+        try:
+            await driver.start()
+            await driver.read_new()
+            await driver.read_new()
+            return loads() - before
+        finally:
+            chat_server.load_delay = 0.0
+            await driver.close()
+            await browser.close()
+            await pw.stop()
+
+    assert aio.run(scenario(), timeout=120) == 1
