@@ -192,8 +192,10 @@ def excerpt_reason(old: Sequence[str], new: Sequence[str], path: str, *, whole_o
     added = _added(new, _definitions(old))
     new_definitions = _definitions(new)
     alignment = _align(old, new, read.quiet)
+    standing: list[int] = []
     for before, after in alignment.regions:
         stands = [j for j in after if read.placeholder(new[j]) and {loose(new[j]), read.uncommented(new[j])}.isdisjoint(old_keys)]
+        standing += stands
         if not stands:
             continue
         shown = new[stands[0]].strip()[:80]
@@ -205,6 +207,8 @@ def excerpt_reason(old: Sequence[str], new: Sequence[str], path: str, *, whole_o
         lost = sorted(f"{kind} {name}" for kind, name in _definitions([old[i] for i in before]) - new_definitions)
         if lost:
             return f"{shown!r} stands where {', '.join(lost[:3])} {'was' if len(lost) == 1 else 'were'}"
+    if standing and [k for j, k in enumerate(map(loose, new)) if k and j not in standing] == [k for k in map(loose, old) if k]:
+        return f"{new[standing[0]].strip()[:80]!r} is all it adds to the file: an elision, not a change"
     if whole_only:
         return None
     had = Counter(k for k in map(loose, old) if k)

@@ -64,6 +64,15 @@ def test_a_comment_standing_alone_where_code_was_is_an_excerpt(root: Path) -> No
         plan_payload(root, f"src/lib.rs\n```rust\n{body_elided}```")
 
 
+def test_a_whole_file_whose_only_change_is_a_stand_in_is_an_excerpt(tmp_path: Path) -> None:
+    """The unchanged file with "(unchanged)" where the edit's new lines were: nothing to write but the stand-in
+    itself (found by test_patch_props: the stand-in was written into the file)."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "mod.rs").write_text("pub mod aggr_trades;\n")
+    with pytest.raises(PatchRefused, match="is all it adds to the file"):
+        plan_payload(tmp_path, "Updated `src/mod.rs`:\n```rust\npub mod aggr_trades;\n// (unchanged)\n```")
+
+
 @pytest.mark.parametrize(
     ("old", "new"),
     [
