@@ -39,6 +39,8 @@ SHARED = 0.5  # or the share of the shorter line's words both lines have
 _WORD = re.compile(r"\w+")
 
 _ELLIPSIS = re.compile(r"^\s*(?:\.{3,}|…)\s*$")
+_STANDS_FOR = re.compile(r"\.\.\.|…|\b(unchanged|as before|omitted|elided|rest of|stays? as (it is|they are))\b", re.IGNORECASE)
+"""A comment that says it stands for code: what a whole file adding only it cannot mean as a change."""
 _DOC = re.compile(r"^\s*(?:///|//!|/\*\*|/\*!|#!)")
 _MARKER = re.compile(r"^\s*(?://+!?|#+|--|/\*+|<!--|;+)\s?")
 _ATTRIBUTE = re.compile(r"^\s*(?:#\[|#!\[|@\w|///|//!)")
@@ -207,8 +209,9 @@ def excerpt_reason(old: Sequence[str], new: Sequence[str], path: str, *, whole_o
         lost = sorted(f"{kind} {name}" for kind, name in _definitions([old[i] for i in before]) - new_definitions)
         if lost:
             return f"{shown!r} stands where {', '.join(lost[:3])} {'was' if len(lost) == 1 else 'were'}"
-    if standing and [k for j, k in enumerate(map(loose, new)) if k and j not in standing] == [k for k in map(loose, old) if k]:
-        return f"{new[standing[0]].strip()[:80]!r} is all it adds to the file: an elision, not a change"
+    says = [j for j in standing if _STANDS_FOR.search(new[j])]
+    if says and [k for j, k in enumerate(map(loose, new)) if k and j not in says] == [k for k in map(loose, old) if k]:
+        return f"{new[says[0]].strip()[:80]!r} is all it adds to the file: an elision, not a change"
     if whole_only:
         return None
     had = Counter(k for k in map(loose, old) if k)
