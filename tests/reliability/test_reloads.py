@@ -49,15 +49,19 @@ class Loads:
         return sum(1 for _, path in self.server.page_loads if path == self.chat_id)
 
 
+def conversation(server: ChatServer, prefix: str, tmp_path: Path) -> tuple[str, Loads, Path]:
+    """A new conversation with one answered turn: its id, its page-load counter and a saved login for it."""
+    chat_id = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    server.client.inject(chat_id, "hello")
+    server.client.wait_settled(chat_id, 2)
+    return chat_id, Loads(server, chat_id), server.client.write_storage_state(tmp_path / "state.json")
+
+
 def test_a_second_session_reloads_on_its_cadence_after_a_post_and_before_a_post_from_a_stale_page(
     chat_server: ChatServer, aio: LoopThread, tmp_path: Path
 ) -> None:
     client = chat_server.client
-    chat_id = f"reloads-driver-{uuid.uuid4().hex[:8]}"
-    client.inject(chat_id, "hello")
-    client.wait_settled(chat_id, 2)
-    loads = Loads(chat_server, chat_id)
-    state = client.write_storage_state(tmp_path / "state.json")
+    chat_id, loads, state = conversation(chat_server, "reloads-driver", tmp_path)
 
     async def scenario() -> list[tuple[str, int]]:
         counts: list[tuple[str, int]] = []
@@ -110,11 +114,7 @@ def test_a_page_slower_to_load_than_the_cadence_is_not_reloaded_at_once(chat_ser
     """The cadence counts from the end of a load: a huge chat whose page takes longer than `refresh_ms` to load is
     read between loads (counted from their start, every read reloaded and the bridge never caught up)."""
     client = chat_server.client
-    chat_id = f"reloads-slow-{uuid.uuid4().hex[:8]}"
-    client.inject(chat_id, "hello")
-    client.wait_settled(chat_id, 2)
-    loads = Loads(chat_server, chat_id)
-    state = client.write_storage_state(tmp_path / "state.json")
+    chat_id, loads, state = conversation(chat_server, "reloads-slow", tmp_path)
 
     async def scenario() -> int:
         pw = await async_playwright().start()
