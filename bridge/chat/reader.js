@@ -211,8 +211,16 @@ async (arg) => {
       }
       if ((tag === 'TD' || tag === 'TH') && node.previousElementSibling) put('\t');
       const keepHere = keep || tag === 'PRE';
+      const from = out.length;
       for (const child of node.childNodes) walk(child, keepHere);
+      if (tag === 'BLOCKQUOTE') quote(from);
       if (block) brk(PARAGRAPH.has(tag) ? 2 : 1);
+    };
+    // A block quote's lines marked as CommonMark writes them (`> `), so a quoted command stays a quote.
+    const quote = (from) => {
+      trimSpace();
+      const body = out.splice(from).join('').replace(/^\n+/, '').replace(/\n+$/, '');
+      put(body.split('\n').map((line) => (line ? `> ${line}` : '>')).join('\n'));
     };
     walk(root, preserve(root));
     trimSpace();

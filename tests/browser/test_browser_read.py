@@ -13,6 +13,7 @@ from playwright.sync_api import Page, Playwright
 
 from bridge.chat.launch import chromium_path, launch_args
 from bridge.chat.profile import Profile
+from bridge.protocol.parse import parse
 from sandbox.serving import free_port
 
 pytestmark = pytest.mark.browser
@@ -97,6 +98,19 @@ def test_reload_keeps_the_ids_and_nothing_is_read_twice(mock, chat_id, open_driv
     (new,) = read_until(driver, 1)
     assert (new.text, new.id) == ("@agent status", mock.messages(chat_id)[2].id)
 
+
+
+def test_a_quoted_command_is_read_as_a_quote_and_never_runs(mock, chat_id, open_driver, read_until, aio):
+    """A block quote shows no `>` on the page: read as plain lines, a quoted `@agent undo` would run."""
+    url = mock.chat_url(chat_id)
+    driver = open_driver(url)
+    typed = "> @agent undo\n> @agent commit [msg: x]\n\nSee above, and:\n\n> > @agent status\n>\n> quoted ```rust\n\n@agent help"
+    mock.inject(chat_id, typed, reply=False)
+    aio.run(driver.refresh())
+    (quoted,) = read_until(driver, 1)
+
+    assert quoted.text == "> @agent undo\n> @agent commit [msg: x]\n\nSee above, and:\n\n> > @agent status\n>\n> quoted ```rust\n\n@agent help"
+    assert [c.verb for c in parse(quoted).commands] == ["help"]
 
 @pytest.fixture
 def persons_chromium(tmp_path: Path) -> Iterator[str]:
