@@ -110,9 +110,11 @@ def apply(
     root: Annotated[Path, typer.Option("--root", help="the directory tree to edit")],
 ) -> None:
     """Apply a chat payload (diffs, SEARCH/REPLACE, whole files) to a tree: all of it or nothing."""
+    from rich.markup import escape
+
     from sandbox.logs import setup_logging
     from sandbox.patch import apply_payload
-    from sandbox.summary import summarize_apply
+    from sandbox.summary import summarize_apply, undeclared_note
 
     setup_logging("WARNING")
     if not root.is_dir():
@@ -133,6 +135,8 @@ def apply(
         out.print(f"deleted  {path}")
     for path in result.build_sensitive:
         err.print(f"[yellow]note:[/yellow] {path} runs code at build time")
+    if result.undeclared:
+        err.print(f"[yellow]note:[/yellow] {escape(undeclared_note(result.undeclared))}")
 
 
 @app.command()

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from bridge.protocol import fenced
 from sandbox.models import ApplyResult, CheckResult, CodeFile, CommitResult, FetchResult, FileEntry, Preflight, Sandwich, UndoResult, WorkspaceStatus
-from sandbox.summary import DEFAULT_BUDGET, summarize_apply, summarize_check, summarize_fetch, summarize_preflight
+from sandbox.summary import DEFAULT_BUDGET, summarize_apply, summarize_check, summarize_fetch, summarize_preflight, undeclared_note
 from sandbox.text import trimmed
 
 if TYPE_CHECKING:
@@ -118,6 +118,8 @@ def updated_post(applied: ApplyResult, check_summary: str, note: str, budget: in
     tail = []
     if applied.build_sensitive:
         tail.append("Note: this patch edits files that run code at build time: " + ", ".join(applied.build_sensitive))
+    if applied.undeclared:
+        tail.append(undeclared_note(applied.undeclared))
     if applied.changed or applied.created:
         tail.append(f"Whole file: `@agent code get path={(applied.changed + applied.created)[0]}`")
     tail.append(check_summary)

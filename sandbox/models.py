@@ -68,6 +68,9 @@ class ApplyResult(BaseModel):
     created: list[str] = Field(default_factory=list)
     deleted: list[str] = Field(default_factory=list)
     build_sensitive: list[str] = Field(default_factory=list, description="edited files that run code at build time")
+    undeclared: list[str] = Field(
+        default_factory=list, description="created .rs files no target root or module declaration names: cargo never compiles them"
+    )
     error: str | None = None
     hunk: str | None = Field(default=None, description="the hunk that could not be placed")
     closest: str | None = Field(default=None, description="the closest place found for it, with line numbers")

@@ -390,6 +390,13 @@ def _change_levels(result: ApplyResult) -> list[str]:
     return [*levels, f"Files: {counts}"]
 
 
+def undeclared_note(paths: Sequence[str]) -> str:
+    """The warning for new Rust files cargo never compiles (`ApplyResult.undeclared`)."""
+    names = ", ".join(f"`{p}`" for p in paths[:5]) + (f" +{len(paths) - 5} more" if len(paths) > 5 else "")
+    return (f"Not compiled: {names}: no `mod` declares it and it is no target's root, so no check builds it; "
+            "declare it (`mod name;` in its parent module) for checks to cover it.")
+
+
 def summarize_apply(result: ApplyResult, budget: int = DEFAULT_BUDGET) -> str:
     """An applied patch (files, changed lines, build-sensitive warning) or a refusal with its hunk and closest place."""
     carriers = f" ({', '.join(result.formats)})" if result.formats else ""
@@ -398,6 +405,8 @@ def summarize_apply(result: ApplyResult, budget: int = DEFAULT_BUDGET) -> str:
         if result.build_sensitive:
             files = ", ".join(f"`{p}`" for p in result.build_sensitive)
             sections.append(_Section([f"Build-sensitive (runs code at build time, review before building): {files}"]))
+        if result.undeclared:
+            sections.append(_Section([undeclared_note(result.undeclared)]))
         return _fit(budget, sections)
     reason = redact(result.error or "unknown reason")
     title = _Section([f"**Patch refused**{carriers}: {one_line(reason, n)}\nNothing was changed." for n in (500, 200, 80)])

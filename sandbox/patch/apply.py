@@ -11,6 +11,7 @@ from loguru import logger
 
 from sandbox.errors import PatchRefused, PathRefused
 from sandbox.models import ApplyResult, FileChange
+from sandbox.patch.modules import undeclared
 from sandbox.patch.plan import Plan, ResolveId, make_plan
 from sandbox.patch.sensitive import is_build_sensitive
 from sandbox.patch.text import Lines
@@ -59,7 +60,9 @@ def apply_payload(
     except PatchRefused as exc:
         return refusal(exc)
     logger.info(f"patch applied ({', '.join(plan.formats)}): {', '.join(c.path for c in plan.changes)}")
-    return apply_result(plan.changes, plan.formats)
+    result = apply_result(plan.changes, plan.formats)
+    result.undeclared = undeclared(root, result.created)
+    return result
 
 
 DIFF_CAP = 20_000
