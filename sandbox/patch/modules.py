@@ -46,8 +46,9 @@ def _declared(root: Path, path: PurePosixPath) -> bool:
     inner = path.relative_to(package).as_posix()
     if any(fnmatchcase(inner, pattern) for pattern in AUTO_ROOTS):
         return True
-    if inner in (root / package / "Cargo.toml").read_text(errors="replace"):
-        return True  # an explicit target path
+    with (root / package / "Cargo.toml").open("rb") as handle:
+        if inner in handle.read(MAX_BYTES).decode(errors="replace"):
+            return True  # an explicit target path
     name = path.parent.name if path.name == "mod.rs" else path.stem
     module = re.compile(rf"\bmod\s+(?:r#)?{re.escape(name)}\s*;")
     literal = re.compile(rf"[\"/]{re.escape(path.name)}\"")  # #[path = "…/name.rs"], include!("name.rs")
@@ -56,7 +57,8 @@ def _declared(root: Path, path: PurePosixPath) -> bool:
         if source == root / path:
             continue
         try:
-            text = source.read_bytes()[:budget].decode(errors="replace")
+            with source.open("rb") as handle:  # at most the budget: a build may have grown a file to gigabytes
+                text = handle.read(budget).decode(errors="replace")
         except OSError:
             continue
         budget -= len(text)
@@ -66,10 +68,10 @@ def _declared(root: Path, path: PurePosixPath) -> bool:
 
 
 def _sources(folder: Path) -> Iterator[Path]:
-    """The `.rs` files under `folder`, not following symbolic links, outside `.git` and `target`."""
+    """The regular `.rs` files under `folder` (no symbolic link, FIFO or device), outside `.git` and `target`."""
     for current, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
         for name in sorted(files):
             candidate = Path(current) / name
-            if name.endswith(".rs") and not candidate.is_symlink():
+            if name.endswith(".rs") and not candidate.is_symlink() and candidate.is_file():
                 yield candidate

@@ -67,6 +67,12 @@ def test_a_declaration_behind_a_symbolic_link_is_not_read(package: Path, tmp_pat
     assert undeclared(package, ["src/broken.rs"]) == ["src/broken.rs"]
 
 
+def test_a_fifo_named_like_a_source_is_not_opened(package: Path) -> None:
+    """A build may leave a FIFO in the tree: opening it would hang the executor."""
+    os.mkfifo(package / "src" / "pipe.rs")
+    assert undeclared(package, ["src/broken.rs"]) == ["src/broken.rs"]
+
+
 @pytest.mark.cargo
 def test_cargo_passes_a_check_whatever_an_undeclared_file_holds(tmp_path: Path, crate_copy: Path) -> None:
     """Why the note exists: the check of a patch adding text that is not Rust passes, and the reply says why."""
