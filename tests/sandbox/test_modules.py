@@ -12,6 +12,7 @@ from sandbox.local import LocalExecutor
 from sandbox.patch import apply_payload
 from sandbox.patch.modules import undeclared
 from sandbox.summary import summarize_apply
+from sandbox.treeio import READ_CAP
 
 NOT_RUST = "pub fn broken( -> {{{ this is not rust\n"
 
@@ -80,3 +81,10 @@ def test_cargo_passes_a_check_whatever_an_undeclared_file_holds(tmp_path: Path, 
     applied = executor.apply(new_file("src/broken.rs"))
     assert applied.ok and applied.undeclared == ["src/broken.rs"]
     assert executor.check_compile().ok
+
+
+def test_a_source_over_the_read_cap_is_taken_as_declaring(package: Path) -> None:
+    """A file too big to read may hold the declaration: no note rather than a false one."""
+    with (package / "src" / "huge.rs").open("wb") as handle:
+        handle.truncate(READ_CAP + 1)
+    assert undeclared(package, ["src/broken.rs"]) == []
